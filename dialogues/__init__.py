@@ -1,0 +1,1 @@
+"""Dialogue scripts: format, loader, NLU and the dialogue manager."""

@@ -1,0 +1,1 @@
+"""Telephony carriers: simulated network, SIP trunk, local audio device."""

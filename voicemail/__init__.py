@@ -1,0 +1,1 @@
+"""Voicemail, answering-machine and dead-number detection."""
