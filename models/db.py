@@ -1,0 +1,153 @@
+"""Engine and session factory, column types shared by every table, and migrations.
+
+SQLite (the default, one file under ``data_dir``) runs in WAL mode with a busy timeout so
+several worker processes can share it; a connection can ask for ``BEGIN IMMEDIATE`` with the
+``sqlite_begin`` execution option. PostgreSQL is used when ``CALLROBOT_DATABASE_URL`` says so.
+Nothing is created at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, event
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Session, create_engine
+
+from robot.config import get_settings
+from robot.errors import CallrobotError, ConfigError, MissingExtraError
+
+logger = logging.getLogger(__name__)
+
+#: JSON on SQLite, JSONB on PostgreSQL.
+JsonColumn = JSON().with_variant(JSONB(), "postgresql")
+
+SQLITE_BUSY_TIMEOUT_S = 30.0
+
+
+class DatabaseError(CallrobotError):
+    """The database refused an operation or could not be reached."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every backend.
+
+    Values are converted to UTC before they are stored and come back aware (UTC). Naive
+    datetimes are refused: they are always a bug here.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given for a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def is_postgres(engine: Engine | Connection) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+def _install_sqlite_hooks(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event emit BEGIN itself (DEFERRED or IMMEDIATE).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
+    """Build an engine for ``url`` (default: the configured database)."""
+    url = url or get_settings().resolved_database_url()
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[1] if "///" in url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+        _install_sqlite_hooks(engine)
+        return engine
+    if url.startswith("postgresql"):
+        try:
+            import psycopg  # noqa: F401
+        except ImportError as e:
+            raise MissingExtraError("PostgreSQL", "postgres", "psycopg[binary]") from e
+        return create_engine(url, echo=echo, pool_pre_ping=True)
+    raise ConfigError(f"database_url: unsupported database URL scheme in {url.split(':', 1)[0]!r}")
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A session that commits on success and rolls back on error."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except SQLAlchemyError as e:
+            session.rollback()
+            raise DatabaseError(f"database operation failed: {e.__class__.__name__}: {e}") from e
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def migrations_dir() -> Path:
+    return Path(__file__).resolve().parent / "migrations"
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema up to ``revision`` with the migrations shipped in this package."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+    except SQLAlchemyError as e:
+        raise DatabaseError(f"migration to {revision} failed: {e}") from e
+    logger.info("database schema upgraded to %s", revision)
+
+
+def create_schema(engine: Engine) -> None:
+    """Create every table directly from the models (tests); production uses :func:`upgrade`."""
+    from sqlmodel import SQLModel
+
+    from models import all_tables  # noqa: F401  (registers every table)
+
+    SQLModel.metadata.create_all(engine)

@@ -1,0 +1,41 @@
+"""Alembic environment, configured in code (no alembic.ini) so migrations run from the package.
+
+``models.db.upgrade`` passes an open connection in ``config.attributes["connection"]``.
+"""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlmodel import SQLModel
+
+import models.all_tables  # noqa: F401  (registers every table)
+
+target_metadata = SQLModel.metadata
+
+
+def run_migrations_online() -> None:
+    connection = context.config.attributes.get("connection")
+    if connection is None:
+        from models.db import make_engine
+
+        url = context.config.get_main_option("sqlalchemy.url")
+        with make_engine(url).begin() as connection:
+            _run(connection)
+        return
+    _run(connection)
+
+
+def _run(connection: object) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    raise SystemExit("offline migrations are not supported; run `callrobot db upgrade`")
+run_migrations_online()
