@@ -1,0 +1,95 @@
+"""Voicemail commands: ``voicemail classify`` (signalling) and ``voicemail detect`` (audio)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from robot.cli.output import emit_json, fail
+from robot.errors import CallrobotError
+
+voicemail_app = typer.Typer(
+    help="Tell answering machines, voicemail and dead numbers from people.",
+    no_args_is_help=True,
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(voicemail_app, name="voicemail")
+
+
+@voicemail_app.command("classify")
+def classify(
+    status: Annotated[int, typer.Option("--status", help="Final SIP status code, e.g. 486.")],
+    reason: Annotated[
+        list[str] | None,
+        typer.Option("--reason", help='Reason header value, e.g. "Q.850;cause=17" (repeatable).'),
+    ] = None,
+    diversion: Annotated[
+        list[str] | None, typer.Option("--diversion", help="Diversion header value (repeatable).")
+    ] = None,
+    history_info: Annotated[
+        list[str] | None,
+        typer.Option("--history-info", help="History-Info header value (repeatable)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Classify a call outcome from its SIP status and headers."""
+    from voicemail.signalling import classify_signalling, signalling_from_headers
+
+    if not 100 <= status <= 699:
+        fail(f"--status: {status} is not a SIP status code (100-699)", code=2)
+    verdict = classify_signalling(
+        signalling_from_headers(
+            status,
+            reason=reason or [],
+            diversion=diversion or [],
+            history_info=history_info or [],
+        )
+    )
+    if as_json:
+        emit_json({"outcome": verdict.outcome, "q850": verdict.q850, "reason": verdict.reason})
+    else:
+        cause = f" (Q.850 cause {verdict.q850})" if verdict.q850 is not None else ""
+        typer.echo(f"{verdict.outcome}{cause}: {verdict.reason}")
+
+
+@voicemail_app.command("detect")
+def detect(
+    files: Annotated[list[Path], typer.Argument(help="WAV files of callee audio after answer.")],
+    vad: Annotated[str, typer.Option("--vad", help="VAD engine: silero or webrtc.")] = "silero",
+    phrases: Annotated[
+        bool, typer.Option("--phrases/--no-phrases", help="Also spot voicemail phrases (ASR).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per file.")] = False,
+) -> None:
+    """Decide human / machine / unknown for each recording, one line per file."""
+    from voicemail.detector import DetectorSettings, detect_file
+
+    settings = DetectorSettings(vad_engine=vad, phrases=phrases)
+    failed = 0
+    for path in files:
+        try:
+            verdict = detect_file(path, settings)
+        except CallrobotError as e:
+            failed += 1
+            typer.echo(f"{path}: {e}", err=True)
+            if as_json:
+                emit_json({"file": str(path), "error": str(e)})
+            continue
+        if as_json:
+            emit_json(
+                {
+                    "file": str(path),
+                    "verdict": verdict.verdict,
+                    "decision_ms": round(verdict.decision_ms),
+                    "reason": verdict.reason,
+                }
+            )
+        else:
+            seconds = verdict.decision_ms / 1000
+            typer.echo(f"{path}: {verdict.verdict} at {seconds:.2f} s ({verdict.reason})")
+    if failed:
+        fail(f"{failed} of {len(files)} file(s) could not be analysed", code=1)
