@@ -13,6 +13,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from robot.speech.settings import SpeechSettings
+
 
 def default_data_dir() -> Path:
     return Path.cwd() / "var"
@@ -37,6 +39,7 @@ class Settings(BaseSettings):
     #: Time zone used when neither the lead nor the campaign gives one.
     default_timezone: str = "UTC"
     nlu: NluSettings = Field(default_factory=NluSettings)
+    speech: SpeechSettings = Field(default_factory=SpeechSettings)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -22,6 +22,7 @@ app = typer.Typer(
 #: Command modules under robot.cli, registered in this order.
 COMMAND_MODULES = [
     "scripts",
+    "speech",
     "voicemail",
 ]
 

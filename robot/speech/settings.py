@@ -1,0 +1,65 @@
+"""Speech settings (``CALLROBOT_SPEECH__*``): engines per language, model paths, endpointing.
+
+Kept free of engine imports so that :mod:`robot.config` can nest it cheaply. Maps are JSON in
+the environment, e.g. ``CALLROBOT_SPEECH__TTS='{"en": "espeak"}'`` or
+``CALLROBOT_SPEECH__MODELS='{"vosk:en": "/opt/models/vosk-model-small-en-us-0.15"}'``.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field, field_validator
+
+TTS_ENGINES = ("piper", "espeak", "silero")
+ASR_ENGINES = ("whisper", "pocketsphinx", "vosk")
+
+
+class EndpointSettings(BaseModel):
+    #: Barge-in threshold: voiced time needed to interrupt the robot ("uh-huh" stays below).
+    min_speech_ms: float = 300.0
+    #: Voiced time needed to open an utterance while the robot is silent.
+    min_speech_listening_ms: float = 120.0
+    #: Silence that ends an utterance.
+    trailing_silence_ms: float = 600.0
+    #: Silence after which early decoding may start (``maybe_ended``).
+    early_silence_ms: float = 250.0
+    pre_roll_ms: float = 200.0
+    max_utterance_ms: float = 20000.0
+
+
+class SpeechSettings(BaseModel):
+    #: TTS engine per language code; other languages use ``tts_fallback`` (espeak-ng).
+    tts: dict[str, str] = Field(default_factory=lambda: {"en": "piper", "ru": "espeak"})
+    tts_fallback: str = "espeak"
+    #: ASR engine per language code; other languages use ``asr_fallback``.
+    asr: dict[str, str] = Field(default_factory=lambda: {"en": "whisper", "ru": "whisper"})
+    asr_fallback: str = "whisper"
+    #: Operator-supplied model paths by ``"engine:language"`` (``"vosk:en"``, ``"piper:de"``,
+    #: ``"whisper:ru"``, ``"silero:ru"``); packaged models are used where none is given.
+    models: dict[str, str] = Field(default_factory=dict)
+    whisper_beam_size: int = 2
+    whisper_cpu_threads: int = 2
+    whisper_compute_type: str = "int8"
+    silero_speaker: str = "xenia"
+    #: Static prompts kept in memory (the disk cache under data_dir/cache/tts is unbounded).
+    prompt_cache_entries: int = 256
+    endpoint: EndpointSettings = Field(default_factory=EndpointSettings)
+
+    @field_validator("tts")
+    @classmethod
+    def _known_tts(cls, value: dict[str, str]) -> dict[str, str]:
+        return _check_engines(value, TTS_ENGINES, "tts")
+
+    @field_validator("asr")
+    @classmethod
+    def _known_asr(cls, value: dict[str, str]) -> dict[str, str]:
+        return _check_engines(value, ASR_ENGINES, "asr")
+
+
+def _check_engines(value: dict[str, str], known: tuple[str, ...], field: str) -> dict[str, str]:
+    for language, engine in value.items():
+        if engine not in known:
+            raise ValueError(
+                f"speech.{field}[{language!r}]: unknown engine {engine!r} "
+                f"(choose one of {', '.join(known)})"
+            )
+    return {language.lower(): engine for language, engine in value.items()}
