@@ -37,7 +37,7 @@ $(STAMP)/venv: pyproject.toml $(STAMP)/apt
 	@mkdir -p $(STAMP)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[speech,postgres,dev]'
+	$(BIN)/pip install -q -e '.[speech,speech-ru,speech-test,postgres,dev]'
 	@touch $@
 
 lint: install
