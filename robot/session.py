@@ -1,0 +1,434 @@
+"""The call session: one call, from dialling to hang-up.
+
+A one-way flow: carrier audio -> VAD -> endpointer -> ASR -> dialogue manager -> TTS ->
+carrier. Three tasks run per call in one task group:
+
+* ``listen`` reads callee audio (recording it), feeds the voicemail detector while it is
+  undecided, runs VAD and endpointing, and on a real interruption stops robot playback at
+  once (out of band: it never waits behind queued work);
+* ``watch`` reads control events (DTMF, hang-up);
+* ``converse`` waits for the answer verdict, then turns inputs (utterances, DTMF, silence
+  timers) into dialogue turns and speaks them.
+
+The session is the one catch boundary for a call: whatever fails, the call gets an outcome,
+is hung up, and the error is logged; one failing call never stops the dialler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from dialogues.manager import BargeIn, DialogueManager, Dtmf, HangUp, NoInput, Turn, UserText
+from robot.audio import AudioChunk
+from robot.carriers.base import Call, CallOutcome
+from robot.recording import CallRecorder
+from robot.speech.base import Recognizer, speech_executor, split_sentences
+from robot.speech.endpoint import Endpointer, EndpointerConfig, EndpointEventKind
+from voicemail.signalling import classify_signalling
+
+log = logging.getLogger(__name__)
+
+
+class AudioVerdict(Protocol):
+    verdict: str  # "human" | "machine" | "unknown"
+    decision_ms: float
+    reason: str
+
+
+class AnsweringMachineDetector(Protocol):
+    def feed(self, chunk: AudioChunk) -> AudioVerdict | None: ...
+    def finish(self) -> AudioVerdict: ...
+
+
+class PromptSource(Protocol):
+    """Where robot audio comes from: a synthesizer, possibly behind a prompt cache."""
+
+    def synthesize(self, text: str) -> AudioChunk: ...
+
+
+@dataclass
+class SessionEngines:
+    tts: PromptSource
+    asr: Recognizer
+    vad_factory: Callable[[], Any]
+    detector_factory: Callable[[], AnsweringMachineDetector] | None = None
+
+
+@dataclass
+class SessionConfig:
+    endpoint: EndpointerConfig = field(default_factory=EndpointerConfig)
+    #: Longest wait for the answer verdict before talking anyway.
+    max_detection_ms: float = 4000.0
+    max_call_ms: float = 10 * 60 * 1000.0
+    ring_timeout_s: float = 30.0
+    recording_dir: Path | None = None
+
+
+@dataclass
+class TranscriptTurn:
+    who: str  # "robot" | "callee"
+    text: str
+    start_ms: float
+    end_ms: float | None = None
+    state: str | None = None
+    intent: str | None = None
+    confidence: float | None = None
+    interrupted: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass
+class CallReport:
+    call_id: str
+    outcome: str = CallOutcome.FAILED.value
+    disposition: str | None = None
+    q850: int | None = None
+    signalling_reason: str = ""
+    voicemail_verdict: str | None = None
+    voicemail_reason: str | None = None
+    voicemail_decision_ms: float | None = None
+    answered_ms: float | None = None
+    duration_ms: float = 0.0
+    slots: dict[str, Any] = field(default_factory=dict)
+    transcript: list[TranscriptTurn] = field(default_factory=list)
+    callback_at: datetime | None = None
+    transfer_to: str | None = None
+    do_not_call: bool = False
+    barge_ins: int = 0
+    #: End of callee speech -> first robot audio queued, per turn (ms).
+    turn_latencies_ms: list[float] = field(default_factory=list)
+    recording_path: str | None = None
+    error: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "call_id": self.call_id,
+            "outcome": self.outcome,
+            "disposition": self.disposition,
+            "q850": self.q850,
+            "duration_ms": round(self.duration_ms),
+        }
+
+
+@dataclass
+class _Input:
+    kind: str  # "utterance" | "dtmf" | "hangup" | "verdict" | "speech_started"
+    text: str = ""
+    digit: str = ""
+    verdict: AudioVerdict | None = None
+    speech_end: float = 0.0
+
+
+class CallSession:
+    def __init__(
+        self,
+        call: Call,
+        manager: DialogueManager,
+        engines: SessionEngines,
+        config: SessionConfig | None = None,
+    ) -> None:
+        self.call = call
+        self.manager = manager
+        self.engines = engines
+        self.config = config or SessionConfig()
+        self.report = CallReport(call.call_id)
+        self.recorder = CallRecorder()
+        self._inputs: asyncio.Queue[_Input] = asyncio.Queue()
+        self._t0 = time.monotonic()
+        self._speaking = False
+        self._speaker: asyncio.Task[None] | None = None
+        self._turn_audio_ms = 0.0
+        self._detector: AnsweringMachineDetector | None = None
+        self._verdict_sent = False
+        self._ended = asyncio.Event()
+        self._in_speech = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._events = call.events().__aiter__()
+
+    def _now_ms(self) -> float:
+        return (time.monotonic() - self._t0) * 1000.0
+
+    # -- the one catch boundary -------------------------------------------------------------
+
+    async def run(self) -> CallReport:
+        try:
+            await self._run()
+        except Exception as e:  # the call's one catch boundary
+            log.exception("call %s failed", self.call.call_id)
+            self.report.outcome = (
+                self.report.outcome if self.report.answered_ms else CallOutcome.FAILED.value
+            )
+            self.report.error = f"{type(e).__name__}: {e}"
+        finally:
+            await self._cleanup()
+        return self.report
+
+    async def _cleanup(self) -> None:
+        if self._speaker is not None:
+            self._speaker.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self.call.hangup()
+        self.report.duration_ms = self._now_ms()
+        result = self.manager.result()
+        if self.report.outcome == CallOutcome.HUMAN.value:
+            self.report.disposition = result.disposition
+            self.report.slots = result.slots
+            self.report.callback_at = result.callback_at
+            self.report.transfer_to = result.transfer_to
+            self.report.do_not_call = result.do_not_call
+        if self.config.recording_dir is not None and self.report.answered_ms is not None:
+            path = self.config.recording_dir / f"{self.call.call_id}.wav"
+            with contextlib.suppress(OSError):
+                self.report.recording_path = str(self.recorder.write(path))
+
+    async def _run(self) -> None:
+        if not await self._await_answer():
+            return
+        verdict = classify_signalling(self.call.signalling)
+        self.report.q850 = verdict.q850
+        self.report.signalling_reason = verdict.reason
+        if verdict.is_final:  # e.g. answered by a carrier voicemail (Diversion)
+            self.report.outcome = verdict.outcome
+            self.report.voicemail_verdict = "machine"
+            self.report.voicemail_reason = verdict.reason
+            return
+        if self.engines.detector_factory is not None:
+            self._detector = self.engines.detector_factory()
+        async with asyncio.TaskGroup() as group:
+            listen = group.create_task(self._listen())
+            watch = group.create_task(self._watch())
+            await self._converse()
+            self._ended.set()
+            listen.cancel()
+            watch.cancel()
+
+    async def _await_answer(self) -> bool:
+        """Follow control events until answer (True) or a failed call (False)."""
+        async for event in self._events:
+            if event.kind == "answered":
+                self.report.answered_ms = self._now_ms()
+                return True
+            if event.kind in ("failed", "hangup"):
+                verdict = classify_signalling(self.call.signalling)
+                outcome = verdict.outcome
+                if outcome == "answered":  # hung up right at answer
+                    outcome = CallOutcome.FAILED.value
+                self.report.outcome = outcome
+                self.report.q850 = verdict.q850
+                self.report.signalling_reason = verdict.reason
+                return False
+        self.report.outcome = CallOutcome.FAILED.value
+        return False
+
+    # -- tasks ------------------------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        vad = self.engines.vad_factory()
+        endpointer = Endpointer(self.config.endpoint)
+        early: asyncio.Task[str] | None = None
+        async for frame in self.call.audio():
+            self.recorder.add_callee(frame)
+            if self._detector is not None and not self._verdict_sent:
+                self._feed_detector(frame)
+            endpointer.robot_speaking = self._speaking
+            for event in endpointer.feed(frame, vad.process(frame)):
+                kind = event.kind
+                if kind is EndpointEventKind.SPEECH_STARTED:
+                    self._in_speech = True
+                    if self._speaking and self.manager.settings.barge_in:
+                        self._barge_in()
+                    self._inputs.put_nowait(_Input("speech_started"))
+                elif kind is EndpointEventKind.MAYBE_ENDED and event.audio is not None:
+                    # Start decoding before the endpoint is certain; kept if speech stays off.
+                    early = self._spawn(self._transcribe(event.audio))
+                elif kind is EndpointEventKind.SPEECH_RESUMED:
+                    early = None
+                elif kind is EndpointEventKind.SPEECH_ENDED and event.audio is not None:
+                    self._in_speech = False
+                    end = time.monotonic() - self.config.endpoint.trailing_silence_ms / 1000
+                    decoding = early or self._spawn(self._transcribe(event.audio))
+                    early = None
+                    self._spawn(self._deliver(decoding, end))
+
+    def _feed_detector(self, frame: AudioChunk) -> None:
+        assert self._detector is not None
+        found = self._detector.feed(frame)
+        waited_ms = self._now_ms() - (self.report.answered_ms or 0.0)
+        if found is None and waited_ms > self.config.max_detection_ms:
+            found = self._detector.finish()
+        if found is not None:
+            self._verdict_sent = True
+            self._inputs.put_nowait(_Input("verdict", verdict=found))
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _deliver(self, decoding: asyncio.Task[str], speech_end: float) -> None:
+        text = await decoding
+        self._inputs.put_nowait(_Input("utterance", text=text, speech_end=speech_end))
+
+    async def _transcribe(self, audio: AudioChunk) -> str:
+        loop = asyncio.get_running_loop()
+        transcript = await loop.run_in_executor(
+            speech_executor(), lambda: self.engines.asr.transcribe(audio)
+        )
+        return str(transcript.text).strip()
+
+    async def _watch(self) -> None:
+        async for event in self._events:
+            if event.kind == "dtmf" and event.digit:
+                self._inputs.put_nowait(_Input("dtmf", digit=event.digit))
+            elif event.kind in ("hangup", "failed"):
+                self._inputs.put_nowait(_Input("hangup"))
+                return
+        self._inputs.put_nowait(_Input("hangup"))
+
+    def _barge_in(self) -> None:
+        dropped_ms = self.call.stop_playback()
+        self.recorder.stop_robot()
+        if self._speaker is not None:
+            self._speaker.cancel()
+        self._speaking = False
+        total = self._turn_audio_ms
+        self.report.barge_ins += 1
+        if self.report.transcript and self.report.transcript[-1].who == "robot":
+            self.report.transcript[-1].interrupted = True
+        self.manager.handle(BargeIn(heard_ms=max(0.0, total - dropped_ms), total_ms=total))
+
+    async def _converse(self) -> None:
+        if self._detector is not None:
+            verdict = await self._await_verdict()
+            if verdict is not None:
+                self.report.voicemail_verdict = verdict.verdict
+                self.report.voicemail_reason = verdict.reason
+                self.report.voicemail_decision_ms = verdict.decision_ms
+                if verdict.verdict == "machine":
+                    self.report.outcome = CallOutcome.MACHINE.value
+                    await self._on_machine()
+                    return
+        self.report.outcome = CallOutcome.HUMAN.value
+        await self._play_turn(self.manager.start(), speech_end=None)
+        deadline = self.config.max_call_ms
+        while not self.manager.ended and self._now_ms() < deadline:
+            timeout = None
+            if not self._speaking and not self._in_speech:
+                timeout = self.manager.settings.no_input_timeout_ms / 1000
+            try:
+                item = await asyncio.wait_for(self._inputs.get(), timeout)
+            except TimeoutError:
+                await self._play_turn(self.manager.handle(NoInput()), speech_end=None)
+                continue
+            if item.kind == "hangup":
+                self.manager.handle(HangUp())
+                return
+            if item.kind == "utterance":
+                if not item.text:
+                    continue  # noise or an empty recognition: keep listening
+                self._log_callee(item.text)
+                turn = self.manager.handle(UserText(item.text))
+                if turn.nlu is not None:
+                    self.report.transcript[-1].intent = turn.nlu.intent
+                    self.report.transcript[-1].confidence = round(turn.nlu.confidence, 3)
+                await self._play_turn(turn, speech_end=item.speech_end)
+            elif item.kind == "dtmf":
+                self._log_callee(f"(dtmf {item.digit})")
+                await self._play_turn(self.manager.handle(Dtmf(item.digit)), speech_end=None)
+        if self._speaker is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._speaker
+        if self.manager.ended:
+            await self._finish_actions()
+
+    async def _await_verdict(self) -> AudioVerdict | None:
+        while True:
+            item = await self._inputs.get()
+            if item.kind == "verdict":
+                return item.verdict
+            if item.kind == "hangup":
+                self.manager.handle(HangUp())
+                return None
+
+    async def _on_machine(self) -> None:
+        settings = self.manager.settings
+        message = getattr(settings, "voicemail_message", None)
+        if getattr(settings, "on_machine", "hangup") == "leave_message" and message:
+            text = self.manager.render(message)
+            await self._play_turn(_text_turn(text, self.manager.state), speech_end=None)
+            if self._speaker is not None:
+                await self._speaker
+            await self.call.playback_done()
+
+    def _log_callee(self, text: str) -> None:
+        now = self._now_ms()
+        self.report.transcript.append(TranscriptTurn("callee", text, now, now, self.manager.state))
+
+    # -- speaking ---------------------------------------------------------------------------
+
+    async def _play_turn(self, turn: Turn, speech_end: float | None) -> None:
+        if self._speaker is not None and not self._speaker.done():
+            self._speaker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._speaker
+        if not turn.replies:
+            if turn.ended:
+                await self._finish_actions()
+            return
+        self.report.transcript.append(
+            TranscriptTurn("robot", turn.text, self._now_ms(), state=turn.state)
+        )
+        self._speaking = True
+        self._turn_audio_ms = 0.0
+        self._speaker = asyncio.create_task(self._speak(turn.text, speech_end))
+        if turn.ended:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._speaker
+
+    async def _speak(self, text: str, speech_end: float | None) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            for sentence in split_sentences(text):
+                chunk = await loop.run_in_executor(
+                    speech_executor(), self.engines.tts.synthesize, sentence
+                )
+                if speech_end is not None:
+                    self.report.turn_latencies_ms.append((time.monotonic() - speech_end) * 1000)
+                    speech_end = None
+                self.recorder.add_robot(chunk)
+                self._turn_audio_ms += chunk.duration_ms
+                await self.call.play(chunk)
+            await self.call.playback_done()
+            if self.report.transcript and self.report.transcript[-1].who == "robot":
+                self.report.transcript[-1].end_ms = self._now_ms()
+        finally:
+            self._speaking = False
+
+    async def _finish_actions(self) -> None:
+        result = self.manager.result()
+        if result.transfer_to:
+            try:
+                await self.call.transfer(result.transfer_to, bridged=True)
+            except Exception as e:  # a failed transfer still ends the call
+                log.warning("transfer failed on call %s: %s", self.call.call_id, e)
+
+
+def _text_turn(text: str, state: str) -> Turn:
+    from dialogues.manager import Reply
+
+    return Turn(replies=[Reply(text, "say", state)], state=state, ended=True)
