@@ -66,18 +66,26 @@ def detect(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per file.")] = False,
 ) -> None:
     """Decide human / machine / unknown for each recording, one line per file."""
-    from voicemail.detector import DetectorSettings, detect_file
+    from voicemail.detector import (
+        DetectorSettings,
+        VoicemailDetector,
+        detect_with,
+        read_callee_audio,
+    )
 
-    settings = DetectorSettings(vad_engine=vad, phrases=phrases)
+    try:
+        detector = VoicemailDetector(DetectorSettings(vad_engine=vad, phrases=phrases))
+    except CallrobotError as e:
+        fail(str(e), code=2)
     failed = 0
     for path in files:
         try:
-            verdict = detect_file(path, settings)
+            verdict = detect_with(detector, read_callee_audio(path))
         except CallrobotError as e:
             failed += 1
-            typer.echo(f"{path}: {e}", err=True)
+            typer.echo(str(e), err=True)
             if as_json:
-                emit_json({"file": str(path), "error": str(e)})
+                emit_json({"file": str(path), "verdict": None, "error": str(e)})
             continue
         if as_json:
             emit_json(

@@ -1,0 +1,115 @@
+"""Speech cadence after answer, in the manner of Asterisk's AMD().
+
+People answer with a short "hello?" (0.3-1.2 s) and then wait for the caller; answering
+machines talk for several seconds without a long pause. :class:`CadenceTracker` turns VAD
+frames into that picture: initial silence, greeting length (from the first word to now while
+pauses stay shorter than ``after_greeting_silence_ms``), number of words (speech bursts of at
+least ``min_word_ms`` split by ``between_words_silence_ms``) and the silence after the greeting.
+It reports a :class:`CadenceCall` when the cadence alone decides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from voicemail.vad import VadFrame
+
+
+@dataclass(frozen=True, slots=True)
+class CadenceLimits:
+    """The AMD-style thresholds (all in ms except ``max_words``; 0 disables a limit)."""
+
+    initial_silence_ms: float = 2500.0
+    min_word_ms: float = 100.0
+    between_words_silence_ms: float = 150.0
+    max_greeting_ms: float = 2000.0
+    after_greeting_silence_ms: float = 700.0
+    max_words: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CadenceCall:
+    """What the cadence says: ``kind`` is ``human``, ``machine`` or ``initial_silence``."""
+
+    kind: str
+    at_ms: float
+    reason: str
+
+
+def _s(ms: float) -> str:
+    return f"{ms / 1000:.1f} s"
+
+
+class CadenceTracker:
+    """Feeds on :class:`VadFrame` s; ``update`` returns a call once the cadence decides."""
+
+    def __init__(self, limits: CadenceLimits | None = None) -> None:
+        self.limits = limits or CadenceLimits()
+        self.reset()
+
+    def reset(self) -> None:
+        self.now_ms = 0.0
+        self.greeting_start_ms: float | None = None
+        self.last_speech_end_ms: float | None = None
+        self.words = 0
+        self._burst_start_ms: float | None = None
+        self._burst_end_ms: float | None = None
+        self._counted_burst = False
+
+    @property
+    def in_greeting(self) -> bool:
+        return self.greeting_start_ms is not None
+
+    @property
+    def greeting_ms(self) -> float:
+        if self.greeting_start_ms is None or self.last_speech_end_ms is None:
+            return 0.0
+        return self.last_speech_end_ms - self.greeting_start_ms
+
+    @property
+    def silence_ms(self) -> float:
+        """Silence since the last speech (or since the start when nobody spoke yet)."""
+        return self.now_ms - (self.last_speech_end_ms or 0.0)
+
+    def update(self, frame: VadFrame) -> CadenceCall | None:
+        limits = self.limits
+        self.now_ms = frame.end_ms
+        if frame.is_speech:
+            if self._burst_start_ms is None or (
+                self._burst_end_ms is not None
+                and frame.start_ms - self._burst_end_ms >= limits.between_words_silence_ms
+            ):
+                self._burst_start_ms = frame.start_ms
+                self._counted_burst = False
+            self._burst_end_ms = frame.end_ms
+            if frame.end_ms - self._burst_start_ms >= limits.min_word_ms:
+                if not self._counted_burst:
+                    self._counted_burst = True
+                    self.words += 1
+                    if self.greeting_start_ms is None:
+                        self.greeting_start_ms = self._burst_start_ms
+                if self.greeting_start_ms is not None:
+                    self.last_speech_end_ms = frame.end_ms
+        if self.greeting_start_ms is None:
+            if limits.initial_silence_ms and self.now_ms >= limits.initial_silence_ms:
+                return CadenceCall(
+                    "initial_silence", self.now_ms, f"initial silence {_s(self.now_ms)}"
+                )
+            return None
+        greeting = self.greeting_ms
+        if limits.max_greeting_ms and greeting > limits.max_greeting_ms:
+            return CadenceCall(
+                "machine",
+                self.now_ms,
+                f"greeting {_s(greeting)} > {_s(limits.max_greeting_ms)}",
+            )
+        if limits.max_words and self.words > limits.max_words:
+            return CadenceCall("machine", self.now_ms, f"{self.words} words > {limits.max_words}")
+        silence = self.silence_ms
+        if silence >= limits.after_greeting_silence_ms:
+            return CadenceCall(
+                "human",
+                self.now_ms,
+                f"greeting {_s(greeting)} then silence {_s(silence)}",
+            )
+        return None

@@ -1,0 +1,269 @@
+"""Streaming answering-machine detection on the callee audio after answer.
+
+Feed 8 kHz PCM frame by frame with :meth:`VoicemailDetector.feed`; it returns a
+:class:`Verdict` as soon as the evidence is strong enough, else ``None``; call
+:meth:`VoicemailDetector.finish` at the end of the audio (or when the caller gives up) for a
+final verdict. Evidence, strongest first:
+
+* SIT (three rising tones) -> machine: a carrier announcement follows.
+* a beep (sustained pure tone) -> machine.
+* a voicemail phrase from the optional :class:`~voicemail.phrases.PhraseSpotter` -> machine.
+* cadence (:mod:`voicemail.cadence`): a greeting longer than ``max_greeting_ms`` -> machine;
+  a greeting followed by ``after_greeting_silence_ms`` of silence -> human.
+* ``total_analysis_ms`` without a decision -> machine if still talking, else unknown.
+
+Every threshold is a field of :class:`DetectorSettings`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from robot.audio import TELEPHONY_RATE_HZ, AudioChunk
+from robot.errors import ValidationError
+from voicemail.cadence import CadenceLimits, CadenceTracker
+from voicemail.phrases import PhraseSpotter, create_phrase_spotter
+from voicemail.tones import ToneSegment, ToneTracker, goertzel_power, is_sit_sequence, sit_band
+from voicemail.vad import VadFrame, VoiceActivityDetector, create_vad
+
+logger = logging.getLogger(__name__)
+
+VerdictKind = Literal["human", "machine", "unknown"]
+
+
+class DetectorSettings(BaseModel):
+    """Thresholds of the audio detector (times in ms after answer, levels in dBFS)."""
+
+    vad_engine: str = Field("silero", description="VAD engine: silero (robust) or webrtc.")
+    vad_threshold: float | None = Field(None, description="Speech probability for a frame.")
+    initial_silence_ms: float = Field(2500, description="Nobody spoke for this long: give up.")
+    initial_silence_verdict: VerdictKind = Field(
+        "unknown", description="Verdict after initial silence (people may wait silently too)."
+    )
+    min_word_ms: float = Field(100, description="Shorter speech bursts are noise, not words.")
+    between_words_silence_ms: float = Field(150, description="A pause this long splits words.")
+    max_greeting_ms: float = Field(2000, description="A longer greeting is a machine's.")
+    after_greeting_silence_ms: float = Field(700, description="Silence that ends a human hello.")
+    max_words: int = Field(0, description="More words than this is a machine (0: no limit).")
+    total_analysis_ms: float = Field(6000, description="Decide by this time at the latest.")
+    beep_min_hz: float = Field(350, description="Lowest beep frequency.")
+    beep_max_hz: float = Field(3000, description="Highest beep frequency.")
+    beep_min_ms: float = Field(160, description="Shortest tone that counts as a beep.")
+    beep_min_purity: float = Field(0.75, description="Share of energy at the tone (Goertzel).")
+    tone_min_tonality: float = Field(0.8, description="Share of a window's energy at its peak.")
+    tone_min_level_dbfs: float = Field(-45, description="Quieter windows are never tones.")
+    sit: bool = Field(True, description="Detect Special Information Tones.")
+    phrases: bool = Field(False, description="Spot voicemail phrases with ASR (pocketsphinx).")
+    phrase_language: str = Field("en", description="Language of the phrase list.")
+
+    def cadence_limits(self) -> CadenceLimits:
+        return CadenceLimits(
+            initial_silence_ms=self.initial_silence_ms,
+            min_word_ms=self.min_word_ms,
+            between_words_silence_ms=self.between_words_silence_ms,
+            max_greeting_ms=self.max_greeting_ms,
+            after_greeting_silence_ms=self.after_greeting_silence_ms,
+            max_words=self.max_words,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The detector's decision and why (``evidence``: sit, beep, phrase, cadence, timeout)."""
+
+    verdict: VerdictKind
+    decision_ms: float
+    reason: str
+    evidence: str = "cadence"
+
+
+class VoicemailDetector:
+    """Human or machine, decided frame by frame on the callee audio after answer."""
+
+    def __init__(
+        self,
+        settings: DetectorSettings | None = None,
+        *,
+        vad: VoiceActivityDetector | None = None,
+        phrase_spotter: PhraseSpotter | None = None,
+    ) -> None:
+        self.settings = settings or DetectorSettings()
+        s = self.settings
+        self.vad = vad or create_vad(s.vad_engine, threshold=s.vad_threshold)
+        if phrase_spotter is None and s.phrases:
+            phrase_spotter = create_phrase_spotter(s.phrase_language)
+        self.phrase_spotter = phrase_spotter
+        self.tones = ToneTracker(
+            min_tonality=s.tone_min_tonality, min_level_dbfs=s.tone_min_level_dbfs
+        )
+        self.cadence = CadenceTracker(s.cadence_limits())
+        self.reset()
+
+    def reset(self) -> None:
+        self.vad.reset()
+        self.tones.reset()
+        self.cadence.reset()
+        if self.phrase_spotter is not None:
+            self.phrase_spotter.reset()
+        self._segments: list[ToneSegment] = []
+        self._heard_ms = 0.0
+        self.verdict: Verdict | None = None
+
+    def feed(self, chunk: AudioChunk) -> Verdict | None:
+        """Analyse more audio; returns the verdict once (and on every later call) when decided."""
+        if self.verdict is not None:
+            return self.verdict
+        if chunk.rate != TELEPHONY_RATE_HZ:
+            chunk = chunk.resampled(TELEPHONY_RATE_HZ)
+        chunk = AudioChunk(chunk.pcm, chunk.rate, self._heard_ms)
+        self._heard_ms += chunk.duration_ms
+        verdict = self._tone_verdict(self.tones.process(chunk)) or self._phrase_verdict(chunk)
+        if verdict is None:
+            verdict = self._cadence_verdict(self.vad.process(chunk))
+        if verdict is None and self._heard_ms >= self.settings.total_analysis_ms:
+            verdict = self._timeout_verdict(self._heard_ms)
+        if verdict is not None:
+            self.verdict = verdict
+            logger.debug("voicemail verdict %s at %.0f ms: %s", *self._describe(verdict))
+        return verdict
+
+    def finish(self) -> Verdict:
+        """The final verdict: the one already given, or the best call on what was heard."""
+        if self.verdict is not None:
+            return self.verdict
+        verdict = self._tone_verdict(self.tones.flush(), final=True)
+        if verdict is None:
+            verdict = self._timeout_verdict(self._heard_ms, ended=True)
+        self.verdict = verdict
+        return verdict
+
+    @staticmethod
+    def _describe(verdict: Verdict) -> tuple[str, float, str]:
+        return verdict.verdict, verdict.decision_ms, verdict.reason
+
+    # -- evidence ---------------------------------------------------------------------------
+
+    def _is_beep(self, segment: ToneSegment, purity: float) -> bool:
+        s = self.settings
+        return (
+            s.beep_min_hz <= segment.freq_hz <= s.beep_max_hz
+            and segment.duration_ms >= s.beep_min_ms
+            and purity >= s.beep_min_purity
+        )
+
+    def _beep(self, segment: ToneSegment, at_ms: float) -> Verdict:
+        reason = f"beep {segment.freq_hz:.0f} Hz {segment.duration_ms:.0f} ms"
+        return Verdict("machine", at_ms, reason, "beep")
+
+    def _tone_verdict(self, finished: list[ToneSegment], final: bool = False) -> Verdict | None:
+        s = self.settings
+        now = self._heard_ms
+        for segment in finished:
+            self._segments.append(segment)
+            if s.sit and is_sit_sequence(self._segments):
+                return Verdict("machine", segment.end_ms, "SIT tone", "sit")
+        ongoing = self.tones.ongoing()
+        if s.sit and ongoing is not None and len(self._segments) >= 2:
+            last_two = [sit_band(x.freq_hz) for x in self._segments[-2:]]
+            if last_two == [0, 1] and sit_band(ongoing.freq_hz) == 2 and ongoing.duration_ms >= 200:
+                return Verdict("machine", now, "SIT tone", "sit")
+        if ongoing is not None and ongoing.duration_ms >= s.beep_min_ms:
+            sit_like = s.sit and sit_band(ongoing.freq_hz) is not None
+            if not sit_like or ongoing.duration_ms > 450:
+                purity = self._ongoing_purity(ongoing)
+                if self._is_beep(ongoing, purity):
+                    return self._beep(ongoing, now)
+        # A SIT-band tone that ended with no next SIT tone within 250 ms was a plain beep.
+        if self._segments:
+            last = self._segments[-1]
+            waited = final or (ongoing is None and now - last.end_ms >= 250)
+            if waited and self._is_beep(last, last.purity):
+                return self._beep(last, now)
+        return None
+
+    def _ongoing_purity(self, ongoing: ToneSegment) -> float:
+        audio = self.tones.ongoing_audio()
+        return goertzel_power(audio, ongoing.freq_hz) if len(audio) else 0.0
+
+    def _phrase_verdict(self, chunk: AudioChunk) -> Verdict | None:
+        if self.phrase_spotter is None:
+            return None
+        for hit in self.phrase_spotter.process(chunk):
+            if hit.machine:
+                return Verdict("machine", self._heard_ms, f'phrase "{hit.phrase}"', "phrase")
+        return None
+
+    def _cadence_verdict(self, frames: list[VadFrame]) -> Verdict | None:
+        for frame in frames:
+            call = self.cadence.update(frame)
+            if call is None:
+                continue
+            if call.kind == "machine":
+                return Verdict("machine", call.at_ms, call.reason)
+            if call.kind == "initial_silence":
+                return Verdict(self.settings.initial_silence_verdict, call.at_ms, call.reason)
+            if call.kind == "human":
+                if self.tones.ongoing() is not None:
+                    continue  # a tone is playing: wait to see whether it is a beep
+                if self.phrase_spotter is not None and self.phrase_spotter.busy():
+                    continue  # let the phrase spotter finish the words just heard
+                return Verdict("human", call.at_ms, call.reason)
+        return None
+
+    def _timeout_verdict(self, at_ms: float, ended: bool = False) -> Verdict:
+        cadence = self.cadence
+        if cadence.in_greeting and cadence.silence_ms < self.settings.after_greeting_silence_ms:
+            if ended and cadence.greeting_ms <= self.settings.max_greeting_ms:
+                reason = f"greeting {cadence.greeting_ms / 1000:.1f} s, then the audio ended"
+                return Verdict("human", at_ms, reason, "cadence")
+            return Verdict("machine", at_ms, f"still talking after {at_ms / 1000:.1f} s", "timeout")
+        if cadence.in_greeting:
+            reason = f"greeting {cadence.greeting_ms / 1000:.1f} s then silence"
+            return Verdict("human", at_ms, reason, "cadence")
+        return Verdict("unknown", at_ms, f"no speech in {at_ms / 1000:.1f} s", "timeout")
+
+
+def detect_audio(
+    audio: AudioChunk, settings: DetectorSettings | None = None, *, frame_ms: int = 20
+) -> Verdict:
+    """Run a fresh detector over a whole recording, fed in ``frame_ms`` frames."""
+    detector = VoicemailDetector(settings)
+    return detect_with(detector, audio, frame_ms=frame_ms)
+
+
+def detect_with(detector: VoicemailDetector, audio: AudioChunk, *, frame_ms: int = 20) -> Verdict:
+    """Reset ``detector`` and run it over ``audio`` (reuses loaded engines across files)."""
+    detector.reset()
+    if audio.rate != TELEPHONY_RATE_HZ:
+        audio = audio.resampled(TELEPHONY_RATE_HZ)
+    for frame in audio.frames(frame_ms):
+        verdict = detector.feed(frame)
+        if verdict is not None:
+            return verdict
+    return detector.finish()
+
+
+def read_callee_audio(path: str | Path) -> AudioChunk:
+    """Read a recording as 8 kHz mono PCM, with a clear error naming the file."""
+    from robot.audio import read_wav
+
+    file = Path(path)
+    if not file.is_file():
+        raise ValidationError(f"{file}: no such file")
+    try:
+        audio = read_wav(file, TELEPHONY_RATE_HZ)
+    except Exception as e:  # soundfile raises LibsndfileError, RuntimeError, ValueError...
+        raise ValidationError(f"{file}: not a readable audio file ({e})") from e
+    if audio.samples == 0:
+        raise ValidationError(f"{file}: contains no audio samples")
+    return audio
+
+
+def detect_file(path: str | Path, settings: DetectorSettings | None = None) -> Verdict:
+    """Detect on one file (see :func:`read_callee_audio` for the errors)."""
+    return detect_audio(read_callee_audio(path), settings)
