@@ -74,6 +74,26 @@ class EspeakSynthesizer:
         self.voice_name = voice or language
         self.words_per_minute = words_per_minute
         self.version = self._version()
+        self._check_voice()
+
+    def _check_voice(self) -> None:
+        try:
+            listing = subprocess.run(
+                [self.binary, "--voices"], capture_output=True, text=True, timeout=10
+            ).stdout
+        except (OSError, subprocess.SubprocessError) as e:
+            raise EngineError(f"cannot list espeak-ng voices: {e}") from e
+        known: set[str] = set()
+        for line in listing.splitlines()[1:]:
+            columns = line.split()
+            if len(columns) >= 5:
+                known.update(c.lower() for c in (columns[1], columns[3], columns[4]))
+                known.add(columns[4].rsplit("/", 1)[-1].lower())
+        base = self.voice_name.split("+", 1)[0].lower()
+        if known and base not in known:
+            raise EngineError(
+                f"espeak-ng has no voice {self.voice_name!r} (see espeak-ng --voices)"
+            )
 
     def _version(self) -> str:
         try:
