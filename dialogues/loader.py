@@ -311,6 +311,8 @@ def _texts(script: Script) -> Iterator[tuple[Path_, str]]:
         handler = getattr(script.global_, kind)
         for i, text in enumerate(handler.say if handler else []):
             yield ("global", kind, "say", i), text
+    if script.settings.voicemail_message:
+        yield ("settings", "voicemail_message"), script.settings.voicemail_message
 
 
 def _check_references(

@@ -487,7 +487,7 @@ def spoken(value: Any, now: datetime) -> str:
 
 def _clock_time(t: time) -> str:
     hour = t.hour % 12 or 12
-    suffix = "a.m." if t.hour < 12 else "p.m."
+    suffix = "AM" if t.hour < 12 else "PM"
     return f"{hour}:{t.minute:02d} {suffix}" if t.minute else f"{hour} {suffix}"
 
 

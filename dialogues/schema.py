@@ -74,6 +74,10 @@ class ScriptSettings(_Strict):
     barge_in: bool = True
     #: Time zone for resolving "tomorrow at five" when the lead has none (IANA name).
     timezone: str | None = None
+    #: What to do when an answering machine picks up: hang up, or wait for the beep and
+    #: leave ``voicemail_message`` (placeholders allowed).
+    on_machine: Literal["hangup", "leave_message"] = "hangup"
+    voicemail_message: str | None = None
 
 
 class VariableDef(_Strict):
