@@ -1,0 +1,80 @@
+"""``callrobot call``: place one call now and print how it ended."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from robot.cli.output import emit_json, fail
+from robot.errors import CallrobotError
+
+
+def call(
+    target: Annotated[str, typer.Argument(help="Phone number (E.164) or SIP URI to call.")],
+    script: Annotated[
+        str, typer.Option("--script", "-s", help="Script file or bundled script name.")
+    ] = "lead_qualification",
+    carrier: Annotated[
+        str | None,
+        typer.Option(help="Carrier URL: sim:// (default), sip://user:pass@host:port."),
+    ] = None,
+    lead: Annotated[
+        list[str], typer.Option("--lead", "-l", help="Lead variable NAME=VALUE (repeatable).")
+    ] = [],  # noqa: B006 - Typer reads the default
+    timezone: Annotated[str | None, typer.Option(help="Callee time zone (IANA).")] = None,
+    record: Annotated[
+        Path | None, typer.Option(help="Folder for the stereo recording (default: data dir).")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Call one number with a script and wait until the call ends."""
+    from robot.cli.scripts import _load, _parse_lead
+    from robot.config import get_settings
+
+    loaded = _load(script)
+    variables = {"first_name": "there", **_parse_lead(lead)}
+    recording_dir = record or get_settings().data_dir / "recordings"
+    try:
+        report = asyncio.run(_call(target, loaded, carrier, variables, timezone, recording_dir))
+    except CallrobotError as e:
+        fail(str(e))
+    summary = report.summary()
+    if json_out:
+        emit_json(summary)
+        return
+    typer.echo(
+        f"{summary['call_id']}: {report.outcome}"
+        + (f", {report.disposition}" if report.disposition else "")
+        + (f", Q.850 cause {report.q850}" if report.q850 else "")
+        + f", {report.duration_ms / 1000:.1f} s"
+    )
+    for turn in report.transcript:
+        typer.echo(f"  {turn.who:>6}: {turn.text}")
+    if report.recording_path:
+        typer.echo(f"  recording: {report.recording_path}")
+
+
+async def _call(target, loaded, carrier_url, variables, timezone, recording_dir):  # type: ignore[no-untyped-def]
+    from robot.carriers.factory import create_carrier
+    from robot.engine import CallEngine
+
+    engine = CallEngine()
+    carrier = create_carrier(carrier_url)
+    try:
+        return await engine.call(
+            carrier,
+            target,
+            loaded,
+            lead=variables,
+            timezone=timezone,
+            recording_dir=recording_dir,
+        )
+    finally:
+        await carrier.close()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("call")(call)
