@@ -1,0 +1,277 @@
+"""Crash-safe claiming of due leads, leases, and the attempt bookkeeping around each call.
+
+PostgreSQL claims with ``SELECT ... FOR UPDATE SKIP LOCKED`` inside one short
+``UPDATE ... RETURNING``; SQLite runs one ``UPDATE ... WHERE id IN (SELECT ... LIMIT n)
+RETURNING`` under ``BEGIN IMMEDIATE`` (WAL mode). A claim sets ``lease_owner``/``lease_until``
+and moves ``next_attempt_at`` to the end of the lease, so a leased lead is not due while its
+worker lives and comes back by itself when the lease runs out.
+
+Every write that follows a claim is guarded by ``lease_owner``: a worker that lost its lease
+cannot overwrite the lead's state.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from models.call import Call
+from models.db import DatabaseError, is_postgres
+from models.dnc import DncEntry
+from models.lead import Lead, LeadStatus
+from robot.errors import CallrobotError
+
+logger = logging.getLogger(__name__)
+
+LEAD = Lead.__table__  # type: ignore[attr-defined]
+CALL = Call.__table__  # type: ignore[attr-defined]
+DNC = DncEntry.__table__  # type: ignore[attr-defined]
+
+LOST_WORKER_ERROR = "worker lost during the call; lease expired"
+
+
+class LeaseLostError(CallrobotError):
+    """This worker no longer holds the lead's lease (it expired and another worker took it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedLead:
+    id: int
+    tenant_id: int
+    campaign_id: int
+    number: str
+    time_zones: tuple[str, ...]
+    calling_window: dict[str, Any] | None
+    variables: dict[str, Any]
+    attempts: int
+    lease_until: datetime
+
+
+_CLAIM_COLUMNS = (
+    LEAD.c.id,
+    LEAD.c.tenant_id,
+    LEAD.c.campaign_id,
+    LEAD.c.number,
+    LEAD.c.time_zones,
+    LEAD.c.calling_window,
+    LEAD.c.variables,
+    LEAD.c.attempts,
+    LEAD.c.lease_until,
+)
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that takes the write lock up front (``BEGIN IMMEDIATE`` on SQLite)."""
+    try:
+        with engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
+            yield conn
+    except SQLAlchemyError as e:
+        raise DatabaseError(f"database write failed: {e.__class__.__name__}: {e}") from e
+
+
+def due_leads_query(campaign_id: int, now: datetime, limit: int) -> Any:
+    """The pick-next query: an index range scan on (campaign_id, status, next_attempt_at)."""
+    return (
+        select(LEAD.c.id)
+        .where(
+            LEAD.c.campaign_id == campaign_id,
+            LEAD.c.status == LeadStatus.PENDING.value,
+            LEAD.c.next_attempt_at <= now,
+        )
+        .order_by(LEAD.c.next_attempt_at)
+        .limit(limit)
+    )
+
+
+def claim_due_leads(
+    engine: Engine, campaign_id: int, owner: str, limit: int, lease_s: float, now: datetime
+) -> list[ClaimedLead]:
+    """Atomically lease up to ``limit`` due leads of a campaign to ``owner``."""
+    if limit <= 0:
+        return []
+    until = now + timedelta(seconds=lease_s)
+    due = due_leads_query(campaign_id, now, limit)
+    values = {
+        "lease_owner": owner,
+        "lease_until": until,
+        "next_attempt_at": until,
+        "updated_at": now,
+    }
+    lease_free = or_(LEAD.c.lease_until.is_(None), LEAD.c.lease_until < now)
+    if is_postgres(engine):
+        picked = due.with_for_update(skip_locked=True).cte("picked")
+        stmt = update(LEAD).where(LEAD.c.id == picked.c.id, lease_free)
+    else:
+        stmt = update(LEAD).where(LEAD.c.id.in_(due.scalar_subquery()), lease_free)
+    with write_transaction(engine) as conn:
+        rows = conn.execute(stmt.values(**values).returning(*_CLAIM_COLUMNS)).all()
+    claimed = [
+        ClaimedLead(
+            id=r.id,
+            tenant_id=r.tenant_id,
+            campaign_id=r.campaign_id,
+            number=r.number,
+            time_zones=tuple(r.time_zones.split(",")),
+            calling_window=r.calling_window,
+            variables=r.variables or {},
+            attempts=r.attempts,
+            lease_until=r.lease_until,
+        )
+        for r in rows
+    ]
+    claimed.sort(key=lambda c: c.id)
+    return claimed
+
+
+def extend_leases(
+    engine: Engine, lead_ids: Sequence[int], owner: str, lease_s: float, now: datetime
+) -> set[int]:
+    """Heartbeat: push the lease of ``lead_ids`` held by ``owner``; return the ids still held."""
+    if not lead_ids:
+        return set()
+    until = now + timedelta(seconds=lease_s)
+    with write_transaction(engine) as conn:
+        rows = conn.execute(
+            update(LEAD)
+            .where(LEAD.c.id.in_(list(lead_ids)), LEAD.c.lease_owner == owner)
+            .values(lease_until=until, next_attempt_at=until)
+            .returning(LEAD.c.id)
+        ).all()
+    held = {r.id for r in rows}
+    lost = set(lead_ids) - held
+    if lost:
+        logger.warning("lost the lease on %d lead(s): %s", len(lost), sorted(lost))
+    return held
+
+
+def release_lead(
+    engine: Engine,
+    lead_id: int,
+    owner: str,
+    now: datetime,
+    *,
+    status: LeadStatus = LeadStatus.PENDING,
+    next_attempt_at: datetime | None = None,
+    reason: str | None = None,
+) -> bool:
+    """Give a claimed lead back without calling it (window closed, on DNC...)."""
+    with write_transaction(engine) as conn:
+        result = conn.execute(
+            update(LEAD)
+            .where(LEAD.c.id == lead_id, LEAD.c.lease_owner == owner)
+            .values(
+                status=status.value,
+                next_attempt_at=next_attempt_at,
+                status_reason=reason,
+                lease_owner=None,
+                lease_until=None,
+                updated_at=now,
+            )
+        )
+    return result.rowcount == 1
+
+
+def dnc_numbers(engine: Engine, tenant_id: int, numbers: Sequence[str]) -> set[str]:
+    """Which of ``numbers`` are on the tenant's do-not-call list."""
+    if not numbers:
+        return set()
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(DNC.c.number).where(
+                    DNC.c.tenant_id == tenant_id, DNC.c.number.in_(list(numbers))
+                )
+            ).all()
+    except SQLAlchemyError as e:
+        raise DatabaseError(f"reading the do-not-call list failed: {e}") from e
+    return {r.number for r in rows}
+
+
+def add_dnc_number(
+    conn: Connection, tenant_id: int, number: str, reason: str, now: datetime
+) -> None:
+    """Add a number to the tenant's DNC list inside ``conn``'s transaction (no-op if there)."""
+    exists = conn.execute(
+        select(DNC.c.id).where(DNC.c.tenant_id == tenant_id, DNC.c.number == number)
+    ).first()
+    if exists is None:
+        try:
+            with conn.begin_nested():
+                conn.execute(
+                    insert(DNC).values(
+                        tenant_id=tenant_id, number=number, reason=reason, created_at=now
+                    )
+                )
+        except IntegrityError:
+            logger.debug("DNC entry for %s added concurrently", number)
+
+
+def begin_attempt(
+    engine: Engine, lead: ClaimedLead, owner: str, campaign_id: int | None, now: datetime
+) -> tuple[int, int]:
+    """Record the attempt as started before dialling; return ``(call_id, attempt_number)``.
+
+    Attempts left open by a worker that died are closed as ``failed`` here (they were already
+    counted when they began).
+    """
+    with write_transaction(engine) as conn:
+        row = conn.execute(
+            update(LEAD)
+            .where(
+                LEAD.c.id == lead.id,
+                LEAD.c.lease_owner == owner,
+                LEAD.c.status == LeadStatus.PENDING.value,
+            )
+            .values(attempts=LEAD.c.attempts + 1, updated_at=now)
+            .returning(LEAD.c.attempts)
+        ).first()
+        if row is None:
+            raise LeaseLostError(f"lead {lead.id}: lease lost before dialling")
+        stale = conn.execute(
+            update(CALL)
+            .where(CALL.c.lead_id == lead.id, CALL.c.ended_at.is_(None))
+            .values(
+                ended_at=now, outcome="failed", disposition="incomplete", error=LOST_WORKER_ERROR
+            )
+        )
+        if stale.rowcount:
+            logger.warning(
+                "lead %d: closed %d attempt(s) of a lost worker", lead.id, stale.rowcount
+            )
+        call_id = conn.execute(
+            insert(CALL)
+            .values(
+                tenant_id=lead.tenant_id,
+                campaign_id=campaign_id,
+                lead_id=lead.id,
+                number=lead.number,
+                attempt=row.attempts,
+                worker=owner,
+                started_at=now,
+                slots={},
+                transcript=[],
+                signalling={},
+            )
+            .returning(CALL.c.id)
+        ).scalar_one()
+    return int(call_id), int(row.attempts)
+
+
+def count_pending(engine: Engine, campaign_id: int) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                select(func.count())
+                .select_from(LEAD)
+                .where(LEAD.c.campaign_id == campaign_id, LEAD.c.status == LeadStatus.PENDING.value)
+            ).scalar_one()
+        )

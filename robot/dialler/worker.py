@@ -1,0 +1,391 @@
+"""The dialler worker: claims due leads, paces calls, runs them, and records what happened.
+
+The dialler never talks to a carrier itself: it hands a :class:`DialJob` to a
+:class:`CallRunner` (the call session, or a fake in tests) and stores the
+:class:`CallResult`. One failing call never stops the dialler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+
+from models.call import Disposition
+from models.db import utc_now
+from models.lead import LeadStatus
+from robot.carriers.base import CallOutcome
+from robot.dialler.campaigns import CampaignPlan, finish_if_done, load_running_campaigns
+from robot.dialler.claims import (
+    CALL,
+    LEAD,
+    ClaimedLead,
+    LeaseLostError,
+    add_dnc_number,
+    begin_attempt,
+    claim_due_leads,
+    dnc_numbers,
+    extend_leases,
+    release_lead,
+    write_transaction,
+)
+from robot.dialler.pacing import CampaignLoad, TokenBucket, share_slots
+from robot.dialler.retry import LeadDecision, RetryPolicy, decide_next
+from robot.errors import CallrobotError
+from robot.windows import CallingWindow, check_window, zone_info
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DialJob:
+    """One call to place for a lead."""
+
+    call_id: int
+    lead_id: int
+    tenant_id: int
+    campaign_id: int
+    number: str
+    attempt: int
+    variables: dict[str, Any]
+    script_id: int | None
+    script_version: int | None
+    caller_id: str | None
+    time_zones: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class CallResult:
+    """How a call went, as the call session reports it."""
+
+    outcome: CallOutcome | str
+    disposition: str | None = None
+    q850: int | None = None
+    slots: dict[str, Any] = field(default_factory=dict)
+    #: For disposition "callback": when the callee asked to be called back (aware datetime).
+    callback_at: datetime | None = None
+    duration_ms: float | None = None
+    answered_at: datetime | None = None
+    voicemail_verdict: str | None = None
+    voicemail_reason: str | None = None
+    voicemail_decision_ms: float | None = None
+    transcript: list[dict[str, Any]] = field(default_factory=list)
+    signalling: dict[str, Any] = field(default_factory=dict)
+    recording_path: str | None = None
+    error: str | None = None
+
+
+class CallRunner(Protocol):
+    async def run(self, job: DialJob) -> CallResult:
+        """Place the call and run it to the end; return how it went."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class DiallerLimits:
+    #: Calls at once from this worker, all campaigns together.
+    max_concurrent_calls: int = 20
+    #: Call starts per second (trunks enforce CPS).
+    calls_per_second: float = 5.0
+    lease_s: float = 60.0
+    #: How often leases of running calls are extended (default: a third of the lease).
+    heartbeat_s: float | None = None
+    #: How long to wait before looking for due leads again when nothing is due.
+    poll_interval_s: float = 1.0
+
+
+def default_worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def finish_attempt(
+    engine: Engine,
+    job: DialJob,
+    result: CallResult,
+    policy: RetryPolicy,
+    window: CallingWindow,
+    owner: str,
+    now: datetime,
+) -> LeadDecision:
+    """Store the attempt and the lead's next state in one transaction; release the lease."""
+    outcome = str(result.outcome)
+    decision = decide_next(
+        policy,
+        attempts_made=job.attempt,
+        outcome=outcome,
+        disposition=result.disposition,
+        callback_at=result.callback_at,
+        now=now,
+    )
+    if decision.status is LeadStatus.PENDING and decision.next_attempt_at is not None:
+        zones = [zone_info(z) for z in job.time_zones]
+        aligned = window.next_opening_in_all(decision.next_attempt_at, zones)
+        if aligned is None:
+            decision = LeadDecision(LeadStatus.EXHAUSTED, None, "calling window never opens")
+        elif aligned != decision.next_attempt_at:
+            reason = f"{decision.reason}; moved to the next window opening"
+            decision = LeadDecision(LeadStatus.PENDING, aligned, reason)
+    with write_transaction(engine) as conn:
+        conn.execute(
+            update(CALL)
+            .where(CALL.c.id == job.call_id)
+            .values(
+                ended_at=now,
+                outcome=outcome,
+                disposition=result.disposition,
+                q850=result.q850,
+                answered_at=result.answered_at,
+                voicemail_verdict=result.voicemail_verdict,
+                voicemail_reason=result.voicemail_reason,
+                voicemail_decision_ms=result.voicemail_decision_ms,
+                slots=result.slots,
+                transcript=result.transcript,
+                signalling=result.signalling,
+                recording_path=result.recording_path,
+                duration_ms=result.duration_ms,
+                error=(result.error or None) and result.error[:1000],
+            )
+        )
+        if result.disposition == Disposition.DO_NOT_CALL:
+            add_dnc_number(conn, job.tenant_id, job.number, f"call {job.call_id}", now)
+        updated = conn.execute(
+            update(LEAD)
+            .where(LEAD.c.id == job.lead_id, LEAD.c.lease_owner == owner)
+            .values(
+                status=decision.status.value,
+                next_attempt_at=decision.next_attempt_at,
+                last_outcome=outcome,
+                last_disposition=result.disposition,
+                callback_at=result.callback_at,
+                status_reason=decision.reason,
+                lease_owner=None,
+                lease_until=None,
+                updated_at=now,
+            )
+        )
+    if updated.rowcount != 1:
+        logger.warning("lead %d: lease lost during call %d", job.lead_id, job.call_id)
+    return decision
+
+
+class Dialler:
+    """One worker. Several can run side by side (threads, processes, hosts)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        runner: CallRunner,
+        *,
+        limits: DiallerLimits | None = None,
+        owner: str | None = None,
+        campaign_ids: frozenset[int] | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.engine = engine
+        self.runner = runner
+        self.limits = limits or DiallerLimits()
+        self.owner = owner or default_worker_name()
+        self.campaign_ids = campaign_ids
+        self.clock = clock
+        self.bucket = TokenBucket(self.limits.calls_per_second)
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._by_campaign: Counter[int] = Counter()
+        self._changed = asyncio.Event()
+
+    @property
+    def active_calls(self) -> int:
+        return len(self._tasks)
+
+    def active_by_campaign(self) -> dict[int, int]:
+        return {cid: n for cid, n in self._by_campaign.items() if n}
+
+    async def fill_slots(self) -> int:
+        """One scheduling round: claim due leads into free slots; return how many were taken."""
+        plans = {
+            p.id: p
+            for p in await asyncio.to_thread(load_running_campaigns, self.engine, self.campaign_ids)
+        }
+        dry: set[int] = set()
+        taken = 0
+        while (free := self.limits.max_concurrent_calls - len(self._tasks)) > 0:
+            loads = [
+                CampaignLoad(p.id, p.priority, self._by_campaign[p.id], p.max_concurrent_calls)
+                for p in plans.values()
+                if p.id not in dry
+            ]
+            shares = share_slots(free, loads)
+            if not shares:
+                break
+            for campaign_id, wanted in shares.items():
+                claimed = await asyncio.to_thread(
+                    claim_due_leads,
+                    self.engine,
+                    campaign_id,
+                    self.owner,
+                    wanted,
+                    self.limits.lease_s,
+                    self.clock(),
+                )
+                if len(claimed) < wanted:
+                    dry.add(campaign_id)
+                await self._start(plans[campaign_id], claimed)
+                taken += len(claimed)
+        for campaign_id in dry:
+            if not self._by_campaign[campaign_id]:
+                await asyncio.to_thread(finish_if_done, self.engine, campaign_id, self.clock())
+        return taken
+
+    async def _start(self, plan: CampaignPlan, leads: list[ClaimedLead]) -> None:
+        if not leads:
+            return
+        blocked = await asyncio.to_thread(
+            dnc_numbers, self.engine, plan.tenant_id, [lead.number for lead in leads]
+        )
+        for lead in leads:
+            self._by_campaign[plan.id] += 1
+            task = asyncio.create_task(self._handle(plan, lead, lead.number in blocked))
+            self._tasks[lead.id] = task
+
+    async def _handle(self, plan: CampaignPlan, lead: ClaimedLead, on_dnc: bool) -> None:
+        try:
+            await self._dial(plan, lead, on_dnc)
+        except LeaseLostError as e:
+            logger.warning("%s", e)
+        except CallrobotError:
+            logger.exception("lead %d: dialling failed", lead.id)
+        finally:
+            self._tasks.pop(lead.id, None)
+            self._by_campaign[plan.id] -= 1
+            self._changed.set()
+
+    async def _dial(self, plan: CampaignPlan, lead: ClaimedLead, on_dnc: bool) -> None:
+        release = release_lead
+        if on_dnc:
+            logger.info("lead %d: number is on the do-not-call list", lead.id)
+            await asyncio.to_thread(
+                release,
+                self.engine,
+                lead.id,
+                self.owner,
+                self.clock(),
+                status=LeadStatus.DNC,
+                reason="number is on the do-not-call list",
+            )
+            return
+        window = plan.window
+        if lead.calling_window is not None:
+            window = CallingWindow.from_dict(lead.calling_window, f"lead {lead.id} calling_window")
+        check = check_window(window, self.clock(), lead.time_zones)
+        if not check.open:
+            logger.debug("lead %d: %s", lead.id, check.reason)
+            status = LeadStatus.PENDING if check.next_opening else LeadStatus.EXHAUSTED
+            await asyncio.to_thread(
+                release,
+                self.engine,
+                lead.id,
+                self.owner,
+                self.clock(),
+                status=status,
+                next_attempt_at=check.next_opening,
+                reason=check.reason,
+            )
+            return
+        await self.bucket.take()
+        call_id, attempt = await asyncio.to_thread(
+            begin_attempt, self.engine, lead, self.owner, plan.id, self.clock()
+        )
+        job = DialJob(
+            call_id=call_id,
+            lead_id=lead.id,
+            tenant_id=lead.tenant_id,
+            campaign_id=plan.id,
+            number=lead.number,
+            attempt=attempt,
+            variables=lead.variables,
+            script_id=plan.script_id,
+            script_version=plan.script_version,
+            caller_id=plan.caller_id,
+            time_zones=lead.time_zones,
+        )
+        logger.debug("lead %d: dialling %s (attempt %d)", lead.id, lead.number, attempt)
+        try:
+            result = await self.runner.run(job)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # one failing call never stops the dialler
+            logger.exception("call %d: the call runner failed", call_id)
+            result = CallResult(outcome=CallOutcome.FAILED, error=f"{type(e).__name__}: {e}")
+        decision = await asyncio.to_thread(
+            finish_attempt,
+            self.engine,
+            job,
+            result,
+            plan.retry_policy,
+            window,
+            self.owner,
+            self.clock(),
+        )
+        logger.info(
+            "call %d (lead %d) ended %s/%s -> %s",
+            call_id,
+            lead.id,
+            result.outcome,
+            result.disposition,
+            decision.status.value,
+        )
+
+    async def _heartbeat(self) -> None:
+        interval_s = self.limits.heartbeat_s or self.limits.lease_s / 3
+        while True:
+            await asyncio.sleep(interval_s)
+            if self._tasks:
+                await asyncio.to_thread(
+                    extend_leases,
+                    self.engine,
+                    list(self._tasks),
+                    self.owner,
+                    self.limits.lease_s,
+                    self.clock(),
+                )
+
+    async def run(self, stop: asyncio.Event | None = None, *, until_idle: bool = False) -> None:
+        """Dial until ``stop`` is set (then let running calls finish).
+
+        With ``until_idle`` the worker also returns once nothing is running and no running
+        campaign has a lead due now.
+        """
+        stop = stop or asyncio.Event()
+        heartbeat = asyncio.create_task(self._heartbeat())
+        try:
+            while not stop.is_set():
+                self._changed.clear()
+                taken = await self.fill_slots()
+                if until_idle and not taken and not self._tasks:
+                    break
+                if taken and len(self._tasks) < self.limits.max_concurrent_calls:
+                    continue
+                waiters = [asyncio.create_task(self._changed.wait())]
+                waiters.append(asyncio.create_task(stop.wait()))
+                await asyncio.wait(
+                    waiters, timeout=self.limits.poll_interval_s, return_when="FIRST_COMPLETED"
+                )
+                for waiter in waiters:
+                    waiter.cancel()
+            await self.drain()
+        finally:
+            heartbeat.cancel()
+
+    async def drain(self) -> None:
+        """Wait until every running call has been recorded."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
