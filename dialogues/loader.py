@@ -404,6 +404,9 @@ def _check_references(
                 ("states", name), f"state '{name}' is unreachable from '{script.start}'", key=True
             )
 
+    for i, intent in enumerate(script.settings.interrupt_intents):
+        if intent not in examples and intent in script.global_.on:
+            yield problem(("settings", "interrupt_intents", i), f"unknown intent '{intent}'")
     yield from _check_tests(script, examples, problem)
 
 

@@ -8,8 +8,8 @@ passes the result in ``UserText.nlu``), and time comes from an injected clock.
 How an utterance is resolved in a state, first match wins:
 
 1. an intent the state handles itself (``on``), confident enough (``nlu_threshold``);
-2. in a state that fills a slot, a global intent confident enough to interrupt
-   (``interrupt_threshold``), so "stop calling me" is never taken for an answer;
+2. in a state that fills a slot, one of the ``interrupt_intents`` confident enough to
+   interrupt (``interrupt_threshold``), so "stop calling me" is never taken for an answer;
 3. the state's slot, when the extractor finds a value (``next`` follows);
 4. a global intent (``global.on``) above ``nlu_threshold``;
 5. a free-text slot takes the whole utterance;
@@ -19,6 +19,7 @@ How an utterance is resolved in a state, first match wins:
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 DEFAULT_NO_INPUT = "Sorry, I didn't hear anything."
 DEFAULT_NO_MATCH = "Sorry, I didn't quite get that."
 _MAX_CHAIN = 50
+_DOUBLE_STOP = re.compile(r"(?<=[A-Za-z])\.\.(?!\.)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +228,7 @@ class DialogueManager:
         if (
             slot_def is not None
             and intent in global_on
-            and intent != FALLBACK_INTENT
+            and intent in self.settings.interrupt_intents
             and conf >= self.settings.interrupt_threshold
             and self._branch(global_on[intent], text, nlu, turn)
         ):
@@ -436,7 +438,10 @@ class DialogueManager:
             return self.script.constants.get(name, "")
 
         text = TEMPLATE_FIELD.sub(field_value, template)
-        return " ".join(text.replace("{{", "{").replace("}}", "}").split())
+        text = text.replace("{{", "{").replace("}}", "}")
+        # "between 9 a.m. and 1 p.m." + "." -> one full stop.
+        text = _DOUBLE_STOP.sub(".", text)
+        return " ".join(text.split())
 
 
 def build_classifier(loaded: LoadedScript) -> IntentClassifier:

@@ -61,7 +61,12 @@ class Voice(_Strict):
 class ScriptSettings(_Strict):
     #: Intents scoring below this confidence count as "not understood".
     nlu_threshold: float = Field(default=0.45, ge=0.0, le=1.0)
-    #: Intents scoring at least this may interrupt a slot question (e.g. "stop calling me").
+    #: Global intents that may cut a slot question short even when the answer also holds a
+    #: value ("no, stop calling me"), when they score at least ``interrupt_threshold``.
+    #: Others (e.g. callback_later) apply only when the slot finds nothing.
+    interrupt_intents: list[str] = Field(
+        default_factory=lambda: ["do_not_call", "not_interested", "wrong_person", "human_agent"]
+    )
     interrupt_threshold: float = Field(default=0.75, ge=0.0, le=1.0)
     #: Which classifier understands the callee: the built-in one or a Rasa server.
     nlu: Literal["builtin", "rasa"] = "builtin"
