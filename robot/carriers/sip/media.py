@@ -57,6 +57,9 @@ class _RtpProtocol(asyncio.DatagramProtocol):
     def error_received(self, exc: Exception) -> None:
         log.debug("RTP socket error: %s", exc)
 
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._session._closed.set()
+
 
 class RtpSession:
     """Audio both ways for one call leg."""
@@ -65,6 +68,7 @@ class RtpSession:
         self._on_frame = on_frame
         self._on_digit = on_digit
         self._udp: asyncio.DatagramTransport | None = None
+        self._closed = asyncio.Event()
         self.local_port = 0
         self.remote: tuple[str, int] | None = None
         self.payload_type = PCMU
@@ -294,6 +298,7 @@ class RtpSession:
         if self._udp is not None:
             self._udp.close()
             self._udp = None
+            await asyncio.wait_for(self._closed.wait(), 1.0)  # the port is really released
         self._play.clear()
         self._drained.set()
         if self._dtmf_done is not None and not self._dtmf_done.done():

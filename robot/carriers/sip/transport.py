@@ -63,6 +63,9 @@ class _UdpProtocol(asyncio.DatagramProtocol):
     def error_received(self, exc: Exception) -> None:
         log.debug("SIP UDP socket error: %s", exc)
 
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._owner._closed.set()
+
 
 class UdpSipTransport(SipTransport):
     protocol = "UDP"
@@ -71,6 +74,7 @@ class UdpSipTransport(SipTransport):
     def __init__(self, handler: MessageHandler) -> None:
         super().__init__(handler)
         self._udp: asyncio.DatagramTransport | None = None
+        self._closed = asyncio.Event()
 
     async def start(self, host: str, port: int) -> None:
         loop = asyncio.get_running_loop()
@@ -93,6 +97,7 @@ class UdpSipTransport(SipTransport):
         if self._udp is not None:
             self._udp.close()
             self._udp = None
+            await asyncio.wait_for(self._closed.wait(), 1.0)  # the socket is really closed
 
 
 class TcpSipTransport(SipTransport):

@@ -1,0 +1,138 @@
+"""Real SIP peers for the SIP carrier tests: SIPp scenarios and a headless baresip."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import socket
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+SCENARIOS = Path(__file__).parent
+SIPP = shutil.which("sipp")
+BARESIP = shutil.which("baresip")
+
+
+def free_port(kind: int = socket.SOCK_DGRAM) -> int:
+    """A port free for both UDP and TCP on 127.0.0.1 right now."""
+    while True:
+        with socket.socket(socket.AF_INET, kind) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        other = socket.SOCK_STREAM if kind == socket.SOCK_DGRAM else socket.SOCK_DGRAM
+        with socket.socket(socket.AF_INET, other) as check:
+            try:
+                check.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def tone(frequency_hz: float, duration_ms: int, rate: int = 8000, level: float = 0.4) -> np.ndarray:
+    t = np.arange(rate * duration_ms // 1000) / rate
+    return (np.sin(2 * np.pi * frequency_hz * t) * level * 32767).astype("<i2")
+
+
+def write_ulaw_wav(path: Path, samples: np.ndarray) -> None:
+    import soundfile as sf
+
+    sf.write(str(path), samples, 8000, subtype="ULAW")
+
+
+def dominant_frequency_hz(samples: np.ndarray, rate: int = 8000) -> float:
+    spectrum = np.abs(np.fft.rfft(samples.astype(np.float64) * np.hanning(len(samples))))
+    return float(np.fft.rfftfreq(len(samples), 1 / rate)[int(np.argmax(spectrum))])
+
+
+@dataclass
+class SippPeer:
+    process: subprocess.Popen[bytes]
+    port: int
+    media_port: int
+    workdir: Path
+
+    def wait(self, timeout_s: float = 15.0) -> int:
+        try:
+            return self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise
+
+    def errors(self) -> str:
+        logs = sorted(self.workdir.glob("*_errors.log"))
+        return "\n".join(p.read_text(errors="replace")[-2000:] for p in logs)
+
+
+@contextlib.contextmanager
+def sipp_uas(
+    scenario: str, workdir: Path, *, transport: str = "u1", keys: dict[str, str] | None = None
+) -> Iterator[SippPeer]:
+    """Run SIPp as a UAS with one of tests/sipp/*.xml for exactly one call."""
+    assert SIPP is not None
+    port, media_port = free_port(), free_port()
+    command = [
+        SIPP,
+        "-sf",
+        str(SCENARIOS / scenario),
+        "-i",
+        "127.0.0.1",
+        "-mi",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-mp",
+        str(media_port),
+        "-t",
+        transport,
+        "-m",
+        "1",
+        "-nostdin",
+        "-trace_err",
+        "-timeout",
+        "30s",
+        "-timeout_error",
+    ]
+    for name, value in (keys or {}).items():
+        command += ["-key", name, value]
+    process = subprocess.Popen(
+        command,
+        cwd=workdir,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    peer = SippPeer(process, port, media_port, workdir)
+    try:
+        yield peer
+    finally:
+        if process.poll() is None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(10)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+async def wait_listening(port: int, timeout_s: float = 5.0) -> None:
+    """Wait until something listens on UDP ``port`` of 127.0.0.1."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while port_is_free(port):
+        if loop.time() > deadline:
+            raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+        await asyncio.sleep(0.05)
