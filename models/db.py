@@ -92,6 +92,8 @@ def _install_sqlite_hooks(engine: Engine) -> None:
 
 def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
     """Build an engine for ``url`` (default: the configured database)."""
+    import models.all_tables  # noqa: F401  (every table known before the first query)
+
     url = url or get_settings().resolved_database_url()
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""

@@ -22,7 +22,9 @@ app = typer.Typer(
 #: Command modules under robot.cli, registered in this order.
 COMMAND_MODULES = [
     "calls",
+    "campaigns",
     "demo",
+    "leads",
     "scripts",
     "speech",
     "voicemail",
