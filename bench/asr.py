@@ -27,7 +27,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--language", default="en")
     parser.add_argument("--limit", type=int, default=0)
-    parser.add_argument("--beam", type=int, default=WhisperOptions.beam_size)
+    parser.add_argument("--beam", type=int, default=WhisperOptions().beam_size)
     parser.add_argument("--no-vad", action="store_true")
     parser.add_argument("--min-words", type=int, default=3)
     args = parser.parse_args()
