@@ -8,8 +8,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sipp.peers import SIPP, SippPeer, dominant_frequency_hz, port_is_free, sipp_uas, tone
-from sipp.peers import wait_listening, write_ulaw_wav
+from sipp.peers import (
+    SIPP,
+    SippPeer,
+    dominant_frequency_hz,
+    port_is_free,
+    sipp_uas,
+    tone,
+    wait_listening,
+    write_ulaw_wav,
+)
 
 from robot.audio import AudioChunk
 from robot.carriers.base import Call, CallEvent, CallState, Carrier
@@ -201,7 +209,6 @@ async def test_malformed_response_is_dropped(tmp_path: Path) -> None:
     assert call.signalling.final_status == 503
     assert call.signalling.provisional == []  # both broken responses were dropped
     assert call.signalling.reason == ['Q.850 ; cause = 38 ; text="Network out of order"']
-    assert carrier._ua.transport is None or True
     assert events[-1].kind == "failed"
     await assert_clean(carrier, call)
 
@@ -211,7 +218,7 @@ async def test_tcp_transport(tmp_path: Path) -> None:
         await asyncio.sleep(0.3)
         carrier = carrier_for(peer, transport="tcp")
         call = await carrier.dial("3000", ring_timeout_s=10)
-        events, _ = await collect(call)
+        await collect(call)
         assert_peer_passed(peer)
     assert call.signalling.final_status == 486
     assert call.signalling.reason == ['Q.850;cause=17;text="User busy"']

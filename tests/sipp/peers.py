@@ -136,3 +136,85 @@ async def wait_listening(port: int, timeout_s: float = 5.0) -> None:
         if loop.time() > deadline:
             raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
         await asyncio.sleep(0.05)
+
+
+BARESIP_CONFIG = """\
+module_path		/usr/lib/baresip/modules
+poll_method		epoll
+sip_listen		127.0.0.1:{port}
+call_local_timeout	120
+audio_player		alsa,null
+audio_alert		alsa,null
+audio_source		aufile,{source}
+ausrc_srate		8000
+auplay_srate		8000
+ausrc_channels		1
+auplay_channels		1
+snd_path		{recordings}
+rtp_stats		no
+module			g711.so
+module			aufile.so
+module			alsa.so
+module			sndfile.so
+module_tmp		account.so
+"""
+
+
+@dataclass
+class BaresipPeer:
+    process: subprocess.Popen[bytes]
+    port: int
+    recordings: Path
+    log: Path
+
+    def received_audio(self) -> np.ndarray:
+        """What baresip decoded from us (its sndfile ``-dec.wav`` dump), 8 kHz."""
+        import soundfile as sf
+
+        dumps = sorted(self.recordings.glob("*-dec.wav"))
+        if not dumps:
+            raise AssertionError(f"baresip wrote no recording; log:\n{self.log.read_text()}")
+        data, rate = sf.read(str(dumps[-1]), dtype="int16")
+        assert rate == 8000
+        return np.asarray(data)
+
+
+@contextlib.contextmanager
+def baresip_uas(
+    workdir: Path, source_wav: Path, codecs: str = "PCMU/8000,PCMA/8000"
+) -> Iterator[BaresipPeer]:
+    """A headless baresip that auto-answers, plays ``source_wav`` and records what it hears.
+
+    No sound card: playback goes to ALSA's ``null`` device, recording is the sndfile module's
+    dump of the decoded stream.
+    """
+    assert BARESIP is not None
+    port = free_port(socket.SOCK_STREAM)
+    config_dir = workdir / "baresip"
+    recordings = workdir / "recordings"
+    config_dir.mkdir()
+    recordings.mkdir()
+    (config_dir / "config").write_text(
+        BARESIP_CONFIG.format(port=port, source=source_wav, recordings=recordings)
+    )
+    (config_dir / "accounts").write_text(
+        f"<sip:robot-test@127.0.0.1>;regint=0;answermode=auto;audio_codecs={codecs}\n"
+    )
+    log = workdir / "baresip.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [BARESIP, "-f", str(config_dir)],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    peer = BaresipPeer(process, port, recordings, log)
+    try:
+        yield peer
+    finally:
+        process.terminate()
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
