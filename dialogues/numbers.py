@@ -137,12 +137,28 @@ def find_numbers(tokens: list[Token]) -> list[NumberSpan]:
     index = 0
     while index < len(tokens):
         span = _number_at(tokens, index)
+        if span is not None and _is_pronoun_one(tokens, span):
+            span = None
         if span is None:
             index += 1
         else:
             found.append(span)
             index = span.last + 1
     return found
+
+
+_BEFORE_PRONOUN_ONE = frozenset({
+    "the", "this", "that", "which", "another", "each", "every", "no", "any", "some", "little",
+    "big", "new", "old", "last", "next", "other", "right", "wrong", "same",
+})  # fmt: skip
+
+
+def _is_pronoun_one(tokens: list[Token], span: NumberSpan) -> bool:
+    """ "the third one", "that one", "no one": "one" stands for a thing, not a count."""
+    if span.first != span.last or tokens[span.first].text != "one" or span.first == 0:
+        return False
+    before = tokens[span.first - 1].text
+    return before in _BEFORE_PRONOUN_ONE or before in _ORDINALS
 
 
 def _number_at(tokens: list[Token], first: int) -> NumberSpan | None:
