@@ -152,11 +152,11 @@ def _validate_without_broken(
         section = loc[0]
         if section in _SECTIONS and len(loc) >= 2 and isinstance(trimmed.get(section), dict):
             entries = dict(trimmed[section])
-            entries.pop(loc[1], None)
+            entries.pop(str(loc[1]), None)
             trimmed[section] = entries
             getattr(broken, _SECTIONS[str(section)]).add(str(loc[1]))
         else:
-            trimmed.pop(section, None)
+            trimmed.pop(str(section), None)
     try:
         return Script.model_validate(trimmed)
     except pydantic.ValidationError:
@@ -255,8 +255,8 @@ def _collect_examples(
         for intent, texts in data.examples.items():
             examples.setdefault(intent, []).extend(texts)
         synonyms.update(data.synonyms)
-    for name, intent in script.intents.items():
-        examples.setdefault(name, []).extend(intent.examples)
+    for name, definition in script.intents.items():
+        examples.setdefault(name, []).extend(definition.examples)
         if not examples[name]:
             line, col = pos.find(("intents", name), key=True)
             problems.append(SourceProblem(filename, line, col, f"intent '{name}' has no examples"))

@@ -117,7 +117,7 @@ class CallEngine:
             tts=runtime.voice,
             asr=self.registry.recognizer(loaded.script.language),
             vad_factory=lambda: create_vad(vad_kind),
-            detector_factory=VoicemailDetector if self.detect_voicemail else None,
+            detector_factory=(lambda: VoicemailDetector()) if self.detect_voicemail else None,
         )
 
     def session_config(self, recording_dir: Path | None) -> SessionConfig:

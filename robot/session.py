@@ -38,9 +38,14 @@ log = logging.getLogger(__name__)
 
 
 class AudioVerdict(Protocol):
-    verdict: str  # "human" | "machine" | "unknown"
-    decision_ms: float
-    reason: str
+    @property
+    def verdict(self) -> str: ...  # "human" | "machine" | "unknown"
+
+    @property
+    def decision_ms(self) -> float: ...
+
+    @property
+    def reason(self) -> str: ...
 
 
 class AnsweringMachineDetector(Protocol):

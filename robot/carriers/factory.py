@@ -23,7 +23,7 @@ def create_carrier(url: str | None = None) -> Carrier:
 
         return SipCarrier.from_url(url)
     if scheme == "local":
-        from robot.carriers.local import LocalCarrier  # type: ignore[import-not-found]
+        from robot.carriers.local import LocalCarrier
 
-        return LocalCarrier.from_url(url)  # type: ignore[no-any-return]
+        return LocalCarrier.from_url(url)
     raise ConfigError(f"unknown carrier URL {url!r}: use sim://, sip://... or local://")

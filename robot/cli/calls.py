@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from robot.cli.output import emit_json, fail
 from robot.errors import CallrobotError
+
+if TYPE_CHECKING:
+    from dialogues.loader import LoadedScript
+    from robot.session import CallReport
 
 
 def call(
@@ -57,7 +61,14 @@ def call(
         typer.echo(f"  recording: {report.recording_path}")
 
 
-async def _call(target, loaded, carrier_url, variables, timezone, recording_dir):  # type: ignore[no-untyped-def]
+async def _call(
+    target: str,
+    loaded: LoadedScript,
+    carrier_url: str | None,
+    variables: dict[str, str],
+    timezone: str | None,
+    recording_dir: Path,
+) -> CallReport:
     from robot.carriers.factory import create_carrier
     from robot.engine import CallEngine
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from robot.cli.output import emit_json, fail
+
+if TYPE_CHECKING:
+    from dialogues.loader import LoadedScript
+    from dialogues.manager import Event, Turn
 from robot.errors import CallrobotError, ScriptError
 
 script_app = typer.Typer(help="Validate and test dialogue scripts.", no_args_is_help=True)
@@ -29,7 +33,7 @@ def resolve_script(arg: str) -> Path:
     return bundled if bundled.exists() else path
 
 
-def _load(arg: str):  # type: ignore[no-untyped-def]
+def _load(arg: str) -> LoadedScript:
     from dialogues.loader import load_script
 
     try:
@@ -136,7 +140,7 @@ def chat(
     manager = DialogueManager(loaded, lead=lead_vars, timezone=timezone)
     interactive = sys.stdin.isatty() and not json_out
 
-    def show(turn) -> None:  # type: ignore[no-untyped-def]
+    def show(turn: Turn) -> None:
         if json_out:
             emit_json(
                 {
@@ -172,6 +176,7 @@ def chat(
         if not interactive and line == "":
             break  # end of input
         text = line.strip()
+        event: Event
         if text in ("/bye", "/quit", "/hangup"):
             event = HangUp()
         elif text.startswith("/") and len(text) == 2:
