@@ -29,6 +29,19 @@ class NluSettings(BaseModel):
     rasa_token: SecretStr | None = None
 
 
+class WebhookSettings(BaseModel):
+    """CRM webhook delivery (robot.crm)."""
+
+    timeout_s: float = 10.0
+    #: A failing delivery is retried for at least this long, then marked dead.
+    retry_for_s: float = 24 * 3600.0
+    backoff_base_s: float = 5.0
+    backoff_max_s: float = 3600.0
+    #: Requests in flight at once, all endpoints together.
+    max_in_flight: int = 64
+    poll_interval_s: float = 1.0
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CALLROBOT_", env_nested_delimiter="__", extra="ignore"
@@ -40,6 +53,13 @@ class Settings(BaseSettings):
     default_timezone: str = "UTC"
     nlu: NluSettings = Field(default_factory=NluSettings)
     speech: SpeechSettings = Field(default_factory=SpeechSettings)
+    #: Carrier for calls placed through the API (``sim://``, ``sip://...``).
+    carrier_url: str = "sim://"
+    #: Base URL of the API as CRMs reach it (recording links in webhooks).
+    public_base_url: str = "http://127.0.0.1:8000"
+    #: Allow webhook URLs that resolve to private, loopback or link-local addresses.
+    webhooks_allow_private: bool = False
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
 
     def resolved_database_url(self) -> str:
         if self.database_url:
