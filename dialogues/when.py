@@ -33,6 +33,7 @@ _MONTHS = {calendar.month_name[i].lower(): i for i in range(1, 13)}
 _MONTHS.update({calendar.month_abbr[i].lower(): i for i in range(1, 13) if i not in (3, 5)})
 _MONTHS["sept"] = 9
 _TIME_CUES = {"at", "around", "about", "after", "by", "before", "until", "till", "from", "round"}
+_VAGUE = {"like", "about", "around", "approximately", "roughly", "maybe", "um", "uh", "just"}
 _PM_PARTS = {"afternoon", "evening", "tonight", "night"}
 _UNIT_MINUTES = {
     "minute": 1, "minutes": 1, "min": 1, "mins": 1, "hour": 60, "hours": 60, "hr": 60,
@@ -99,6 +100,8 @@ def _relative(parse: _Parse) -> timedelta | None:
                 count, first = span.value, span.first
         if count is None:
             continue
+        while parse.word(first - 1) in _VAGUE:  # "in like an hour", "in about 20 minutes"
+            first -= 1
         lead = parse.word(first - 1)
         after = parse.words[index + 1 : index + 3]
         if lead not in ("in", "within") and after not in (["from", "now"], ["from", "today"]):
@@ -158,6 +161,8 @@ def _day(parse: _Parse, today: date) -> date | None:
         if day is None or not span.ordinal or index in parse.used:
             continue
         if not digit_ordinal and parse.word(index - 1) != "the":
+            continue
+        if parse.word(span.last + 1) in ("one", "option", "choice"):  # "the third one"
             continue
         parse.take(index - (parse.word(index - 1) == "the"), span.last)
         candidate = _valid_date(today.year, today.month, day)
