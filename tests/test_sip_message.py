@@ -66,7 +66,10 @@ def test_response_parses_and_lists_split() -> None:
     assert message.status == 486 and message.reason_phrase == "Busy Here"
     assert message.to_tag == "bb"
     assert message.header_values("reason") == ['Q.850;cause=17;text="User busy"', "SIP;cause=486"]
-    assert split_list_value('<sip:a,b@x>;p="1,2", <sip:c@y>') == ['<sip:a,b@x>;p="1,2"', "<sip:c@y>"]
+    assert split_list_value('<sip:a,b@x>;p="1,2", <sip:c@y>') == [
+        '<sip:a,b@x>;p="1,2"',
+        "<sip:c@y>",
+    ]
 
 
 def test_serialize_round_trip_sets_content_length() -> None:
@@ -126,8 +129,9 @@ def test_digest_matches_rfc2617_example() -> None:
         'Digest realm="testrealm@host.com", qop="auth,auth-int", '
         'nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", opaque="5ccc069c403ebaf9f0171e9517f40e41"'
     )
-    value = digest_response(challenge, "Mufasa", "Circle Of Life", "GET", "/dir/index.html",
-                            cnonce="0a4f113b")
+    value = digest_response(
+        challenge, "Mufasa", "Circle Of Life", "GET", "/dir/index.html", cnonce="0a4f113b"
+    )
     assert 'response="6629fae49393a05397450978507c4ef1"' in value
     assert "nc=00000001" in value and 'opaque="5ccc069c403ebaf9f0171e9517f40e41"' in value
     with pytest.raises(DigestError, match="scheme"):

@@ -1,0 +1,149 @@
+"""G.711, RTP packets, the jitter buffer and RTP sessions over real UDP sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import warnings
+
+import numpy as np
+import pytest
+
+from robot.audio import AudioChunk
+from robot.carriers.sip import g711
+from robot.carriers.sip.media import RtpSession
+from robot.carriers.sip.rtp import (
+    JitterBuffer,
+    RtpError,
+    RtpPacket,
+    dtmf_payload,
+    is_rtcp,
+    parse_dtmf,
+    parse_rtp,
+)
+from robot.carriers.sip.sdp import MediaDescription
+from robot.errors import CarrierError
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import audioop  # the standard library's C implementation, as a reference
+
+
+@pytest.mark.parametrize("payload_type", [0, 8])
+def test_g711_matches_reference_codec_on_every_sample(payload_type: int) -> None:
+    every_sample = np.arange(-32768, 32768, dtype="<i2").tobytes()
+    every_code = bytes(range(256))
+    if payload_type == 0:
+        assert g711.encode(every_sample, 0) == audioop.lin2ulaw(every_sample, 2)
+        assert g711.decode(every_code, 0) == audioop.ulaw2lin(every_code, 2)
+    else:
+        assert g711.encode(every_sample, 8) == audioop.lin2alaw(every_sample, 2)
+        assert g711.decode(every_code, 8) == audioop.alaw2lin(every_code, 2)
+    with pytest.raises(CarrierError, match="not G.711"):
+        g711.encode(b"\x00\x00", 9)
+
+
+def test_rtp_packet_round_trip_and_rejects() -> None:
+    packet = RtpPacket(8, 65535, 2**32 - 1, 0xDEADBEEF, b"\x55" * 160, marker=True)
+    parsed = parse_rtp(packet.to_bytes())
+    assert parsed == packet
+    with_csrc_and_padding = bytearray(packet.to_bytes())
+    with_csrc_and_padding[0] |= 0x21  # one CSRC, padding
+    data = bytes(with_csrc_and_padding[:12]) + b"CSRC" + b"\x55" * 160 + b"\x00\x00\x03"
+    assert parse_rtp(data).payload == b"\x55" * 160
+    with pytest.raises(RtpError, match="shorter"):
+        parse_rtp(b"\x80\x00")
+    with pytest.raises(RtpError, match="version"):
+        parse_rtp(b"\x40" + bytes(20))
+    assert is_rtcp(b"\x80\xc8" + bytes(26)) and not is_rtcp(packet.to_bytes())
+
+
+def test_jitter_buffer_reorders_fills_gaps_and_drops_late() -> None:
+    buffer = JitterBuffer(depth_frames=3)
+    released: list[bytes | None] = []
+    for sequence in [65534, 0, 65535, 2, 3, 4, 1]:  # wraps; 1 arrives too late
+        released += buffer.push(sequence, bytes([sequence % 256]))
+    assert released == [b"\xfe", b"\xff", b"\x00", None, b"\x02", b"\x03", b"\x04"]
+    assert buffer.lost_packets == 1 and buffer.late_packets == 1
+    assert buffer.push(5, b"5") == [b"5"]
+    assert buffer.push(5, b"5") == [] and buffer.late_packets == 2
+    assert buffer.push(7, b"7") == [] and buffer.flush() == [None, b"7"]
+
+
+def test_dtmf_payload_round_trip() -> None:
+    assert parse_dtmf(dtmf_payload("#", True, 800)) == ("#", True)
+    with pytest.raises(CarrierError, match="DTMF digit"):
+        dtmf_payload("X", False, 160)
+
+
+async def make_pair() -> tuple[RtpSession, RtpSession, list[AudioChunk], list[str]]:
+    heard: list[AudioChunk] = []
+    digits: list[str] = []
+    a = RtpSession(lambda chunk: None, lambda digit: None)
+    b = RtpSession(heard.append, digits.append)
+    await a.open("127.0.0.1")
+    await b.open("127.0.0.1")
+    a.set_remote(MediaDescription("127.0.0.1", b.local_port, [8, 101], {101: "TELEPHONE-EVENT"}))
+    return a, b, heard, digits
+
+
+async def test_rtp_session_sends_paced_audio_and_dtmf() -> None:
+    a, b, heard, digits = await make_pair()
+    try:
+        samples = (np.sin(np.arange(8000) * 2 * np.pi * 500 / 8000) * 12000).astype("<i2")
+        a.play(AudioChunk.from_array(samples, 8000))
+        assert a.queued_ms == 1000
+        await asyncio.wait_for(a.playback_done(), 5)
+        await asyncio.wait_for(a.send_dtmf("1#"), 5)
+        await asyncio.sleep(0.2)
+    finally:
+        await a.close()
+        await b.close()
+    assert a.payload_type == 8
+    assert digits == ["1", "#"]
+    audio = np.concatenate([c.to_array() for c in heard])
+    loud = np.flatnonzero(np.abs(audio) > 3000)
+    # the whole second of tone arrived, in order, decoded from A-law
+    assert 7800 <= loud[-1] - loud[0] <= 8200
+    assert a.sent_packets >= 60 and b.received_packets >= 60
+    assert [c.timestamp_ms for c in heard[:3]] == [0.0, 20.0, 40.0]
+
+
+async def test_stop_playback_drops_queued_audio_at_once() -> None:
+    a, b, _heard, _digits = await make_pair()
+    try:
+        a.play(AudioChunk(b"\x10\x00" * 8000 * 3, 8000))
+        await asyncio.sleep(0.1)
+        dropped_ms = a.stop_playback()
+        await asyncio.wait_for(a.playback_done(), 0.5)
+    finally:
+        await a.close()
+        await b.close()
+    assert 2500 <= dropped_ms <= 2960
+
+
+async def test_symmetric_rtp_latches_and_rtcp_is_ignored() -> None:
+    heard: list[AudioChunk] = []
+    session = RtpSession(heard.append, lambda digit: None)
+    await session.open("127.0.0.1")
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer.bind(("127.0.0.1", 0))
+    peer.setblocking(False)
+    try:
+        # the SDP names a port nobody uses; the peer really sends from another one
+        session.set_remote(MediaDescription("127.0.0.1", 9, [0], {}))
+        target = ("127.0.0.1", session.local_port)
+        peer.sendto(b"\x80\xc9" + bytes(6), target)  # an RTCP receiver report
+        peer.sendto(b"garbage", target)
+        for sequence in range(5):
+            packet = RtpPacket(0, sequence, sequence * 160, 1234, b"\xff" * 160)
+            peer.sendto(packet.to_bytes(), target)
+        loop = asyncio.get_running_loop()
+        # our stream now comes to where the peer sends from, not to the SDP's port
+        data, _ = await asyncio.wait_for(loop.sock_recvfrom(peer, 2048), 2)
+        assert parse_rtp(data).payload_type == 0
+    finally:
+        peer.close()
+        await session.close()
+    assert session.rtcp_packets == 1 and session.invalid_packets == 1
+    assert len(heard) == 5  # the last ones flushed by the idle timer or at close
