@@ -1,0 +1,358 @@
+"""Callee personas of the simulated network: who answers a number, how, and what they say.
+
+A persona is a YAML file (bundled ones live in ``robot/carriers/personas/``; QA can add their
+own folder). The ``kind`` decides the signalling the network sends (busy, no answer, invalid
+number, phone off, rejected, network error, voicemail, human); a ``human`` persona then speaks
+its ``lines`` turn by turn, a ``voicemail`` persona plays a greeting and a beep.
+
+Turn rules: ``lines[n]`` answers the robot's (n+1)-th prompt. It is said ``think_ms`` after
+that prompt ends, or, with ``interrupt_after_ms``, that many ms after the prompt *starts*
+(barge-in). A line may send DTMF and may end the call (``hangup_after: true``).
+
+Loading reports every problem as ``FILE:LINE:COL: message`` (:class:`PersonaError`).
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import pydantic
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from robot.errors import CallrobotError, SourceProblem
+
+#: The folder of personas shipped with callrobot.
+BUNDLED_PERSONA_DIR = Path(__file__).with_name("personas")
+
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_DTMF = re.compile(r"^[0-9*#A-D]+$")
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class PersonaError(CallrobotError):
+    """Persona files are invalid; carries every problem found, each with FILE:LINE:COL."""
+
+    def __init__(self, problems: list[SourceProblem]) -> None:
+        self.problems = sorted(problems, key=lambda p: (p.file, p.line, p.column))
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def _check_e164(number: str) -> str:
+    if not _E164.match(number):
+        hint = "" if number.startswith("+") else " (quote it in YAML so the '+' is kept)"
+        raise ValueError(f"{number!r} is not an E.164 number like '+15550101'{hint}")
+    return number
+
+
+E164Number = Annotated[str, AfterValidator(_check_e164)]
+
+
+class PersonaKind(StrEnum):
+    HUMAN = "human"
+    VOICEMAIL = "voicemail"
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    INVALID_NUMBER = "invalid_number"
+    UNAVAILABLE = "unavailable"
+    REJECTED = "rejected"
+    NETWORK_ERROR = "network_error"
+
+
+#: Kinds whose call is answered (200 OK); every other kind ends with a failure response.
+ANSWERING_KINDS = frozenset({PersonaKind.HUMAN, PersonaKind.VOICEMAIL})
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PersonaVoice(_Strict):
+    """Which synthesizer speaks for the persona, and how it differs from the robot's voice.
+
+    ``piper``: the packaged Piper voice, pitch-shifted by resampling (``pitch`` 1.3 = 30%
+    higher) with the tempo kept at ``speed``. ``espeak``: an espeak-ng voice such as
+    ``en-us+f3`` (``variant``), ``speed`` scaling 160 words per minute.
+    """
+
+    engine: Literal["piper", "espeak"] = "piper"
+    variant: str | None = None
+    pitch: float = Field(1.0, ge=0.6, le=1.8)
+    speed: float = Field(1.0, ge=0.5, le=2.0)
+    #: Output gain relative to the engine's level (1.0 = unchanged).
+    gain: float = Field(1.0, gt=0.0, le=2.0)
+
+    @model_validator(mode="after")
+    def _variant_fits_engine(self) -> PersonaVoice:
+        if self.engine == "espeak" and not self.variant:
+            raise ValueError("an espeak voice needs a variant, e.g. 'en-us+f3'")
+        if self.engine == "espeak" and self.pitch != 1.0:
+            raise ValueError("pitch applies to piper voices; choose an espeak variant instead")
+        return self
+
+
+class PersonaLine(_Strict):
+    """What the persona does at one turn."""
+
+    say: str = ""
+    dtmf: str | None = None
+    #: Pause after the robot's prompt ends before speaking (ms).
+    think_ms: int = Field(600, ge=0, le=30_000)
+    #: Barge-in: start this many ms after the robot's prompt starts, over the robot.
+    interrupt_after_ms: int | None = Field(None, ge=0, le=60_000)
+    #: Hang up (BYE) once this line has been said.
+    hangup_after: bool = False
+
+    @field_validator("dtmf")
+    @classmethod
+    def _dtmf_digits(cls, value: str | None) -> str | None:
+        if value is not None and not _DTMF.match(value):
+            raise ValueError(f"DTMF digits must be 0-9, *, #, A-D; got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _does_something(self) -> PersonaLine:
+        if not self.say.strip() and not self.dtmf and not self.hangup_after:
+            raise ValueError("a line needs 'say', 'dtmf' or 'hangup_after'")
+        return self
+
+
+class Beep(_Strict):
+    frequency_hz: float = Field(1000.0, ge=300.0, le=3400.0)
+    duration_ms: int = Field(500, ge=50, le=3000)
+    level_dbfs: float = Field(-12.0, ge=-40.0, le=0.0)
+
+
+class VoicemailSetup(_Strict):
+    greeting: str
+    beep: Beep = Field(default_factory=Beep)
+    #: The network adds ``Diversion: <sip:NUMBER@carrier>;reason=no-answer`` to the 200 OK.
+    diversion: bool = False
+    #: The mailbox hangs up this long after the beep (ms).
+    record_max_ms: int = Field(30_000, ge=1_000, le=600_000)
+
+
+class Noise(_Strict):
+    """Background noise under everything the persona sends (and in its silences)."""
+
+    color: Literal["white", "pink"] = "pink"
+    #: Signal-to-noise ratio against a nominal speech level of -20 dBFS.
+    snr_db: float = Field(30.0, ge=0.0, le=80.0)
+
+
+class Persona(_Strict):
+    name: str
+    description: str = ""
+    #: E.164 numbers this persona answers on (``number:`` is accepted for one).
+    numbers: tuple[E164Number, ...] = Field(min_length=1)
+    kind: PersonaKind
+    voice: PersonaVoice = Field(default_factory=PersonaVoice)
+    #: Ringing time before the persona answers or the network gives up (ms; 0 = no 180).
+    ring_ms: int = Field(3_000, ge=0, le=300_000)
+    #: After answering, how long before the first sound (ms).
+    answer_delay_ms: int = Field(400, ge=0, le=30_000)
+    #: What a human says on picking up (``null``: picks up silently).
+    hello: str | None = "Hello?"
+    lines: tuple[PersonaLine, ...] = ()
+    noise: Noise | None = None
+    voicemail: VoicemailSetup | None = None
+    #: Early-media announcement before a failure (invalid_number has a default).
+    announcement: str | None = None
+    #: Override the final SIP status / Q.850 cause the network sends for failure kinds.
+    final_status: int | None = Field(None, ge=300, le=699)
+    q850_cause: int | None = Field(None, ge=1, le=127)
+    #: A human hangs up after this long without hearing the robot (ms).
+    patience_ms: int = Field(20_000, ge=1_000, le=600_000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_number(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "number" in data:
+            if "numbers" in data:
+                raise ValueError("give either 'number' or 'numbers', not both")
+            data = dict(data)
+            number = data.pop("number")
+            data["numbers"] = [number] if isinstance(number, str) else number
+        return data
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_identifier(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(f"name must be lower_snake_case, got {value!r}")
+        return value
+
+    @field_validator("numbers", mode="before")
+    @classmethod
+    def _numbers_as_strings(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return tuple(str(v) if isinstance(v, int) else v for v in value)
+        return value
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> Persona:
+        if self.kind == PersonaKind.VOICEMAIL and self.voicemail is None:
+            raise ValueError("a voicemail persona needs a 'voicemail' section with a greeting")
+        if self.kind != PersonaKind.VOICEMAIL and self.voicemail is not None:
+            raise ValueError(f"'voicemail' only applies to kind voicemail, not {self.kind}")
+        if self.lines and self.kind != PersonaKind.HUMAN:
+            raise ValueError(f"'lines' only apply to kind human, not {self.kind}")
+        if (self.final_status or self.q850_cause) and self.kind in ANSWERING_KINDS:
+            raise ValueError(f"final_status/q850_cause do not apply to kind {self.kind}")
+        return self
+
+    def texts(self) -> list[str]:
+        """Every text this persona may speak (to synthesize ahead of time)."""
+        out = [self.hello] if self.hello and self.kind == PersonaKind.HUMAN else []
+        out += [line.say for line in self.lines if line.say.strip()]
+        if self.voicemail:
+            out.append(self.voicemail.greeting)
+        if self.announcement:
+            out.append(self.announcement)
+        return out
+
+
+# --- loading --------------------------------------------------------------------------------
+
+
+def _position(root: Any, loc: tuple[Any, ...], *, key: bool = False) -> tuple[int, int]:
+    """1-based (line, column) of the node at ``loc`` (the deepest one that exists)."""
+    node, line, col = root, 0, 0
+    for i, part in enumerate(loc):
+        if part == "numbers" and isinstance(node, CommentedMap) and part not in node:
+            part = "number"
+        if isinstance(node, CommentedMap) and part in node:
+            want_key = key and i == len(loc) - 1
+            line, col = node.lc.key(part) if want_key else node.lc.value(part)
+            node = node[part]
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
+            line, col = node.lc.item(part)
+            node = node[part]
+        else:
+            break
+    return line + 1, col + 1
+
+
+def _describe(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _problems(error: pydantic.ValidationError, root: Any, filename: str) -> list[SourceProblem]:
+    problems: list[SourceProblem] = []
+    for err in error.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+        if err["type"] == "extra_forbidden":
+            line, col = _position(root, loc, key=True)
+            where = _describe(loc[:-1])
+            message = f"unknown field '{loc[-1]}'" + (f" in {where}" if where else "")
+        elif err["type"] == "missing":
+            line, col = _position(root, loc[:-1], key=True)
+            where = _describe(loc[:-1])
+            message = f"missing required field '{loc[-1]}'" + (f" in {where}" if where else "")
+        else:
+            text = str(err["msg"]).removeprefix("Value error, ")
+            if not loc:  # a whole-persona rule: point at the field it names, else at 'kind'
+                named = [w for w in re.findall(r"'(\w+)'", text) if w in root]
+                loc = (named[0] if named else "kind",)
+            line, col = _position(root, loc, key=not err["loc"])
+            message = f"{_describe(loc) or 'persona'}: {text}"
+        problem = SourceProblem(filename, line, col, message)
+        if problem not in problems:
+            problems.append(problem)
+    return problems
+
+
+def _plain(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
+
+
+def parse_persona(text: str, filename: str = "<persona>") -> Persona:
+    """Parse and validate one persona from YAML text."""
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = False
+    try:
+        root = yaml.load(text)
+    except MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = " ".join(str(part) for part in (e.context, e.problem) if part)
+        raise PersonaError([SourceProblem(filename, line, col, f"YAML: {message}")]) from e
+    except Exception as e:  # ruamel raises a few unmarked errors
+        raise PersonaError([SourceProblem(filename, 1, 1, f"YAML: {e}")]) from e
+    if not isinstance(root, CommentedMap):
+        raise PersonaError([SourceProblem(filename, 1, 1, "a persona is a YAML mapping")])
+    try:
+        return Persona.model_validate(_plain(root))
+    except pydantic.ValidationError as e:
+        raise PersonaError(_problems(e, root, filename)) from e
+
+
+def load_persona(path: str | Path) -> Persona:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise PersonaError([SourceProblem(str(path), 1, 1, f"cannot read file: {e}")]) from e
+    return parse_persona(text, str(path))
+
+
+def load_personas(*folders: str | Path) -> list[Persona]:
+    """Every ``*.yaml`` persona in ``folders`` (bundled ones when none is given).
+
+    All files are checked before anything is raised; a number claimed by two personas is an
+    error on the second one.
+    """
+    paths: list[Path] = []
+    for folder in folders or (BUNDLED_PERSONA_DIR,):
+        folder = Path(folder)
+        if folder.is_file():
+            paths.append(folder)
+        elif folder.is_dir():
+            paths.extend(sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]))
+        else:
+            raise PersonaError([SourceProblem(str(folder), 1, 1, "persona folder not found")])
+    personas: list[Persona] = []
+    problems: list[SourceProblem] = []
+    owner: dict[str, tuple[str, str]] = {}
+    for path in paths:
+        try:
+            persona = load_persona(path)
+        except PersonaError as e:
+            problems.extend(e.problems)
+            continue
+        for number in persona.numbers:
+            if number in owner:
+                other, other_file = owner[number]
+                line = _line_of(path, number)
+                problems.append(
+                    SourceProblem(
+                        str(path),
+                        line,
+                        1,
+                        f"number {number} already used by persona '{other}' ({other_file})",
+                    )
+                )
+            owner[number] = (persona.name, str(path))
+        personas.append(persona)
+    if problems:
+        raise PersonaError(problems)
+    return personas
+
+
+def _line_of(path: Path, needle: str) -> int:
+    for index, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if needle in line:
+            return index
+    return 1

@@ -1,0 +1,490 @@
+"""The simulated telephone network: the embedded default carrier.
+
+``SimCarrier.dial(number)`` finds the persona answering ``number`` (see
+:mod:`robot.carriers.personas`) and returns a :class:`SimCall` that behaves like a real call:
+the network sends SIP/Q.850 signalling for the persona's kind (100 Trying, 180/183, then the
+final response), early media (SIT tones and an announcement for a number not in service),
+and once answered a real-time loop exchanges one 20 ms, 8 kHz frame each way: the persona's
+synthesized speech (or its background noise, or silence) goes out through :meth:`audio`, and
+one frame of the robot's queued audio is consumed.
+
+The persona hears the robot by watching that robot audio: a *prompt* starts when robot audio
+becomes non-silent and ends after ``prompt_end_silence_ms`` without it. ``lines[n]`` of the
+persona answers prompt n+1 (after ``think_ms``, or ``interrupt_after_ms`` into the prompt for a
+barge-in). What the persona heard and what happened at barge-in stay on the call for tests and
+recordings (:attr:`SimCall.heard_robot_audio`, :attr:`SimCall.robot_audio_ms_after_barge_in`).
+
+All times are call milliseconds since the INVITE; ``speed`` 2.0 runs the network at twice real
+time (tests). One asyncio task per call; it ends at hang-up, and :meth:`SimCarrier.close` ends
+every call still up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import Future
+from pathlib import Path
+
+import numpy as np
+
+from robot.audio import FRAME_MS, TELEPHONY_RATE_HZ, AudioChunk
+from robot.carriers.base import CallEvent, CallState, Signalling, SipMessageInfo
+from robot.carriers.personas import ANSWERING_KINDS, Persona, PersonaKind, load_personas
+from robot.carriers.sim_audio import (
+    FRAME_BYTES,
+    SILENCE_FRAME,
+    noise_bed,
+    persona_speech,
+    sit_tones,
+)
+from robot.carriers.sim_conversation import PersonaConversation, RobotPrompt, SpokenLine, speech_pcm
+from robot.errors import CarrierError, ConfigError
+
+log = logging.getLogger(__name__)
+
+TRYING_MS = 20.0
+#: Post-dial delay before the network reports progress (180/183).
+SETUP_MS = 250.0
+#: Callee frames kept for a consumer that lags behind (60 s); older ones are dropped.
+MAX_QUEUED_FRAMES = 3000
+DEFAULT_ANNOUNCEMENT = (
+    "The number you have dialed is not in service. Please check the number and dial again."
+)
+CARRIER_HOST = "sim.callrobot.invalid"
+
+#: kind -> (SIP status, reason phrase, Q.850 cause, cause text), as a real network answers.
+FAILURES: dict[PersonaKind, tuple[int, str, int, str]] = {
+    PersonaKind.BUSY: (486, "Busy Here", 17, "User busy"),
+    PersonaKind.NO_ANSWER: (480, "Temporarily Unavailable", 19, "No answer from user"),
+    PersonaKind.INVALID_NUMBER: (404, "Not Found", 1, "Unallocated number"),
+    PersonaKind.UNAVAILABLE: (480, "Temporarily Unavailable", 20, "Subscriber absent"),
+    PersonaKind.REJECTED: (603, "Decline", 21, "Call rejected"),
+    PersonaKind.NETWORK_ERROR: (503, "Service Unavailable", 38, "Network out of order"),
+}
+SIP_PHRASES = {
+    404: "Not Found", 408: "Request Timeout", 480: "Temporarily Unavailable",
+    484: "Address Incomplete", 486: "Busy Here", 487: "Request Terminated",
+    503: "Service Unavailable", 600: "Busy Everywhere", 603: "Decline", 604: "Does Not Exist",
+}  # fmt: skip
+
+
+class SimCall:
+    """One call over the simulated network (implements :class:`robot.carriers.base.Call`)."""
+
+    def __init__(
+        self,
+        number: str,
+        persona: Persona | None,
+        *,
+        speed: float,
+        ring_timeout_ms: float,
+        prompt_end_silence_ms: float,
+        seed: int,
+    ) -> None:
+        self.call_id = uuid.uuid4().hex
+        self.number = number
+        self.persona = persona
+        self.signalling = Signalling()
+        self.speed = speed
+        self.ring_timeout_ms = ring_timeout_ms
+        self.prompt_end_silence_ms = prompt_end_silence_ms
+        self._state = CallState.DIALLING
+        self._events: asyncio.Queue[CallEvent | None] = asyncio.Queue()
+        self._audio: asyncio.Queue[AudioChunk | None] = asyncio.Queue()
+        self._robot_frames: deque[bytes] = deque()
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._hangup_requested = asyncio.Event()
+        self._ended = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        self._t0 = self._loop.time()
+        self._task: asyncio.Task[None] | None = None
+        self._noise = noise_bed(persona.noise, seed) if persona and persona.noise else None
+        self._noise_pos = 0
+        self._speech: dict[str, Future[AudioChunk]] = {}
+        if persona is not None:
+            for text in persona.texts():
+                self._speech[text] = persona_speech(persona.voice, text)
+        #: The persona's side once answered (None before answer or for failing kinds).
+        self.conversation: PersonaConversation | None = None
+        self._heard = bytearray()
+        self._sent = bytearray()
+        #: (call ms, dropped ms) for every stop_playback() call.
+        self.stop_playback_log: list[tuple[float, float]] = []
+        #: DTMF digits the robot sent.
+        self.dtmf_received = ""
+        #: (target, bridged) for every transfer the robot asked for.
+        self.transfers: list[tuple[str, bool]] = []
+        self.dropped_callee_frames = 0
+
+    # --- the Call protocol -----------------------------------------------------------------
+
+    @property
+    def state(self) -> CallState:
+        return self._state
+
+    async def audio(self) -> AsyncIterator[AudioChunk]:
+        while (chunk := await self._audio.get()) is not None:
+            yield chunk
+        self._audio.put_nowait(None)  # the end stays visible to any later reader
+
+    async def events(self) -> AsyncIterator[CallEvent]:
+        while (event := await self._events.get()) is not None:
+            yield event
+            if event.kind in ("hangup", "failed"):
+                return
+        self._events.put_nowait(None)
+
+    async def play(self, chunk: AudioChunk) -> None:
+        if self._ended.is_set():
+            log.debug("call %s: play() after the call ended; audio ignored", self.call_id)
+            return
+        audio = chunk.resampled(TELEPHONY_RATE_HZ)
+        self._robot_frames.extend(f.pcm for f in audio.frames(FRAME_MS))
+        if self._robot_frames:
+            self._drained.clear()
+
+    def stop_playback(self) -> float:
+        dropped_ms = float(len(self._robot_frames) * FRAME_MS)
+        self._robot_frames.clear()
+        self._drained.set()
+        self.stop_playback_log.append((self._now_ms(), dropped_ms))
+        return dropped_ms
+
+    async def playback_done(self) -> None:
+        await self._drained.wait()
+
+    async def send_dtmf(self, digits: str) -> None:
+        if not digits or any(d not in "0123456789*#ABCD" for d in digits):
+            raise CarrierError(f"invalid DTMF digits {digits!r}")
+        self.dtmf_received += digits
+
+    async def transfer(self, target: str, *, bridged: bool = False) -> None:
+        if self._state != CallState.ANSWERED:
+            raise CarrierError(f"cannot transfer call {self.call_id}: it is {self._state}")
+        self.transfers.append((target, bridged))
+        log.info("call %s: transfer (%s)", self.call_id, "bridged" if bridged else "blind")
+        if not bridged:  # the network takes the callee; the robot's leg ends
+            await self.hangup("transferred")
+
+    async def hangup(self, reason: str | None = None) -> None:
+        self._hangup_requested.set()
+        if self._task is not None:
+            await asyncio.shield(self._task)
+
+    # --- observations for tests and recordings ---------------------------------------------
+
+    @property
+    def heard_robot_audio(self) -> AudioChunk:
+        """Robot audio as the persona heard it, one frame per 20 ms from answer (8 kHz)."""
+        return AudioChunk(bytes(self._heard), TELEPHONY_RATE_HZ, self.signalling.answer_ms)
+
+    @property
+    def callee_audio(self) -> AudioChunk:
+        """What the persona sent from answer on, aligned with :attr:`heard_robot_audio`."""
+        return AudioChunk(bytes(self._sent), TELEPHONY_RATE_HZ, self.signalling.answer_ms)
+
+    @property
+    def spoken(self) -> list[SpokenLine]:
+        """Everything the persona said, in order."""
+        return self.conversation.spoken if self.conversation else []
+
+    @property
+    def robot_prompts(self) -> list[RobotPrompt]:
+        """Every robot prompt the persona heard."""
+        return self.conversation.prompts if self.conversation else []
+
+    @property
+    def barge_in_at_ms(self) -> float | None:
+        """Call ms at which the persona started talking over the robot (None: never)."""
+        return self.conversation.barge_in_at_ms if self.conversation else None
+
+    @property
+    def robot_audio_ms_after_barge_in(self) -> float | None:
+        """Robot speech the persona still heard after it barged in (None: no barge-in)."""
+        return self.conversation.robot_audio_ms_after_barge_in if self.conversation else None
+
+    async def wait_ended(self) -> None:
+        await self._ended.wait()
+
+    # --- the call's task --------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._task = self._loop.create_task(self._run(), name=f"sim-call-{self.call_id}")
+
+    def _now_ms(self) -> float:
+        return (self._loop.time() - self._t0) * 1000.0 * self.speed
+
+    def _emit(self, kind: str, *, digit: str | None = None, by: str | None = None) -> None:
+        self._events.put_nowait(CallEvent(kind, self._now_ms(), digit, by))
+
+    def _signal(
+        self,
+        status: int | None,
+        phrase: str,
+        method: str | None = None,
+        headers: dict[str, list[str]] | None = None,
+        *,
+        sdp: bool = False,
+    ) -> None:
+        message = SipMessageInfo(status, method, phrase, headers or {}, self._now_ms(), sdp)
+        self.signalling.record(message)
+
+    async def _wait_until(self, call_ms: float) -> bool:
+        """Sleep until ``call_ms``; False when the robot hung up meanwhile."""
+        delay_s = (call_ms - self._now_ms()) / 1000.0 / self.speed
+        if delay_s > 0 and not self._hangup_requested.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._hangup_requested.wait(), delay_s)
+        return not self._hangup_requested.is_set()
+
+    async def _tick(self, step: Callable[[float], bool]) -> bool:
+        """Call ``step(call_ms)`` every 20 call-ms; False when the robot hung up first."""
+        period_s = FRAME_MS / 1000.0 / self.speed
+        deadline = self._loop.time()
+        call_ms = self._now_ms()
+        while not self._hangup_requested.is_set():
+            if not step(call_ms):
+                return True
+            call_ms += FRAME_MS
+            deadline += period_s
+            delay_s = deadline - self._loop.time()
+            if delay_s < -0.2:  # far behind (a stalled loop): resync instead of bursting
+                deadline = self._loop.time()
+            await asyncio.sleep(max(0.0, delay_s))
+        return False
+
+    async def _run(self) -> None:
+        by = "local"
+        try:
+            if await self._wait_until(TRYING_MS):
+                self._signal(100, "Trying")
+            if await self._progress():
+                by = "remote" if await self._tick(self._media_step) else "local"
+                if by == "remote":
+                    self._signal(None, "", "BYE")
+        except Exception:
+            log.exception("call %s: simulated network failed", self.call_id)
+            by = "remote"
+        finally:
+            self._finish(by)
+
+    async def _progress(self) -> bool:
+        """Signalling up to the final response; True when the call was answered."""
+        persona = self.persona
+        if not await self._wait_until(SETUP_MS):
+            return self._cancel(16, "Normal call clearing")
+        if persona is None:
+            return self._fail_unknown()
+        if persona.announcement or persona.kind == PersonaKind.INVALID_NUMBER:
+            self._signal(183, "Session Progress", sdp=True)
+            self._state = CallState.EARLY_MEDIA
+            self._emit("early_media")
+            if not await self._tick(self._early_media_step()):
+                return self._cancel(16, "Normal call clearing")
+        elif persona.ring_ms > 0:
+            self._signal(180, "Ringing")
+            self._state = CallState.RINGING
+            self._emit("ringing")
+            answer_ms = SETUP_MS + persona.ring_ms
+            if not await self._wait_until(min(answer_ms, self.ring_timeout_ms)):
+                return self._cancel(16, "Normal call clearing")
+            if self.ring_timeout_ms < answer_ms:
+                return self._cancel(19, "No answer from user")
+        if persona.kind not in ANSWERING_KINDS:
+            return self._fail(persona)
+        headers = {"contact": [f"<sip:{self.number}@{CARRIER_HOST}>"]}
+        if persona.voicemail and persona.voicemail.diversion:
+            headers["diversion"] = [f"<sip:{self.number}@{CARRIER_HOST}>;reason=no-answer"]
+        self._signal(200, "OK", headers=headers, sdp=True)
+        self._state = CallState.ANSWERED
+        self._emit("answered")
+        self.conversation = PersonaConversation(
+            persona,
+            self._speech,
+            answered_ms=self._now_ms(),
+            prompt_end_silence_ms=self.prompt_end_silence_ms,
+            on_dtmf=lambda digit: self._emit("dtmf", digit=digit),
+        )
+        return True
+
+    def _fail(self, persona: Persona) -> bool:
+        status, phrase, cause, text = FAILURES[persona.kind]
+        if persona.final_status:
+            status = persona.final_status
+            phrase = SIP_PHRASES.get(status, "")
+        if persona.q850_cause:
+            cause, text = persona.q850_cause, ""
+        reason = f"Q.850;cause={cause}" + (f';text="{text}"' if text else "")
+        self._signal(status, phrase, headers={"reason": [reason]})
+        self._emit("failed")
+        return False
+
+    def _fail_unknown(self) -> bool:
+        """No persona: an unallocated number (or a malformed one) as a real network says it."""
+        malformed = not (self.number.startswith("+") and self.number[1:].isdigit())
+        status, cause, text = (484, 28, "Invalid number format") if malformed else (
+            404, 1, "Unallocated number")  # fmt: skip
+        reason = f'Q.850;cause={cause};text="{text}"'
+        self._signal(status, SIP_PHRASES[status], headers={"reason": [reason]})
+        self._emit("failed")
+        return False
+
+    def _cancel(self, cause: int, text: str) -> bool:
+        """The caller gives up before answer: CANCEL (with its reason), then 487."""
+        reason = f'Q.850;cause={cause};text="{text}"'
+        self._signal(None, "", "CANCEL", {"reason": [reason]})
+        self._signal(487, "Request Terminated")
+        self._emit("failed" if cause == 19 else "hangup", by=None if cause == 19 else "local")
+        return False
+
+    def _finish(self, by: str) -> None:
+        if self._state == CallState.ANSWERED:
+            self.signalling.hangup_by = by
+            self._emit("hangup", by=by)
+        self.signalling.ended_ms = self._now_ms()
+        self._state = CallState.ENDED
+        self._robot_frames.clear()
+        self._drained.set()
+        self._ended.set()
+        self._audio.put_nowait(None)
+        self._events.put_nowait(None)
+        self._speech.clear()
+        log.debug("call %s to %s ended by %s", self.call_id, self.number, by)
+
+    # --- audio out --------------------------------------------------------------------------
+
+    def _send(self, pcm: bytes, call_ms: float, *, answered: bool) -> None:
+        if self._noise is not None:
+            n = FRAME_BYTES // 2
+            if self._noise_pos + n > len(self._noise):
+                self._noise_pos = 0
+            bed = self._noise[self._noise_pos : self._noise_pos + n]
+            self._noise_pos += n
+            mixed = np.frombuffer(pcm, dtype="<i2").astype(np.int32) + bed
+            pcm = np.clip(mixed, -32768, 32767).astype("<i2").tobytes()
+        if answered:
+            self._sent.extend(pcm)
+        if self._audio.qsize() >= MAX_QUEUED_FRAMES:
+            self._audio.get_nowait()
+            self.dropped_callee_frames += 1
+        self._audio.put_nowait(AudioChunk(pcm, TELEPHONY_RATE_HZ, call_ms))
+
+    def _early_media_step(self) -> Callable[[float], bool]:
+        """SIT tones (invalid number), the announcement, then the final response."""
+        persona = self.persona
+        assert persona is not None
+        text = persona.announcement or DEFAULT_ANNOUNCEMENT
+        future = persona_speech(persona.voice, text)
+        sit = sit_tones() if persona.kind == PersonaKind.INVALID_NUMBER else b""
+        buffer = bytearray(sit + SILENCE_FRAME * 10)
+        state = {"speech_added": False}
+
+        def step(call_ms: float) -> bool:
+            if not state["speech_added"] and len(buffer) < FRAME_BYTES and future.done():
+                state["speech_added"] = True
+                buffer.extend(speech_pcm(future) + SILENCE_FRAME * 15)
+            if not buffer:
+                if state["speech_added"]:
+                    return False
+                buffer.extend(SILENCE_FRAME)  # the announcement is still being synthesized
+            frame = bytes(buffer[:FRAME_BYTES]).ljust(FRAME_BYTES, b"\0")
+            del buffer[:FRAME_BYTES]
+            self._send(frame, call_ms, answered=False)
+            return True
+
+        return step
+
+    # --- the answered call ------------------------------------------------------------------
+
+    def _media_step(self, call_ms: float) -> bool:
+        """One frame each way; False when the persona hangs up."""
+        conversation = self.conversation
+        assert conversation is not None
+        robot_frame = self._robot_frames.popleft() if self._robot_frames else None
+        if not self._robot_frames:
+            self._drained.set()
+        self._heard.extend(robot_frame or SILENCE_FRAME)
+        frame = conversation.step(call_ms, robot_frame)
+        if frame is None:
+            return False
+        self._send(frame, call_ms, answered=True)
+        return True
+
+
+class SimCarrier:
+    """The simulated network (implements :class:`robot.carriers.base.Carrier`).
+
+    ``personas``: who answers which number (default: the bundled personas, or those in
+    ``persona_dirs``). ``speed``: 1.0 = real time; 2.0 runs calls twice as fast (tests).
+    """
+
+    def __init__(
+        self,
+        personas: Sequence[Persona] | None = None,
+        *,
+        persona_dirs: Sequence[str | Path] = (),
+        speed: float = 1.0,
+        prompt_end_silence_ms: float = 400.0,
+        seed: int = 0,
+    ) -> None:
+        if not speed > 0:
+            raise ConfigError(f"sim carrier speed must be positive, got {speed}")
+        if personas is None:
+            personas = load_personas(*persona_dirs)
+        self.personas = list(personas)
+        self._by_number = {n: p for p in self.personas for n in p.numbers}
+        self.speed = speed
+        self.prompt_end_silence_ms = prompt_end_silence_ms
+        self._seed = seed
+        self.calls: list[SimCall] = []
+        self._closed = False
+
+    def persona_for(self, number: str) -> Persona | None:
+        return self._by_number.get(_dialled_number(number))
+
+    async def dial(
+        self,
+        number: str,
+        *,
+        caller_id: str | None = None,
+        ring_timeout_s: float = 30.0,
+        variables: dict[str, str] | None = None,
+    ) -> SimCall:
+        if self._closed:
+            raise CarrierError("the sim carrier is closed")
+        dialled = _dialled_number(number)
+        persona = self._by_number.get(dialled)
+        call = SimCall(
+            dialled,
+            persona,
+            speed=self.speed,
+            ring_timeout_ms=ring_timeout_s * 1000.0,
+            prompt_end_silence_ms=self.prompt_end_silence_ms,
+            seed=self._seed + len(self.calls),
+        )
+        self.calls = [c for c in self.calls if c.state != CallState.ENDED]
+        self.calls.append(call)
+        call.start()
+        log.debug("dial %s -> persona %s", dialled, persona.name if persona else None)
+        return call
+
+    async def close(self) -> None:
+        self._closed = True
+        for call in self.calls:
+            await call.hangup()
+        self.calls.clear()
+
+
+def _dialled_number(number: str) -> str:
+    """``+15550101``, ``sip:+15550101@host`` or ``tel:+1-555-0101`` -> ``+15550101``."""
+    user = number.strip()
+    for scheme in ("sip:", "sips:", "tel:"):
+        if user.lower().startswith(scheme):
+            user = user[len(scheme) :].split("@", 1)[0].split(";", 1)[0]
+    return "".join(ch for ch in user if ch.isdigit() or ch == "+") or user

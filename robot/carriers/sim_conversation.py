@@ -1,0 +1,232 @@
+"""What an answered persona does, one 20 ms frame at a time.
+
+:class:`PersonaConversation` is synchronous and clock-free: the sim call feeds it the call
+time and the robot frame the persona hears, and it returns the frame the persona sends. That
+keeps the turn-taking rules testable on their own:
+
+- a robot *prompt* starts at the first robot frame louder than ``ROBOT_SPEECH_RMS`` and ends
+  after ``prompt_end_silence_ms`` without one;
+- ``lines[n-1]`` answers prompt n: ``think_ms`` after it ends, or ``interrupt_after_ms`` after
+  it starts (a barge-in: the persona talks over the robot, and every robot speech frame it
+  still hears until that prompt ends is counted in ``robot_audio_ms_after_barge_in``);
+- a voicemail plays its greeting, then the beep, then records until ``record_max_ms``;
+- a human hangs up after ``patience_ms`` with nobody saying anything.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, MutableMapping
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from robot.audio import FRAME_MS, AudioChunk
+from robot.carriers.personas import Persona, PersonaKind, PersonaLine
+from robot.carriers.sim_audio import FRAME_BYTES, SILENCE_FRAME, frame_rms, persona_speech, tone
+
+log = logging.getLogger(__name__)
+
+#: Robot frames above this RMS (of 32768) count as robot speech (Piper pauses sit near 0).
+ROBOT_SPEECH_RMS = 30.0
+#: Pause between the end of a ``hangup_after`` line and the BYE (ms).
+HANGUP_PAUSE_MS = 300.0
+#: Pause between a voicemail greeting and its beep (ms).
+BEEP_PAUSE_MS = 300.0
+
+
+@dataclass(slots=True)
+class SpokenLine:
+    """One thing the persona said: which robot prompt it answered and when (call ms)."""
+
+    turn: int  # 0 = the hello or greeting, n = the answer to the robot's n-th prompt
+    text: str
+    start_ms: float
+    end_ms: float | None = None
+    barge_in: bool = False
+
+
+@dataclass(slots=True)
+class RobotPrompt:
+    """One robot prompt as the persona heard it (call ms)."""
+
+    start_ms: float
+    last_speech_ms: float
+    end_ms: float | None = None
+    #: Robot speech heard after the persona barged in on this prompt (None: no barge-in).
+    robot_ms_after_barge_in: float | None = None
+
+
+@dataclass(slots=True)
+class _Utterance:
+    start_ms: float
+    turn: int
+    text: str = ""
+    dtmf: str = ""
+    hangup_after: bool = False
+    barge_in: bool = False
+    pcm: bytes | None = None
+    is_beep: bool = False
+
+
+class PersonaConversation:
+    """The persona's side of an answered call."""
+
+    def __init__(
+        self,
+        persona: Persona,
+        speech: MutableMapping[str, Future[AudioChunk]],
+        *,
+        answered_ms: float,
+        prompt_end_silence_ms: float = 400.0,
+        on_dtmf: Callable[[str], None] = lambda digit: None,
+    ) -> None:
+        self.persona = persona
+        self._speech = speech
+        self.prompt_end_silence_ms = prompt_end_silence_ms
+        self._on_dtmf = on_dtmf
+        self._pending: list[_Utterance] = []
+        self._speaking: _Utterance | None = None
+        self._position = 0
+        self._scheduled_turns: set[int] = set()
+        self._last_activity_ms = answered_ms
+        self._hangup_at_ms: float | None = None
+        self.prompts: list[RobotPrompt] = []
+        self.spoken: list[SpokenLine] = []
+        self.barge_in_at_ms: float | None = None
+        self._schedule_first_sound(answered_ms)
+
+    @property
+    def robot_audio_ms_after_barge_in(self) -> float | None:
+        heard = [p.robot_ms_after_barge_in for p in self.prompts]
+        values = [v for v in heard if v is not None]
+        return max(values) if values else None
+
+    def step(self, call_ms: float, robot_frame: bytes | None) -> bytes | None:
+        """Hear one robot frame, return the persona's frame; None once the persona hung up."""
+        self._hear(call_ms, robot_frame)
+        if self._speaking is None:
+            self._start_next(call_ms)
+        frame = SILENCE_FRAME
+        utterance = self._speaking
+        if utterance is not None and utterance.pcm is not None:
+            frame = utterance.pcm[self._position : self._position + FRAME_BYTES]
+            frame = frame.ljust(FRAME_BYTES, b"\x00")
+            self._position += FRAME_BYTES
+            if self._position >= len(utterance.pcm):
+                self._done(utterance, call_ms + FRAME_MS)
+        if self._speaking is not None or self._pending:
+            self._last_activity_ms = call_ms
+        if self._hangup_at_ms is not None and call_ms >= self._hangup_at_ms:
+            return None
+        idle_ms = call_ms - self._last_activity_ms
+        if self.persona.kind == PersonaKind.HUMAN and idle_ms >= self.persona.patience_ms:
+            log.debug("persona %s: nobody speaks, hanging up", self.persona.name)
+            return None
+        return frame
+
+    # --- hearing the robot ------------------------------------------------------------------
+
+    def _hear(self, call_ms: float, frame: bytes | None) -> None:
+        is_speech = frame is not None and frame_rms(frame) > ROBOT_SPEECH_RMS
+        prompt = self.prompts[-1] if self.prompts else None
+        if prompt is not None and prompt.end_ms is None:
+            if is_speech:
+                prompt.last_speech_ms = call_ms
+                if prompt.robot_ms_after_barge_in is not None:
+                    prompt.robot_ms_after_barge_in += FRAME_MS
+            elif call_ms - prompt.last_speech_ms >= self.prompt_end_silence_ms:
+                prompt.end_ms = prompt.last_speech_ms + FRAME_MS
+                self._prompt_ended(len(self.prompts), prompt.end_ms, call_ms)
+        elif is_speech:
+            self.prompts.append(RobotPrompt(call_ms, call_ms))
+            self._prompt_started(len(self.prompts), call_ms)
+        if is_speech:
+            self._last_activity_ms = call_ms
+
+    def _prompt_started(self, turn: int, call_ms: float) -> None:
+        line = self._line(turn)
+        if line is not None and line.interrupt_after_ms is not None:
+            self._schedule_line(turn, call_ms + line.interrupt_after_ms, barge_in=True)
+
+    def _prompt_ended(self, turn: int, end_ms: float, call_ms: float) -> None:
+        line = self._line(turn)
+        if line is not None:
+            self._schedule_line(turn, max(call_ms, end_ms + line.think_ms), barge_in=False)
+
+    def _line(self, turn: int) -> PersonaLine | None:
+        lines = self.persona.lines
+        if self.persona.kind != PersonaKind.HUMAN or not 1 <= turn <= len(lines):
+            return None
+        return lines[turn - 1]
+
+    def _schedule_line(self, turn: int, start_ms: float, *, barge_in: bool) -> None:
+        if turn in self._scheduled_turns:
+            return
+        line = self.persona.lines[turn - 1]
+        self._scheduled_turns.add(turn)
+        self._pending.append(
+            _Utterance(start_ms, turn, line.say, line.dtmf or "", line.hangup_after, barge_in)
+        )
+
+    # --- speaking ---------------------------------------------------------------------------
+
+    def _schedule_first_sound(self, answered_ms: float) -> None:
+        start = answered_ms + self.persona.answer_delay_ms
+        vm = self.persona.voicemail
+        if vm is not None:
+            beep = tone(vm.beep.frequency_hz, vm.beep.duration_ms, vm.beep.level_dbfs)
+            pause = SILENCE_FRAME * int(BEEP_PAUSE_MS // FRAME_MS)
+            self._pending.append(_Utterance(start, 0, vm.greeting))
+            self._pending.append(_Utterance(start, 0, pcm=pause + beep, is_beep=True))
+        elif self.persona.hello and self.persona.kind == PersonaKind.HUMAN:
+            self._pending.append(_Utterance(start, 0, self.persona.hello))
+
+    def _start_next(self, call_ms: float) -> None:
+        due = [u for u in self._pending if u.start_ms <= call_ms]
+        if not due:
+            return
+        utterance = due[0]
+        if utterance.pcm is None:
+            future = None
+            if utterance.text.strip():
+                future = self._speech.get(utterance.text)
+                if future is None:
+                    future = self._speech[utterance.text] = persona_speech(
+                        self.persona.voice, utterance.text
+                    )
+            if future is not None and not future.done():
+                return  # still synthesizing: speak as soon as the audio is there
+            utterance.pcm = speech_pcm(future) if future is not None else b""
+        self._pending.remove(utterance)
+        self._speaking, self._position = utterance, 0
+        prompt = self.prompts[-1] if self.prompts else None
+        barging = utterance.barge_in and prompt is not None and prompt.end_ms is None
+        if barging and prompt is not None:
+            self.barge_in_at_ms = call_ms
+            prompt.robot_ms_after_barge_in = 0.0
+        if utterance.text:
+            self.spoken.append(SpokenLine(utterance.turn, utterance.text, call_ms, None, barging))
+            log.debug("persona %s says %r", self.persona.name, utterance.text)
+        if not utterance.pcm:
+            self._done(utterance, call_ms)
+
+    def _done(self, utterance: _Utterance, end_ms: float) -> None:
+        self._speaking = None
+        if utterance.text and self.spoken and self.spoken[-1].end_ms is None:
+            self.spoken[-1].end_ms = end_ms
+        for digit in utterance.dtmf:
+            self._on_dtmf(digit)
+        if utterance.hangup_after:
+            self._hangup_at_ms = end_ms + HANGUP_PAUSE_MS
+        vm = self.persona.voicemail
+        if utterance.is_beep and vm is not None:
+            self._hangup_at_ms = end_ms + vm.record_max_ms
+
+
+def speech_pcm(future: Future[AudioChunk]) -> bytes:
+    """The PCM of a finished synthesis; empty (and logged) when synthesis failed."""
+    try:
+        return future.result().pcm
+    except Exception as e:
+        log.warning("persona speech synthesis failed: %s", e)
+        return b""
