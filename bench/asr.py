@@ -30,6 +30,7 @@ def main() -> None:
     parser.add_argument("--beam", type=int, default=WhisperOptions().beam_size)
     parser.add_argument("--no-vad", action="store_true")
     parser.add_argument("--min-words", type=int, default=3)
+    parser.add_argument("--dump", help="Write (name, reference, hypothesis) rows to this TSV.")
     args = parser.parse_args()
 
     prompts = asterisk_prompts(args.language, min_words=args.min_words)
@@ -51,6 +52,10 @@ def main() -> None:
         decode_s += time.perf_counter() - started
         audio_s += audio.duration_ms / 1000.0
         pairs.append((prompt.text, transcript.text))
+    if args.dump:
+        with open(args.dump, "w", encoding="utf-8") as out:
+            for prompt, (reference, hypothesis) in zip(prompts, pairs, strict=True):
+                out.write(f"{prompt.name}\t{reference}\t{hypothesis}\n")
     result = {
         "engine": f"whisper ({recognizer.model_dir.parent.name})",
         "language": args.language,
