@@ -1,0 +1,90 @@
+"""Schema: migrations match the models on SQLite and PostgreSQL; UTC times and JSON columns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlmodel import Session, SQLModel, select
+
+from models.call import Call
+from models.campaign import Campaign, CampaignStatus
+from models.db import migrations_dir
+from models.lead import Lead
+from models.tenant import Tenant
+from models.testing import BACKENDS, FreshDatabase, open_fresh_database
+
+
+@pytest.fixture(params=BACKENDS)
+def fresh_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FreshDatabase]:
+    yield from open_fresh_database(request.param, tmp_path)
+
+
+def migrations_head() -> str | None:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+def test_migrations_create_exactly_the_model_schema(fresh_db: FreshDatabase) -> None:
+    with fresh_db.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, SQLModel.metadata) == []
+        assert context.get_current_revision() == migrations_head()
+
+
+def test_times_come_back_aware_utc_and_json_round_trips(fresh_db: FreshDatabase) -> None:
+    moscow_noon = datetime(2026, 3, 29, 12, 0, tzinfo=timezone(timedelta(hours=3)))
+    with Session(fresh_db.engine) as session:
+        tenant = Tenant(name="acme")
+        session.add(tenant)
+        session.flush()
+        campaign = Campaign(name="spring", tenant_id=tenant.id, started_at=moscow_noon)
+        session.add(campaign)
+        session.flush()
+        lead = Lead(
+            tenant_id=tenant.id,
+            campaign_id=campaign.id,
+            number="+79161234567",
+            time_zones="Europe/Moscow",
+            tz_source="number",
+            variables={"first_name": "Анна", "score": 7, "tags": ["a", "b"]},
+        )
+        session.add(lead)
+        session.flush()
+        session.add(
+            Call(
+                tenant_id=tenant.id,
+                number="+79161234567",
+                lead_id=lead.id,
+                transcript=[{"role": "robot", "text": "Здравствуйте"}],
+                signalling={"final_status": 486},
+            )
+        )
+        session.commit()
+    with Session(fresh_db.engine) as session:
+        stored = session.exec(select(Campaign)).one()
+        assert stored.started_at == datetime(2026, 3, 29, 9, 0, tzinfo=UTC)
+        assert stored.started_at.tzinfo is not None
+        assert stored.status == CampaignStatus.DRAFT
+        stored_lead = session.exec(select(Lead)).one()
+        assert stored_lead.variables == {"first_name": "Анна", "score": 7, "tags": ["a", "b"]}
+        call = session.exec(select(Call)).one()
+        assert call.transcript[0]["text"] == "Здравствуйте"
+        assert call.signalling == {"final_status": 486}
+        assert call.campaign_id is None  # one-off API calls have no campaign
+
+
+def test_naive_datetimes_are_refused(fresh_db: FreshDatabase) -> None:
+    from sqlalchemy.exc import StatementError
+
+    with Session(fresh_db.engine) as session:
+        session.add(Tenant(name="naive", created_at=datetime(2026, 1, 1)))
+        with pytest.raises(StatementError, match="naive datetime"):
+            session.commit()
