@@ -221,7 +221,7 @@ class _Reader:
             return
         kind = kinds[0]
         name = item[kind]
-        name_line, name_col = item.lc.value(kind)
+        name_line, name_col = item.lc.value(kind) if name is not None else item.lc.key(kind)
         if not isinstance(name, str) or not name.strip():
             self.problem(name_line, name_col, f"{kind} name must be a non-empty string")
             return

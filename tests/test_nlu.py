@@ -167,7 +167,8 @@ def test_ranking_and_result_shape(classifier: BuiltinClassifier) -> None:
     assert isinstance(result, NluResult)
     assert result.intent == "do_not_call"
     assert result.confidence == result.ranking[0][1]
-    assert [name for name, _ in result.ranking][0] == "do_not_call"
+    assert result.ranking[0][0] == "do_not_call"
+    assert len(result.ranking) == len(NINE_INTENTS)
     assert FALLBACK_INTENT not in dict(result.ranking)
     assert sum(p for _, p in result.ranking) <= 1.0 + 1e-9
     assert isinstance(classifier, IntentClassifier)
