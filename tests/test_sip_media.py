@@ -39,7 +39,7 @@ def test_g711_matches_reference_codec_on_every_sample(payload_type: int) -> None
     else:
         assert g711.encode(every_sample, 8) == audioop.lin2alaw(every_sample, 2)
         assert g711.decode(every_code, 8) == audioop.alaw2lin(every_code, 2)
-    with pytest.raises(CarrierError, match="not G.711"):
+    with pytest.raises(CarrierError, match=r"not G\.711"):
         g711.encode(b"\x00\x00", 9)
 
 

@@ -9,7 +9,7 @@ import secrets
 
 from robot.carriers.sip.call import CallEndpoint, SipCall
 from robot.carriers.sip.config import SipCarrierConfig
-from robot.carriers.sip.dialog import Dialog
+from robot.carriers.sip.dialog import Dialog, uri_address
 from robot.carriers.sip.digest import DigestError, digest_response, parse_challenge
 from robot.carriers.sip.inbound import InboundSipCall, IncomingCallHandler
 from robot.carriers.sip.message import SipMessage, address_uri, new_tag
@@ -57,10 +57,10 @@ class SipCarrier:
     def local_address(self) -> tuple[str, int]:
         return self._ua.local_address
 
-    def _endpoint(self) -> CallEndpoint:
+    def _endpoint(self, direct_to: tuple[str, int] | None = None) -> CallEndpoint:
         proxy = self.config.outbound_proxy
         return CallEndpoint(
-            destination=proxy or (self.config.host, self.config.port),
+            destination=proxy or direct_to or (self.config.host, self.config.port),
             local_host=self._local_host,
             username=self.config.username,
             password=self.config.password,
@@ -101,7 +101,9 @@ class SipCarrier:
         )
         extra = [("p-asserted-identity", f"<sip:{caller}@{self._domain()}>")]
         extra += [(f"x-{name}", value) for name, value in (variables or {}).items()]
-        call = SipCall(self._ua, self._endpoint(), dialog, dial_leg=self._dial_leg)
+        # a SIP URI goes straight to its host unless an outbound proxy is configured
+        direct_to = uri_address(request_uri) if number.startswith(("sip:", "sips:")) else None
+        call = SipCall(self._ua, self._endpoint(direct_to), dialog, dial_leg=self._dial_leg)
         self._calls[call.call_id] = call
         call.start_outbound(request_uri, ring_timeout_s, extra)
         log.info("dialling call %s", call.call_id)

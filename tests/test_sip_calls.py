@@ -1,0 +1,127 @@
+"""Whole calls between real peers: our own UAS (inbound seam), blind and bridged transfers."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from sipp.peers import (
+    BARESIP,
+    SIPP,
+    baresip_uas,
+    dominant_frequency_hz,
+    sipp_uas,
+    tone,
+    wait_listening,
+)
+
+from robot.audio import AudioChunk
+from robot.carriers.base import CallState
+from robot.carriers.sip import InboundSipCall, SipCall, SipCarrier
+
+
+async def until(call: SipCall, *kinds: str) -> str:
+    async with asyncio.timeout(10):
+        async for event in call.events():
+            if event.kind in kinds:
+                return event.kind
+    return "ended"
+
+
+async def test_inbound_call_with_audio_and_dtmf_both_ways() -> None:
+    answered: asyncio.Queue[InboundSipCall] = asyncio.Queue()
+    heard_by_callee: list[AudioChunk] = []
+    callee_digits: list[str] = []
+
+    async def on_incoming(call: InboundSipCall) -> None:
+        assert call.caller_uri.startswith("sip:+15550009999@")
+        await call.answer()
+        answered.put_nowait(call)
+
+    callee = SipCarrier.from_url(
+        "sip://127.0.0.1:5060;local_host=127.0.0.1;numbers=700", on_incoming=on_incoming
+    )
+    await callee.start()
+    port = callee.local_address[1]
+    caller = SipCarrier.from_url(f"sip://127.0.0.1:{port};local_host=127.0.0.1")
+    try:
+        refused = await caller.dial("701", ring_timeout_s=5)
+        assert await until(refused, "answered", "failed") == "failed"
+        assert refused.signalling.final_status == 404  # not one of our numbers
+
+        call = await caller.dial("700", caller_id="+15550009999", ring_timeout_s=5)
+        assert await until(call, "answered", "failed") == "answered"
+        inbound = await asyncio.wait_for(answered.get(), 5)
+        assert inbound.state is CallState.ANSWERED
+
+        async def callee_side() -> None:
+            async for chunk in inbound.audio():
+                heard_by_callee.append(chunk)
+
+        async def callee_events() -> None:
+            async for event in inbound.events():
+                if event.kind == "dtmf" and event.digit:
+                    callee_digits.append(event.digit)
+
+        tasks = [asyncio.create_task(callee_side()), asyncio.create_task(callee_events())]
+        await call.play(AudioChunk.from_array(tone(700, 1000), 8000))
+        await call.playback_done()
+        await call.send_dtmf("42*")
+        await inbound.send_dtmf("9")
+        assert await until(call, "dtmf") == "dtmf"
+        await call.hangup()
+        await asyncio.wait_for(asyncio.gather(*tasks), 5)
+    finally:
+        await caller.close()
+        await callee.close()
+    assert callee_digits == ["4", "2", "*"]
+    assert inbound.signalling.hangup_by == "remote"
+    audio = np.concatenate([c.to_array() for c in heard_by_callee])
+    assert abs(dominant_frequency_hz(audio) - 700) < 15
+    assert caller.pending_tasks() == 0 and callee.pending_tasks() == 0
+
+
+@pytest.mark.skipif(SIPP is None, reason="sipp (Debian sip-tester) is not installed")
+async def test_blind_transfer_by_refer(tmp_path: Path) -> None:
+    with sipp_uas("refer_accepted.xml", tmp_path) as peer:
+        await wait_listening(peer.port)
+        carrier = SipCarrier.from_url(f"sip://127.0.0.1:{peer.port};local_host=127.0.0.1")
+        call = await carrier.dial("100", ring_timeout_s=5)
+        assert await until(call, "answered", "failed") == "answered"
+        await asyncio.wait_for(call.transfer("sip:agent-7@pbx.test"), 10)
+        assert call.state is CallState.ENDED
+        assert peer.wait() == 0, peer.errors()  # REFER target checked, our BYE received
+        await carrier.close()
+    assert call.signalling.hangup_by == "local"
+
+
+@pytest.mark.skipif(BARESIP is None, reason="baresip (Debian baresip-core) missing")
+async def test_bridged_transfer_relays_audio_between_legs(tmp_path: Path) -> None:
+    lead_dir, agent_dir = tmp_path / "lead", tmp_path / "agent"
+    lead_dir.mkdir()
+    agent_dir.mkdir()
+    sf.write(str(lead_dir / "say.wav"), tone(500, 4000), 8000, subtype="PCM_16")
+    sf.write(str(agent_dir / "say.wav"), tone(1500, 4000), 8000, subtype="PCM_16")
+    with (
+        baresip_uas(lead_dir, lead_dir / "say.wav") as lead,
+        baresip_uas(agent_dir, agent_dir / "say.wav") as agent,
+    ):
+        await wait_listening(lead.port)
+        await wait_listening(agent.port)
+        carrier = SipCarrier.from_url(f"sip://127.0.0.1:{lead.port};local_host=127.0.0.1")
+        call = await carrier.dial(f"sip:robot-test@127.0.0.1:{lead.port}", ring_timeout_s=5)
+        assert await until(call, "answered", "failed") == "answered"
+        await call.transfer(f"sip:robot-test@127.0.0.1:{agent.port}", bridged=True)
+        await asyncio.sleep(2.0)  # the two humans talk through us
+        await call.hangup()  # ends both legs
+        await asyncio.sleep(0.2)
+        assert carrier.active_calls == []
+        await carrier.close()
+        heard_by_lead = lead.received_audio()
+        heard_by_agent = agent.received_audio()
+    assert abs(dominant_frequency_hz(heard_by_lead) - 1500) < 20
+    assert abs(dominant_frequency_hz(heard_by_agent) - 500) < 20
+    assert np.sqrt(np.mean(heard_by_agent.astype(np.float64) ** 2)) > 1000
