@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 
 from dialogues.numbers import NumberSpan, Token, find_numbers, tokenize
@@ -276,9 +276,9 @@ def _hour_readings(hour: int, meridiem: str | None, part: str | None) -> list[in
     return [hour % 12, hour % 12 + 12] if hour != 12 else [12]
 
 
-def _at(day: date, clock: time, zone: object) -> datetime:
+def _at(day: date, clock: time, zone: tzinfo) -> datetime:
     """Wall-clock ``clock`` on ``day`` in ``zone``; a time skipped by DST moves forward."""
-    local = datetime.combine(day, clock, tzinfo=zone)  # type: ignore[arg-type]
+    local = datetime.combine(day, clock, tzinfo=zone)
     return local.astimezone(UTC).astimezone(local.tzinfo)
 
 
@@ -305,10 +305,10 @@ def resolve(text: str, now: datetime) -> When | None:
         clock_time = named or (PART_OF_DAY[part] if part else None)
         if day is None and clock_time is None:
             return None
-        if day is None:
-            day = (
-                now.date() if _at(now.date(), clock_time, zone) > now else now.date() + timedelta(1)
-            )  # type: ignore[arg-type]
+        if day is None and clock_time is not None:
+            later_today = _at(now.date(), clock_time, zone) > now
+            day = now.date() if later_today else now.date() + timedelta(days=1)
+        assert day is not None
         if clock_time is None:
             if day <= now.date():
                 return _when(parse, day, None, None)
