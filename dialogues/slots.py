@@ -225,6 +225,8 @@ def extract_slot(
     """Run the extractor of ``slot_type``; unknown types raise ``ValueError``."""
     if slot_type not in SLOT_TYPES:
         raise ValueError(f"unknown slot type {slot_type!r}; known: {', '.join(sorted(SLOT_TYPES))}")
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware (the lead's local time)")
     try:
         if slot_type == "yes_no":
             return extract_yes_no(text, intent)

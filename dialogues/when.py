@@ -32,8 +32,11 @@ _WEEKDAYS.update({"tues": 1, "weds": 2, "thurs": 3})
 _MONTHS = {calendar.month_name[i].lower(): i for i in range(1, 13)}
 _MONTHS.update({calendar.month_abbr[i].lower(): i for i in range(1, 13) if i not in (3, 5)})
 _MONTHS["sept"] = 9
-_TIME_CUES = {"at", "around", "about", "after", "by", "before", "until", "till", "from", "round"}
+_TIME_CUES = {
+    "at", "around", "about", "after", "by", "before", "until", "till", "from", "round", "between",
+}  # fmt: skip
 _VAGUE = {"like", "about", "around", "approximately", "roughly", "maybe", "um", "uh", "just"}
+_FROM_NOW = (["from", "now"], ["from", "today"])
 _PM_PARTS = {"afternoon", "evening", "tonight", "night"}
 _UNIT_MINUTES = {
     "minute": 1, "minutes": 1, "min": 1, "mins": 1, "hour": 60, "hours": 60, "hr": 60,
@@ -104,13 +107,14 @@ def _relative(parse: _Parse) -> timedelta | None:
             first -= 1
         lead = parse.word(first - 1)
         after = parse.words[index + 1 : index + 3]
-        if lead not in ("in", "within") and after not in (["from", "now"], ["from", "today"]):
+        given = lead == "me" and parse.word(first - 2) == "give"  # "give me an hour"
+        if lead not in ("in", "within") and not given and after not in _FROM_NOW:
             continue
         last = index
         if parse.words[index + 1 : index + 4] == ["and", "a", "half"]:
             count += Decimal("0.5")
             last = index + 3
-        if after in (["from", "now"], ["from", "today"]):
+        if after in _FROM_NOW:
             last = index + 2
         parse.take(first - 1 if lead in ("in", "within") else first, last)
         return timedelta(minutes=float(count * minutes))

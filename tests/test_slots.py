@@ -238,6 +238,11 @@ def test_extract_slot_rejects_unknown_type() -> None:
         extract_slot("colour", "red", now=NOW)
 
 
+def test_extract_slot_rejects_a_naive_now() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        extract_slot("integer", "five", now=datetime(2026, 11, 25, 14, 30))
+
+
 def test_slot_types_are_the_documented_nine() -> None:
     assert {"yes_no", "integer", "money", "datetime", "date", "time"} <= SLOT_TYPES
     assert {"free_text", "digits", "choice"} <= SLOT_TYPES
