@@ -13,6 +13,7 @@ from robot.carriers.sip.dialog import Dialog, uri_address
 from robot.carriers.sip.digest import DigestError, digest_response, parse_challenge
 from robot.carriers.sip.inbound import InboundSipCall, IncomingCallHandler
 from robot.carriers.sip.message import SipMessage, address_uri, new_tag
+from robot.carriers.sip.outbound import OutboundSipCall
 from robot.carriers.sip.useragent import SipUserAgent
 from robot.errors import CarrierError
 
@@ -103,7 +104,7 @@ class SipCarrier:
         extra += [(f"x-{name}", value) for name, value in (variables or {}).items()]
         # a SIP URI goes straight to its host unless an outbound proxy is configured
         direct_to = uri_address(request_uri) if number.startswith(("sip:", "sips:")) else None
-        call = SipCall(self._ua, self._endpoint(direct_to), dialog, dial_leg=self._dial_leg)
+        call = OutboundSipCall(self._ua, self._endpoint(direct_to), dialog, dial_leg=self._dial_leg)
         self._calls[call.call_id] = call
         call.start_outbound(request_uri, ring_timeout_s, extra)
         log.info("dialling call %s", call.call_id)

@@ -153,9 +153,9 @@ class TcpSipTransport(SipTransport):
 
     async def _writer_for(self, address: Address) -> asyncio.StreamWriter:
         async with self._connect_lock:
-            writer = self._writers.get(address)
-            if writer is not None and not writer.is_closing():
-                return writer
+            existing = self._writers.get(address)
+            if existing is not None and not existing.is_closing():
+                return existing
             try:
                 reader, writer = await asyncio.wait_for(
                     asyncio.open_connection(address[0], address[1]), CONNECT_TIMEOUT_S
