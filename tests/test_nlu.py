@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dialogues.nlu import (
     FALLBACK_INTENT,
@@ -277,3 +279,13 @@ def test_training_without_examples_is_refused(examples: dict[str, list[str]], me
 def test_threshold_out_of_range_is_refused() -> None:
     with pytest.raises(ValidationError, match="threshold"):
         BuiltinClassifier.train({"affirm": ["yes"]}, threshold=1.5)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=80))
+def test_any_text_parses_without_error(classifier: BuiltinClassifier, text: str) -> None:
+    result = classifier.parse(text, now=NOW)
+    assert result.intent == FALLBACK_INTENT or result.intent in classifier.intents
+    assert 0.0 <= result.confidence <= 1.0
+    for entity in result.entities:
+        assert text[entity.start : entity.end] == entity.text
