@@ -29,6 +29,19 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
+def expected_calibration_error(pairs: list[tuple[float, bool]], bins: int = 10) -> float:
+    """Mean |accuracy - confidence| over confidence bins, weighted by bin size."""
+    total = 0.0
+    for index in range(bins):
+        low, high = index / bins, (index + 1) / bins
+        members = [(c, ok) for c, ok in pairs if low <= c < high or (index == bins - 1 and c == 1)]
+        if members:
+            accuracy = sum(ok for _, ok in members) / len(members)
+            mean_confidence = sum(c for c, _ in members) / len(members)
+            total += len(members) / len(pairs) * abs(accuracy - mean_confidence)
+    return total
+
+
 def main() -> None:
     training = load_rasa_nlu(ROOT / "dialogues" / "scripts" / "common_intents.yml").examples
     heldout = load_rasa_nlu(ROOT / "tests" / "data" / "nlu_heldout.yml").examples
@@ -43,12 +56,14 @@ def main() -> None:
     samples = [(intent, text) for intent, texts in heldout.items() for text in texts]
     parse_us: list[float] = []
     predicted: dict[str, str] = {}
+    confidence: dict[str, float] = {}
     for _ in range(PARSE_ROUNDS):
         for _, text in samples:
             started = time.perf_counter()
             result = classifier.parse(text, now=now)
             parse_us.append((time.perf_counter() - started) * 1e6)
             predicted[text] = result.intent
+            confidence[text] = result.confidence
     per_intent = {}
     correct = total = 0
     for intent in sorted(heldout):
@@ -62,6 +77,10 @@ def main() -> None:
     fallback_true = [
         text for text in heldout[FALLBACK_INTENT] if predicted[text] == FALLBACK_INTENT
     ]
+    in_scope = [(intent, text) for intent, text in samples if intent != FALLBACK_INTENT]
+    calibration_error = expected_calibration_error(
+        [(confidence[text], predicted[text] == intent) for intent, text in in_scope]
+    )
     print(
         json.dumps(
             {
@@ -78,6 +97,7 @@ def main() -> None:
                     len(fallback_true) / max(len(fallback_predicted), 1), 4
                 ),
                 "fallback_recall": round(len(fallback_true) / len(heldout[FALLBACK_INTENT]), 4),
+                "expected_calibration_error": round(calibration_error, 4),
                 "per_intent_accuracy": per_intent,
             }
         )
