@@ -21,7 +21,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from models.db import make_engine, upgrade
 
 POSTGRES_URL_ENV = "CALLROBOT_TEST_POSTGRES_URL"
-BACKENDS = ("sqlite", "postgres")
+#: Parameters for database fixtures; the PostgreSQL one carries the ``postgres`` marker.
+BACKENDS = ("sqlite", pytest.param("postgres", marks=pytest.mark.postgres))
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,7 @@ from robot.dialler import (
     create_campaign,
     get_or_create_tenant,
 )
-from robot.dialler.claims import LEAD, extend_leases
+from robot.dialler.claims import LEAD, begin_attempt, extend_leases
 from robot.leads import import_rows, rows_from_records
 
 # Monday 2026-06-01 14:00Z: 10:00 in New York, 15:00 in London, 17:00 in Moscow.
@@ -347,3 +347,36 @@ def test_paused_and_stopped_campaigns_are_not_dialled(fresh_db: FreshDatabase) -
     with Session(engine) as session:
         statuses = {c.id: c.status for c in session.exec(select(Campaign)).all()}
     assert statuses == {paused: "paused", stopped: "stopped"}
+
+
+def test_a_number_put_on_dnc_after_the_claim_is_not_dialled(fresh_db: FreshDatabase) -> None:
+    engine = fresh_db.engine
+    campaign_id = make_campaign(engine, NY[:1])
+    [lead] = claim_due_leads(engine, campaign_id, "worker-a", 10, 60, T0)
+    add_to_dnc(engine, lead.tenant_id, lead.number)
+    assert begin_attempt(engine, lead, "worker-a", campaign_id, T0) is None
+    stored = lead_rows(engine)[lead.number]
+    assert (stored.status, stored.attempts, stored.lease_owner) == ("dnc", 0, None)
+    assert call_rows(engine) == []
+
+
+def test_a_failing_runner_is_recorded_and_does_not_stop_the_dialler(
+    fresh_db: FreshDatabase,
+) -> None:
+    engine = fresh_db.engine
+    make_campaign(engine, NY[:3])
+
+    def flaky(job: DialJob) -> CallResult:
+        if job.number == NY[1]["phone"]:
+            raise RuntimeError("carrier exploded")
+        return qualified(job)
+
+    runner = ScriptedRunner(flaky)
+    run(Dialler(engine, runner, limits=FAST, clock=Clock()))
+    assert len(runner.jobs) == 3
+    failed = [c for c in call_rows(engine) if c.outcome == "failed"]
+    assert len(failed) == 1 and failed[0].error == "RuntimeError: carrier exploded"
+    leads = lead_rows(engine)
+    assert leads[NY[1]["phone"]].status == "pending"  # retried later
+    assert leads[NY[1]["phone"]].next_attempt_at == T0 + timedelta(minutes=10)
+    assert leads[NY[0]["phone"]].status == leads[NY[2]["phone"]].status == "done"

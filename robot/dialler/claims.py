@@ -217,13 +217,31 @@ def add_dnc_number(
 
 def begin_attempt(
     engine: Engine, lead: ClaimedLead, owner: str, campaign_id: int | None, now: datetime
-) -> tuple[int, int]:
+) -> tuple[int, int] | None:
     """Record the attempt as started before dialling; return ``(call_id, attempt_number)``.
 
-    Attempts left open by a worker that died are closed as ``failed`` here (they were already
-    counted when they began).
+    Returns ``None`` (and ends the lead as ``dnc``) when the number went on the do-not-call
+    list since it was claimed. Attempts left open by a worker that died are closed as
+    ``failed`` here (they were already counted when they began).
     """
     with write_transaction(engine) as conn:
+        on_dnc = conn.execute(
+            select(DNC.c.id).where(DNC.c.tenant_id == lead.tenant_id, DNC.c.number == lead.number)
+        ).first()
+        if on_dnc is not None:
+            conn.execute(
+                update(LEAD)
+                .where(LEAD.c.id == lead.id, LEAD.c.lease_owner == owner)
+                .values(
+                    status=LeadStatus.DNC.value,
+                    next_attempt_at=None,
+                    status_reason="number is on the do-not-call list",
+                    lease_owner=None,
+                    lease_until=None,
+                    updated_at=now,
+                )
+            )
+            return None
         row = conn.execute(
             update(LEAD)
             .where(

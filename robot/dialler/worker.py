@@ -301,9 +301,13 @@ class Dialler:
             )
             return
         await self.bucket.take()
-        call_id, attempt = await asyncio.to_thread(
+        started = await asyncio.to_thread(
             begin_attempt, self.engine, lead, self.owner, plan.id, self.clock()
         )
+        if started is None:
+            logger.info("lead %d: number went on the do-not-call list; not dialled", lead.id)
+            return
+        call_id, attempt = started
         job = DialJob(
             call_id=call_id,
             lead_id=lead.id,
