@@ -11,7 +11,7 @@ import pytest
 
 from robot.audio import AudioChunk
 from robot.carriers.sip import g711
-from robot.carriers.sip.media import RtpSession
+from robot.carriers.sip.media import MediaClock, RtpSession
 from robot.carriers.sip.rtp import (
     JitterBuffer,
     RtpError,
@@ -147,3 +147,24 @@ async def test_symmetric_rtp_latches_and_rtcp_is_ignored() -> None:
         await session.close()
     assert session.rtcp_packets == 1 and session.invalid_packets == 1
     assert len(heard) == 5  # the last ones flushed by the idle timer or at close
+
+
+async def test_shared_media_clock_paces_streams_and_stops_when_idle() -> None:
+    clock = MediaClock()
+    receiver_frames: list[AudioChunk] = []
+    receiver = RtpSession(receiver_frames.append, lambda digit: None)
+    await receiver.open("127.0.0.1")
+    senders = [RtpSession(lambda chunk: None, lambda digit: None, clock) for _ in range(2)]
+    for sender in senders:
+        await sender.open("127.0.0.1")
+        sender.set_remote(MediaDescription("127.0.0.1", receiver.local_port, [0], {}))
+    assert clock.running
+    await asyncio.sleep(0.5)
+    for sender in senders:
+        await sender.close()
+    await asyncio.sleep(0.05)
+    await receiver.close()
+    assert not clock.running  # no task left once its last stream closed
+    sent = [s.sent_packets for s in senders]
+    assert all(20 <= n <= 27 for n in sent)  # one packet per 20 ms slot each
+    assert receiver.received_packets == sum(sent)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from robot.audio import AudioChunk
 from robot.carriers.base import CallEvent, CallState, Signalling
 from robot.carriers.sip.dialog import Dialog, message_info, sipfrag_status, uri_address
-from robot.carriers.sip.media import RtpSession
+from robot.carriers.sip.media import MediaClock, RtpSession
 from robot.carriers.sip.message import SipMessage, address_uri, new_branch
 from robot.carriers.sip.sdp import SdpError, build_sdp, parse_sdp
 from robot.carriers.sip.useragent import SipUserAgent
@@ -40,6 +40,8 @@ class CallEndpoint:
     username: str | None = None
     password: str | None = None
     outbound_proxy: bool = False
+    #: The carrier's shared 20 ms clock for RTP (None: the call paces its own stream).
+    media_clock: MediaClock | None = None
 
 
 LegDialler = Callable[[str], Awaitable["SipCall"]]
@@ -64,7 +66,7 @@ class SipCall:
         self._state = CallState.DIALLING
         self._audio: asyncio.Queue[AudioChunk | None] = asyncio.Queue()
         self._events: asyncio.Queue[CallEvent | None] = asyncio.Queue()
-        self.rtp = RtpSession(self._audio.put_nowait, self._digit_received)
+        self.rtp = RtpSession(self._audio.put_nowait, self._digit_received, endpoint.media_clock)
         self._t0 = asyncio.get_running_loop().time()
         self._ended = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()

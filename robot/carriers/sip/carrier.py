@@ -12,6 +12,7 @@ from robot.carriers.sip.config import SipCarrierConfig
 from robot.carriers.sip.dialog import Dialog, uri_address
 from robot.carriers.sip.digest import DigestError, digest_response, parse_challenge
 from robot.carriers.sip.inbound import InboundSipCall, IncomingCallHandler
+from robot.carriers.sip.media import MediaClock
 from robot.carriers.sip.message import SipMessage, address_uri, new_tag
 from robot.carriers.sip.outbound import OutboundSipCall
 from robot.carriers.sip.useragent import SipUserAgent
@@ -32,6 +33,7 @@ class SipCarrier:
         self.config = config
         self._on_incoming = on_incoming
         self._ua = SipUserAgent(self._incoming if on_incoming is not None else None)
+        self._media_clock = MediaClock()
         self._calls: dict[str, SipCall] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._started = False
@@ -66,6 +68,7 @@ class SipCarrier:
             username=self.config.username,
             password=self.config.password,
             outbound_proxy=proxy is not None,
+            media_clock=self._media_clock,
         )
 
     def _domain(self) -> str:
@@ -122,7 +125,8 @@ class SipCarrier:
     def pending_tasks(self) -> int:
         """Background work still running: transactions, call steps, registration."""
         calls = sum(c.pending_tasks for c in self._calls.values())
-        return calls + len(self._tasks) + self._ua.open_transactions
+        clock = 1 if self._media_clock.running else 0
+        return calls + len(self._tasks) + self._ua.open_transactions + clock
 
     # -- inbound ---------------------------------------------------------------------------
     def _incoming(self, invite: SipMessage, source: tuple[str, int]) -> None:
@@ -219,6 +223,7 @@ class SipCarrier:
             with contextlib.suppress(CarrierError):
                 await asyncio.wait_for(self._register(10_000, 0), 5.0)
         self._calls.clear()
+        await self._media_clock.close()
         if self._started:
             await self._ua.close()
         self._started = False

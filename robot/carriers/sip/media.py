@@ -15,6 +15,7 @@ import logging
 import secrets
 from collections import deque
 from collections.abc import Callable
+from functools import cache
 
 from robot.audio import AudioChunk
 from robot.carriers.sip import g711
@@ -64,7 +65,11 @@ class _RtpProtocol(asyncio.DatagramProtocol):
 class RtpSession:
     """Audio both ways for one call leg."""
 
-    def __init__(self, on_frame: FrameHandler, on_digit: DigitHandler) -> None:
+    def __init__(
+        self, on_frame: FrameHandler, on_digit: DigitHandler, clock: MediaClock | None = None
+    ) -> None:
+        self._clock = clock
+        self._clocked = False
         self._on_frame = on_frame
         self._on_digit = on_digit
         self._udp: asyncio.DatagramTransport | None = None
@@ -124,7 +129,12 @@ class RtpSession:
         if not self._latched:
             self.remote = (media.address, media.port)
         self.sending_paused = media.on_hold  # the peer only sends or is inactive
-        if self._sender is None and self._udp is not None:
+        if self._udp is None or self._sender is not None or self._clocked:
+            return
+        if self._clock is not None:
+            self._clock.add(self)
+            self._clocked = True
+        else:
             self._sender = asyncio.create_task(self._send_loop(), name="rtp-sender")
 
     # -- outgoing audio -------------------------------------------------------------------
@@ -152,7 +162,7 @@ class RtpSession:
     async def send_dtmf(self, digits: str) -> None:
         if self.dtmf_payload_type is None:
             raise CarrierError("the peer did not negotiate telephone-event; cannot send DTMF")
-        if self._sender is None:
+        if self._sender is None and not self._clocked:
             raise CarrierError("the call has no media yet; cannot send DTMF")
         packets: list[tuple[bytes, bool, bool]] = []
         for digit in digits:
@@ -187,6 +197,15 @@ class RtpSession:
             self._send_slot(loop.time())
             slot += 1
 
+    def _clock_tick(self, due_s: float, now_s: float) -> None:
+        """One 20 ms slot driven by the carrier's shared :class:`MediaClock`."""
+        if now_s - due_s > LATE_AFTER_S:
+            self.late_packets += 1
+        self._send_slot(now_s)
+
+    def _skip_slots(self, slots: int) -> None:
+        self._timestamp += slots * SAMPLES_PER_FRAME
+
     def _send_slot(self, now_s: float) -> None:
         if self._jitter_idle(now_s):
             self._deliver(self._jitter.flush())
@@ -208,9 +227,10 @@ class RtpSession:
             if not self._play:
                 self._drained.set()
         else:
-            frame = b"\x00" * FRAME_BYTES
             self._talking = False
-            marker = False
+            self._send(self.payload_type, _silence(self.payload_type), False, self._timestamp)
+            self._timestamp += SAMPLES_PER_FRAME
+            return
         self._send(
             self.payload_type, g711.encode(frame, self.payload_type), marker, self._timestamp
         )
@@ -289,6 +309,9 @@ class RtpSession:
         self._drained.clear()
 
     async def close(self) -> None:
+        if self._clock is not None:
+            self._clock.discard(self)
+            self._clocked = False
         if self._sender is not None:
             self._sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -304,3 +327,64 @@ class RtpSession:
         if self._dtmf_done is not None and not self._dtmf_done.done():
             self._dtmf_done.set_exception(CarrierError("the call ended before DTMF was sent"))
             self._dtmf_done.exception()  # mark retrieved when nobody awaits it
+
+
+@cache
+def _silence(payload_type: int) -> bytes:
+    return g711.silence_payload(payload_type)
+
+
+class MediaClock:
+    """One 20 ms clock for every RTP stream of a carrier: one wake-up per slot, not per call.
+
+    The clock task runs only while at least one stream is registered, so an idle carrier
+    keeps no task alive.
+    """
+
+    def __init__(self) -> None:
+        self._sessions: dict[RtpSession, None] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, session: RtpSession) -> None:
+        self._sessions[session] = None
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="rtp-clock")
+
+    def discard(self, session: RtpSession) -> None:
+        self._sessions.pop(session, None)
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        slot = 0
+        try:
+            while self._sessions:
+                due = start + slot * FRAME_S
+                delay = due - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                behind = loop.time() - due
+                if behind > RESYNC_AFTER_S:  # the loop stalled: skip slots, never burst
+                    skipped = int(behind / FRAME_S)
+                    slot += skipped
+                    due += skipped * FRAME_S
+                    for session in self._sessions:
+                        session._skip_slots(skipped)
+                        session.late_packets += 1
+                for session in list(self._sessions):
+                    session._clock_tick(due, loop.time())
+                slot += 1
+        finally:
+            self._task = None
+
+    async def close(self) -> None:
+        self._sessions.clear()
+        task = self._task
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
