@@ -21,6 +21,7 @@ app = typer.Typer(
 
 #: Command modules under robot.cli, registered in this order.
 COMMAND_MODULES = [
+    "api",
     "calls",
     "campaigns",
     "demo",

@@ -1,0 +1,100 @@
+"""The FastAPI application: ``create_app(settings=None)``.
+
+Nothing is built at import time. ``create_app`` makes the database engine (unless one is
+given), mounts one router per resource under ``/v1`` and installs the single error handler.
+With ``run_workers=True`` (``callrobot serve``) the webhook delivery worker and the dialler
+run inside the same process, started and stopped with the application.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy.engine import Engine
+
+from api.errors import install_error_handlers
+from api.placement import CallPlacer, EngineCallPlacer, ScriptCallRunner
+from api.routes import calls, campaigns, dnc, health, leads, scripts, webhooks
+from robot.config import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+Drive callrobot over HTTP: upload dialogue scripts, run calling campaigns over lead lists,
+place single calls, read outcomes, transcripts and recordings, and receive signed CRM
+webhooks.
+
+Every route but `/health` needs `Authorization: Bearer KEY` (create a key with
+`callrobot keys create --tenant NAME`). Another tenant's resources answer 404.
+Errors are JSON problems: `{"detail": "...", "errors": [...]}`.
+"""
+
+
+async def _run_workers(app: FastAPI, stop: asyncio.Event) -> None:
+    from robot.crm.delivery import DeliveryWorker
+    from robot.dialler.worker import Dialler
+
+    settings: Settings = app.state.settings
+    engine: Engine = app.state.engine
+    delivery = DeliveryWorker(engine, settings.webhooks)
+    dialler = Dialler(engine, ScriptCallRunner(engine, app.state.call_placer))
+    results = await asyncio.gather(delivery.run(stop), dialler.run(stop), return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+            logger.error("background worker stopped: %s", result)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    call_placer: CallPlacer | None = None,
+    run_workers: bool = False,
+) -> FastAPI:
+    """Build the API application (tests pass their own engine and call placer)."""
+    settings = settings or get_settings()
+    if engine is None:
+        from models.db import make_engine
+
+        engine = make_engine(settings.resolved_database_url())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        workers = asyncio.create_task(_run_workers(app, stop)) if run_workers else None
+        try:
+            yield
+        finally:
+            stop.set()
+            if workers is not None:
+                await workers
+            pending: list[Any] = list(app.state.background)
+            for future in pending:
+                future.cancel()
+            if pending:
+                await asyncio.gather(
+                    *(asyncio.wrap_future(f) for f in pending), return_exceptions=True
+                )
+
+    app = FastAPI(
+        title="callrobot",
+        version="1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.call_placer = call_placer or EngineCallPlacer(settings)
+    app.state.background = set()
+    install_error_handlers(app)
+    for module in (health, scripts, campaigns, leads, dnc, calls, webhooks):
+        app.include_router(module.router)
+    return app

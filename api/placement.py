@@ -1,0 +1,181 @@
+"""Placing one call for ``POST /v1/calls``: run it in the background, store how it ended.
+
+The call row exists before dialling; when the call ends, its final state and its webhook
+events are written in one transaction. :class:`CallPlacer` is the seam: the default
+:class:`EngineCallPlacer` uses the call engine and the configured carrier.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+
+from models.db import utc_now
+from robot.carriers.base import CallOutcome
+from robot.config import Settings
+from robot.crm.outbox import CALL, record_call_events
+from robot.dialler.claims import write_transaction
+from robot.dialler.worker import CallResult, DialJob
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceCall:
+    call_id: int
+    tenant_id: int
+    number: str
+    script_id: int
+    script_yaml: str
+    variables: dict[str, Any] = field(default_factory=dict)
+    timezone: str | None = None
+    caller_id: str | None = None
+
+
+class CallPlacer(Protocol):
+    async def place(self, request: PlaceCall) -> CallResult:
+        """Dial, run the conversation to its end, and report how it went."""
+        ...
+
+
+class EngineCallPlacer:
+    """Places calls with :class:`robot.engine.CallEngine` through ``settings.carrier_url``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._engine: Any = None
+
+    async def place(self, request: PlaceCall) -> CallResult:
+        from dialogues.loader import load_script_text
+        from robot.carriers.factory import create_carrier
+        from robot.engine import CallEngine
+
+        if self._engine is None:
+            self._engine = CallEngine(settings=self.settings)
+        loaded = load_script_text(request.script_yaml, filename=f"script-{request.script_id}")
+        carrier = create_carrier(self.settings.carrier_url)
+        started = utc_now()
+        try:
+            report = await self._engine.call(
+                carrier,
+                request.number,
+                loaded,
+                lead=request.variables,
+                timezone=request.timezone,
+                recording_dir=self.settings.data_dir / "recordings",
+                caller_id=request.caller_id,
+            )
+        finally:
+            await carrier.close()
+        answered = (
+            started + timedelta(milliseconds=report.answered_ms)
+            if report.answered_ms is not None
+            else None
+        )
+        return CallResult(
+            outcome=report.outcome,
+            disposition=report.disposition,
+            q850=report.q850,
+            slots=dict(report.slots),
+            callback_at=report.callback_at,
+            duration_ms=report.duration_ms,
+            answered_at=answered,
+            voicemail_verdict=report.voicemail_verdict,
+            voicemail_reason=report.voicemail_reason,
+            voicemail_decision_ms=report.voicemail_decision_ms,
+            transcript=[turn.to_json() for turn in report.transcript],
+            signalling={"reason": report.signalling_reason, "q850": report.q850},
+            recording_path=report.recording_path,
+            error=report.error,
+        )
+
+
+def store_call_result(engine: Engine, call_id: int, result: CallResult, base_url: str) -> None:
+    """Write the call's final state and queue its webhook events in one transaction."""
+    with write_transaction(engine) as conn:
+        conn.execute(
+            update(CALL)
+            .where(CALL.c.id == call_id)
+            .values(
+                ended_at=utc_now(),
+                outcome=str(result.outcome),
+                disposition=result.disposition,
+                q850=result.q850,
+                answered_at=result.answered_at,
+                voicemail_verdict=result.voicemail_verdict,
+                voicemail_reason=result.voicemail_reason,
+                voicemail_decision_ms=result.voicemail_decision_ms,
+                slots=result.slots,
+                transcript=result.transcript,
+                signalling=result.signalling,
+                recording_path=result.recording_path,
+                duration_ms=result.duration_ms,
+                error=(result.error or None) and result.error[:1000],
+            )
+        )
+        record_call_events(conn, call_id, public_base_url=base_url)
+
+
+async def run_placed_call(
+    engine: Engine, placer: CallPlacer, request: PlaceCall, base_url: str
+) -> None:
+    """The one catch boundary of an API call: whatever happens, the call gets an outcome."""
+    try:
+        result = await placer.place(request)
+    except asyncio.CancelledError:
+        result = CallResult(outcome=CallOutcome.CANCELLED, error="service shut down")
+        await asyncio.to_thread(store_call_result, engine, request.call_id, result, base_url)
+        raise
+    except Exception as e:
+        logger.exception("call %d failed", request.call_id)
+        result = CallResult(outcome=CallOutcome.FAILED, error=f"{e.__class__.__name__}: {e}")
+    await asyncio.to_thread(store_call_result, engine, request.call_id, result, base_url)
+    logger.info("call %d ended: %s", request.call_id, result.outcome)
+
+
+class ScriptCallRunner:
+    """The dialler's :class:`~robot.dialler.worker.CallRunner` on top of a :class:`CallPlacer`.
+
+    Loads the campaign's pinned script version from the database for each job.
+    """
+
+    def __init__(self, engine: Engine, placer: CallPlacer) -> None:
+        self.engine = engine
+        self.placer = placer
+
+    def _script_yaml(self, script_id: int | None) -> str:
+        from sqlmodel import Session
+
+        from models.script import Script
+
+        if script_id is None:
+            raise ValueError("the campaign has no script")
+        with Session(self.engine) as session:
+            script = session.get(Script, script_id)
+        if script is None:
+            raise ValueError(f"script {script_id} not found")
+        return script.yaml_text
+
+    async def run(self, job: DialJob) -> CallResult:
+        try:
+            yaml_text = await asyncio.to_thread(self._script_yaml, job.script_id)
+            request = PlaceCall(
+                call_id=job.call_id,
+                tenant_id=job.tenant_id,
+                number=job.number,
+                script_id=job.script_id or 0,
+                script_yaml=yaml_text,
+                variables=dict(job.variables),
+                timezone=job.time_zones[0] if job.time_zones else None,
+                caller_id=job.caller_id,
+            )
+            return await self.placer.place(request)
+        except Exception as e:
+            logger.exception("campaign call %d failed", job.call_id)
+            return CallResult(outcome=CallOutcome.FAILED, error=f"{e.__class__.__name__}: {e}")

@@ -1,0 +1,256 @@
+"""Calls: place one now, list and filter, detail (events, transcript, signalling), recording."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+from sqlmodel import Session, select
+
+from api.deps import (
+    MAX_ID,
+    IdPath,
+    LimitQuery,
+    SessionDep,
+    SettingsDep,
+    TenantDep,
+    tenant_id_of,
+)
+from api.placement import PlaceCall, run_placed_call
+from api.recording import recording_response
+from api.routes.dnc import normalise_number
+from api.routes.scripts import get_owned_script
+from models.call import Call
+from models.dnc import DncEntry
+from models.webhook import OutboxEvent
+from robot.crm.outbox import recording_url
+from robot.errors import NotFoundError, ValidationError
+
+router = APIRouter(prefix="/v1/calls", tags=["calls"])
+
+Scalar = str | int | float | bool
+
+
+class CallRequest(BaseModel):
+    number: str = Field(min_length=1, max_length=40, examples=["+12025550143"])
+    script_id: int = Field(ge=1, le=MAX_ID, examples=[1])
+    variables: dict[str, Scalar] = Field(
+        default_factory=dict, examples=[{"first_name": "Ann", "interest": "solar panels"}]
+    )
+    timezone: str | None = Field(default=None, max_length=64, examples=["America/New_York"])
+    region: str = Field(default="US", min_length=2, max_length=2)
+    caller_id: str | None = Field(default=None, max_length=32)
+
+
+class CallAccepted(BaseModel):
+    id: int
+    status: str = "queued"
+    url: str
+
+
+class CallSummary(BaseModel):
+    id: int
+    number: str
+    campaign_id: int | None
+    lead_id: int | None
+    attempt: int
+    started_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+    outcome: str | None
+    disposition: str | None
+    q850: int | None
+    duration_ms: float | None
+
+
+class CallPage(BaseModel):
+    items: list[CallSummary]
+    #: Pass as ``cursor`` to get the next (older) page; null on the last page.
+    next_cursor: int | None
+
+
+class TranscriptTurnOut(BaseModel):
+    who: str
+    text: str
+    start_ms: float | None = None
+    end_ms: float | None = None
+    state: str | None = None
+    intent: str | None = None
+    confidence: float | None = None
+    interrupted: bool | None = None
+
+
+class VoicemailVerdictOut(BaseModel):
+    verdict: str | None
+    reason: str | None
+    decision_ms: float | None
+
+
+class CallEventOut(BaseModel):
+    type: str
+    at: datetime | None
+    event_id: str | None = None
+
+
+class CallDetail(CallSummary):
+    slots: dict[str, Any]
+    transcript: list[TranscriptTurnOut]
+    signalling: dict[str, Any]
+    voicemail: VoicemailVerdictOut
+    events: list[CallEventOut]
+    recording_url: str | None
+    error: str | None
+
+
+def get_owned_call(session: Session, tenant_id: int, call_id: int) -> Call:
+    call = session.get(Call, call_id)
+    if call is None or call.tenant_id != tenant_id:
+        raise NotFoundError(f"call {call_id} not found")
+    return call
+
+
+def _summary(call: Call) -> dict[str, Any]:
+    return CallSummary.model_validate(call, from_attributes=True).model_dump()
+
+
+@router.post("", status_code=202, response_model=CallAccepted)
+def place_call(
+    data: CallRequest,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    tenant: TenantDep,
+) -> CallAccepted:
+    """Place one call now with a script; it runs in the background (poll its URL)."""
+    tenant_id = tenant_id_of(tenant)
+    number = normalise_number(data.number, data.region)
+    script = get_owned_script(session, tenant_id, data.script_id)
+    on_dnc = session.exec(
+        select(DncEntry.id).where(DncEntry.tenant_id == tenant_id, DncEntry.number == number)
+    ).first()
+    if on_dnc is not None:
+        raise ValidationError("number: the number is on the do-not-call list")
+    call = Call(tenant_id=tenant_id, number=number, worker="api")
+    session.add(call)
+    session.commit()
+    session.refresh(call)
+    assert call.id is not None and script.id is not None
+    job = PlaceCall(
+        call_id=call.id,
+        tenant_id=tenant_id,
+        number=number,
+        script_id=script.id,
+        script_yaml=script.yaml_text,
+        variables={k: v for k, v in data.variables.items()},
+        timezone=data.timezone,
+        caller_id=data.caller_id,
+    )
+    state = request.app.state
+    coroutine = run_placed_call(state.engine, state.call_placer, job, settings.public_base_url)
+    future = asyncio.run_coroutine_threadsafe(coroutine, state.loop)
+    state.background.add(future)
+    future.add_done_callback(state.background.discard)
+    return CallAccepted(id=call.id, url=f"/v1/calls/{call.id}")
+
+
+@router.get("", response_model=CallPage)
+def list_calls(
+    session: SessionDep,
+    tenant: TenantDep,
+    campaign_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    lead_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    outcome: Annotated[str | None, Query(max_length=32)] = None,
+    disposition: Annotated[str | None, Query(max_length=32)] = None,
+    started_after: datetime | None = None,
+    started_before: datetime | None = None,
+    cursor: Annotated[int | None, Query(ge=1, le=MAX_ID, description="From next_cursor.")] = None,
+    limit: LimitQuery = 50,
+) -> CallPage:
+    """Calls newest first, filtered; page with ``cursor``."""
+    query = select(Call).where(Call.tenant_id == tenant_id_of(tenant))
+    for column, value in (
+        (Call.campaign_id, campaign_id),
+        (Call.lead_id, lead_id),
+        (Call.outcome, outcome),
+        (Call.disposition, disposition),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    for name, moment in (("started_after", started_after), ("started_before", started_before)):
+        if moment is not None and moment.tzinfo is None:
+            raise ValidationError(f"{name}: give a time zone (e.g. 2026-11-26T10:00:00Z)")
+    if started_after is not None:
+        query = query.where(Call.started_at >= started_after)
+    if started_before is not None:
+        query = query.where(Call.started_at < started_before)
+    if cursor is not None:
+        query = query.where(Call.id < cursor)  # type: ignore[operator]
+    rows = session.exec(query.order_by(Call.id.desc()).limit(limit + 1)).all()  # type: ignore[union-attr]
+    page = rows[:limit]
+    next_cursor = page[-1].id if len(rows) > limit and page else None
+    return CallPage(items=[CallSummary(**_summary(c)) for c in page], next_cursor=next_cursor)
+
+
+def _timeline(session: Session, call: Call) -> list[CallEventOut]:
+    events = [CallEventOut(type="call.started", at=call.started_at)]
+    if call.answered_at is not None:
+        events.append(CallEventOut(type="call.answered", at=call.answered_at))
+    if call.voicemail_verdict is not None:
+        events.append(CallEventOut(type=f"voicemail.{call.voicemail_verdict}", at=None))
+    if call.ended_at is not None:
+        events.append(CallEventOut(type="call.ended", at=call.ended_at))
+    outbox = session.exec(
+        select(OutboxEvent)
+        .where(OutboxEvent.call_id == call.id, OutboxEvent.tenant_id == call.tenant_id)
+        .order_by(OutboxEvent.id)  # type: ignore[arg-type]
+    ).all()
+    events += [CallEventOut(type=e.type, at=e.created_at, event_id=e.event_id) for e in outbox]
+    return events
+
+
+@router.get("/{call_id}", response_model=CallDetail)
+def get_call(
+    call_id: IdPath, session: SessionDep, settings: SettingsDep, tenant: TenantDep
+) -> CallDetail:
+    """Everything about one call: outcome, disposition, transcript turns, signalling, events."""
+    call = get_owned_call(session, tenant_id_of(tenant), call_id)
+    assert call.id is not None
+    turns = [TranscriptTurnOut.model_validate(t) for t in call.transcript or [] if "who" in t]
+    return CallDetail(
+        **_summary(call),
+        slots=call.slots or {},
+        transcript=turns,
+        signalling=call.signalling or {},
+        voicemail=VoicemailVerdictOut(
+            verdict=call.voicemail_verdict,
+            reason=call.voicemail_reason,
+            decision_ms=call.voicemail_decision_ms,
+        ),
+        events=_timeline(session, call),
+        recording_url=(
+            recording_url(call.id, settings.public_base_url) if call.recording_path else None
+        ),
+        error=call.error,
+    )
+
+
+@router.get(
+    "/{call_id}/recording",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"audio/wav": {}}, "description": "The stereo WAV recording."},
+        206: {"content": {"audio/wav": {}}, "description": "The requested byte range."},
+        404: {"description": "No such call, or no recording."},
+        416: {"description": "The range cannot be satisfied."},
+    },
+)
+def get_recording(call_id: IdPath, request: Request, session: SessionDep, tenant: TenantDep) -> Any:
+    """Stream the call's WAV; supports ``Range: bytes=...`` (206, 416)."""
+    call = get_owned_call(session, tenant_id_of(tenant), call_id)
+    if not call.recording_path:
+        raise NotFoundError(f"call {call_id} has no recording")
+    return recording_response(call.recording_path, request.headers.get("range"), call_id)

@@ -1,0 +1,196 @@
+"""Campaigns: create (pinning a script version), read, update, start/pause/stop, stats."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
+from sqlalchemy import update
+from sqlmodel import Session, select
+
+from api.deps import (
+    EngineDep,
+    IdPath,
+    LimitQuery,
+    OffsetQuery,
+    SessionDep,
+    TenantDep,
+    tenant_id_of,
+)
+from api.routes.scripts import get_owned_script
+from models.campaign import (
+    Campaign,
+    CampaignCreate,
+    CampaignPublic,
+    CampaignStatus,
+    CampaignUpdate,
+)
+from models.db import utc_now
+from robot.crm.outbox import record_campaign_finished
+from robot.dialler.campaigns import CAMPAIGN, TRANSITIONS, campaign_stats, create_campaign
+from robot.dialler.claims import write_transaction
+from robot.dialler.retry import RetryPolicy
+from robot.errors import NotFoundError, ValidationError
+from robot.windows import CallingWindow
+
+router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"])
+
+CAMPAIGN_EXAMPLE = {
+    "name": "Solar leads, November",
+    "script_id": 1,
+    "default_region": "US",
+    "default_timezone": "America/New_York",
+    "max_concurrent_calls": 5,
+    "calling_window": {"hours": {"sun": None}},
+}
+
+
+class CampaignList(BaseModel):
+    items: list[CampaignPublic]
+
+
+def get_owned_campaign(session: Session, tenant_id: int, campaign_id: int) -> Campaign:
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None or campaign.tenant_id != tenant_id:
+        raise NotFoundError(f"campaign {campaign_id} not found")
+    return campaign
+
+
+def _pin_script(session: Session, tenant_id: int, data: CampaignCreate) -> CampaignCreate:
+    if data.script_id is None:
+        if data.script_version is not None:
+            raise ValidationError("script_version: give script_id too")
+        return data
+    script = get_owned_script(session, tenant_id, data.script_id)
+    if data.script_version is not None and data.script_version != script.version:
+        raise ValidationError(
+            f"script_version: script {script.id} is version {script.version}, "
+            f"not {data.script_version}"
+        )
+    return data.model_copy(update={"script_version": script.version})
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=CampaignPublic,
+    openapi_extra={"requestBody": {"content": {"application/json": {"example": CAMPAIGN_EXAMPLE}}}},
+)
+def create(
+    data: CampaignCreate, session: SessionDep, engine: EngineDep, tenant: TenantDep
+) -> Campaign:
+    """Create a draft campaign. ``script_id`` pins that exact script version."""
+    tenant_id = tenant_id_of(tenant)
+    return create_campaign(engine, tenant_id, _pin_script(session, tenant_id, data))
+
+
+@router.get("", response_model=CampaignList)
+def list_campaigns(
+    session: SessionDep,
+    tenant: TenantDep,
+    status: CampaignStatus | None = None,
+    limit: LimitQuery = 100,
+    offset: OffsetQuery = 0,
+) -> CampaignList:
+    query = select(Campaign).where(Campaign.tenant_id == tenant_id_of(tenant))
+    if status is not None:
+        query = query.where(Campaign.status == status)
+    rows = session.exec(query.order_by(Campaign.id).offset(offset).limit(limit)).all()  # type: ignore[arg-type]
+    return CampaignList(items=[CampaignPublic.model_validate(c) for c in rows])
+
+
+@router.get("/{campaign_id}", response_model=CampaignPublic)
+def get_one(campaign_id: IdPath, session: SessionDep, tenant: TenantDep) -> Campaign:
+    return get_owned_campaign(session, tenant_id_of(tenant), campaign_id)
+
+
+@router.patch("/{campaign_id}", response_model=CampaignPublic)
+def update_campaign(
+    campaign_id: IdPath, data: CampaignUpdate, session: SessionDep, tenant: TenantDep
+) -> Campaign:
+    """Change name, priority, concurrency, caller id, calling window or retry policy."""
+    campaign = get_owned_campaign(session, tenant_id_of(tenant), campaign_id)
+    changes = data.model_dump(exclude_unset=True)
+    if "name" in changes and not (changes["name"] or "").strip():
+        raise ValidationError("name: must not be empty")
+    for key in ("name", "priority", "max_concurrent_calls"):
+        if key in changes and changes[key] is None:
+            raise ValidationError(f"{key}: must not be null")
+    if "calling_window" in changes:
+        CallingWindow.from_dict(changes["calling_window"], "calling_window")
+    if "retry_policy" in changes:
+        RetryPolicy.from_dict(changes["retry_policy"], "retry_policy")
+    for key, value in changes.items():
+        setattr(campaign, key, value)
+    session.add(campaign)
+    session.commit()
+    session.refresh(campaign)
+    return campaign
+
+
+def _transition(engine: Any, campaign: Campaign, action: str) -> None:
+    """Apply an action; stopping also queues ``campaign.finished`` in the same transaction."""
+    allowed_from, target = TRANSITIONS[action]
+    current = CampaignStatus(campaign.status)
+    if current not in allowed_from:
+        raise ValidationError(f"campaign {campaign.id} is {current.value}; cannot {action} it")
+    if target is CampaignStatus.RUNNING and campaign.script_id is None:
+        raise ValidationError("script_id: the campaign needs a script before it can start")
+    now = utc_now()
+    values: dict[str, Any] = {"status": target.value}
+    if target is CampaignStatus.RUNNING and campaign.started_at is None:
+        values["started_at"] = now
+    if target is CampaignStatus.STOPPED:
+        values["finished_at"] = now
+    with write_transaction(engine) as conn:
+        result = conn.execute(
+            update(CAMPAIGN)
+            .where(CAMPAIGN.c.id == campaign.id, CAMPAIGN.c.status == current.value)
+            .values(**values)
+        )
+        if result.rowcount != 1:
+            raise ValidationError(f"campaign {campaign.id} changed status meanwhile; try again")
+        if target is CampaignStatus.STOPPED:
+            assert campaign.id is not None
+            record_campaign_finished(conn, campaign.id, now=now)
+
+
+async def _act(
+    campaign_id: int, action: str, session: Session, engine: Any, tenant_id: int
+) -> Campaign:
+    campaign = await run_in_threadpool(get_owned_campaign, session, tenant_id, campaign_id)
+    await run_in_threadpool(_transition, engine, campaign, action)
+    session.expire_all()
+    return await run_in_threadpool(get_owned_campaign, session, tenant_id, campaign_id)
+
+
+@router.post("/{campaign_id}/start", response_model=CampaignPublic)
+async def start(
+    campaign_id: IdPath, session: SessionDep, engine: EngineDep, tenant: TenantDep
+) -> Campaign:
+    """Start (or resume) calling; the campaign needs a script."""
+    return await _act(campaign_id, "start", session, engine, tenant_id_of(tenant))
+
+
+@router.post("/{campaign_id}/pause", response_model=CampaignPublic)
+async def pause(
+    campaign_id: IdPath, session: SessionDep, engine: EngineDep, tenant: TenantDep
+) -> Campaign:
+    """Pause calling; calls in progress finish."""
+    return await _act(campaign_id, "pause", session, engine, tenant_id_of(tenant))
+
+
+@router.post("/{campaign_id}/stop", response_model=CampaignPublic)
+async def stop(
+    campaign_id: IdPath, session: SessionDep, engine: EngineDep, tenant: TenantDep
+) -> Campaign:
+    """Stop the campaign for good (sends ``campaign.finished``)."""
+    return await _act(campaign_id, "stop", session, engine, tenant_id_of(tenant))
+
+
+@router.get("/{campaign_id}/stats")
+def stats(campaign_id: IdPath, engine: EngineDep, tenant: TenantDep) -> dict[str, Any]:
+    """Leads by status, calls by outcome and disposition, calls in flight."""
+    return campaign_stats(engine, campaign_id, tenant_id_of(tenant)).to_dict()

@@ -1,0 +1,141 @@
+"""Leads: import CSV (raw or multipart) or JSON with a per-row report; list and read them."""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from api.bodies import read_upload, upload_openapi
+from api.deps import (
+    EngineDep,
+    IdPath,
+    LimitQuery,
+    OffsetQuery,
+    SessionDep,
+    TenantDep,
+    tenant_id_of,
+)
+from api.routes.campaigns import get_owned_campaign
+from models.lead import Lead, LeadPublic, LeadStatus
+from robot.errors import NotFoundError, ValidationError
+from robot.leads import ImportReport, import_leads, import_rows, rows_from_records
+
+router = APIRouter(tags=["leads"])
+
+CSV_TYPES = ("text/csv", "application/csv")
+JSON_TYPES = ("application/json",)
+MAX_LEADS_BYTES = 50_000_000
+EXAMPLE_CSV = "phone,first_name,timezone\n+12025550143,Ann,America/New_York\n"
+
+
+class RejectedRowOut(BaseModel):
+    row: int
+    line: int | None
+    field: str | None
+    reason: str
+
+
+class ImportReportOut(BaseModel):
+    campaign_id: int
+    source: str
+    rows: int
+    imported: int
+    rejected_count: int
+    rejected: list[RejectedRowOut]
+
+
+class LeadList(BaseModel):
+    items: list[LeadPublic]
+
+
+def _safe_name(filename: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", Path(filename).name)[:100] or "leads.csv"
+
+
+def _import_csv(engine: Engine, campaign_id: int, text: str, filename: str) -> ImportReport:
+    with tempfile.TemporaryDirectory(prefix="callrobot-leads-") as folder:
+        path = Path(folder) / _safe_name(filename)
+        path.write_text(text, encoding="utf-8")
+        try:
+            report = import_leads(engine, campaign_id, path, fmt="csv")
+        except ValidationError as e:
+            raise ValidationError(str(e).replace(str(path), filename)) from e
+    report.source = filename
+    return report
+
+
+def _import_json(engine: Engine, campaign_id: int, text: str, filename: str) -> ImportReport:
+    try:
+        payload: Any = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValidationError(f"{filename}:{e.lineno}:{e.colno}: invalid JSON: {e.msg}") from e
+    if isinstance(payload, dict) and isinstance(payload.get("leads"), list):
+        payload = payload["leads"]
+    if not isinstance(payload, list):
+        raise ValidationError(f"{filename}: expected a JSON array of lead objects (or 'leads')")
+    return import_rows(engine, campaign_id, rows_from_records(payload), source=filename)
+
+
+@router.post(
+    "/v1/campaigns/{campaign_id}/leads",
+    response_model=ImportReportOut,
+    openapi_extra=upload_openapi(
+        (*CSV_TYPES, *JSON_TYPES),
+        "Leads as CSV (header row; a phone column) or a JSON array of objects.",
+        EXAMPLE_CSV,
+    ),
+)
+async def import_campaign_leads(
+    campaign_id: IdPath,
+    request: Request,
+    session: SessionDep,
+    engine: EngineDep,
+    tenant: TenantDep,
+) -> dict[str, Any]:
+    """Import leads; every good row is kept and every rejected row reported with its reason."""
+    await run_in_threadpool(get_owned_campaign, session, tenant_id_of(tenant), campaign_id)
+    upload = await read_upload(
+        request,
+        accepted=(*CSV_TYPES, *JSON_TYPES),
+        default_filename="leads",
+        max_bytes=MAX_LEADS_BYTES,
+    )
+    is_json = upload.media_type in JSON_TYPES or upload.filename.lower().endswith(".json")
+    importer = _import_json if is_json else _import_csv
+    report = await run_in_threadpool(importer, engine, campaign_id, upload.text, upload.filename)
+    return report.to_dict()
+
+
+@router.get("/v1/campaigns/{campaign_id}/leads", response_model=LeadList)
+def list_leads(
+    campaign_id: IdPath,
+    session: SessionDep,
+    tenant: TenantDep,
+    status: LeadStatus | None = None,
+    limit: LimitQuery = 100,
+    offset: OffsetQuery = 0,
+) -> LeadList:
+    """A campaign's leads, optionally only those in one status."""
+    get_owned_campaign(session, tenant_id_of(tenant), campaign_id)
+    query = select(Lead).where(Lead.campaign_id == campaign_id)
+    if status is not None:
+        query = query.where(Lead.status == status)
+    rows = session.exec(query.order_by(Lead.id).offset(offset).limit(limit)).all()  # type: ignore[arg-type]
+    return LeadList(items=[LeadPublic.model_validate(lead) for lead in rows])
+
+
+@router.get("/v1/leads/{lead_id}", response_model=LeadPublic)
+def get_lead(lead_id: IdPath, session: SessionDep, tenant: TenantDep) -> Lead:
+    lead = session.get(Lead, lead_id)
+    if lead is None or lead.tenant_id != tenant_id_of(tenant):
+        raise NotFoundError(f"lead {lead_id} not found")
+    return lead

@@ -1,0 +1,119 @@
+"""CRM webhooks: endpoints per tenant, the durable outbox of events, and their deliveries.
+
+An :class:`OutboxEvent` is written in the same transaction as the state change that caused
+it, with its exact JSON body, so a redelivery sends the same bytes. Each event gets one
+:class:`WebhookDelivery` per subscribed endpoint; every try is kept as a
+:class:`WebhookAttempt`. ``ordering_key`` (``lead:ID``, or ``call:ID``/``campaign:ID`` when
+there is no lead) keeps one lead's events in order for each endpoint.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Index, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from models.db import JsonColumn, UTCDateTime, utc_now
+
+
+class EventType(StrEnum):
+    CALL_COMPLETED = "call.completed"
+    LEAD_QUALIFIED = "lead.qualified"
+    RECORDING_READY = "recording.ready"
+    CAMPAIGN_FINISHED = "campaign.finished"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+
+
+class WebhookEndpointBase(SQLModel):
+    url: str = Field(max_length=2000)
+    #: Event types sent to this endpoint; empty means every type.
+    event_types: list[str] = Field(default_factory=list, sa_type=JsonColumn)
+    description: str | None = Field(default=None, max_length=500)
+    enabled: bool = True
+
+
+class WebhookEndpoint(WebhookEndpointBase, table=True):
+    __tablename__ = "webhook_endpoint"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id", index=True)
+    #: HMAC key for Callrobot-Signature (kept readable: signing needs it).
+    secret: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+class OutboxEvent(SQLModel, table=True):
+    __tablename__ = "outbox_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    #: The public event id (``evt_...``), sent as ``Callrobot-Event-Id``.
+    event_id: str = Field(max_length=40, unique=True)
+    tenant_id: int = Field(foreign_key="tenant.id", index=True)
+    type: str = Field(max_length=40)
+    ordering_key: str = Field(max_length=64)
+    call_id: int | None = Field(default=None, index=True)
+    lead_id: int | None = Field(default=None)
+    campaign_id: int | None = Field(default=None)
+    #: The exact JSON body POSTed to endpoints.
+    body: str = Field(sa_type=Text)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+class WebhookDelivery(SQLModel, table=True):
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        UniqueConstraint("event_pk", "endpoint_id", name="uq_delivery_event_endpoint"),
+        Index("ix_delivery_due", "status", "next_attempt_at"),
+        Index("ix_delivery_order", "endpoint_id", "ordering_key", "status", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id", index=True)
+    event_pk: int = Field(foreign_key="outbox_event.id")
+    endpoint_id: int = Field(foreign_key="webhook_endpoint.id", index=True)
+    ordering_key: str = Field(max_length=64)
+    status: DeliveryStatus = Field(default=DeliveryStatus.PENDING, sa_type=String(16))
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    #: Start of the current retry period (creation, or the last redeliver request).
+    retry_started_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    lease_owner: str | None = Field(default=None, max_length=100)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_status_code: int | None = None
+    last_error: str | None = Field(default=None, max_length=500)
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+class WebhookAttempt(SQLModel, table=True):
+    __tablename__ = "webhook_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int = Field(foreign_key="webhook_delivery.id", index=True)
+    at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    status_code: int | None = None
+    error: str | None = Field(default=None, max_length=500)
+    duration_ms: float = 0.0
+
+
+class WebhookDeliveryPublic(SQLModel):
+    id: int
+    endpoint_id: int
+    event_id: str
+    event_type: str
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    delivered_at: datetime | None
+    created_at: datetime
+    attempt_log: list[dict[str, Any]] = Field(default_factory=list)

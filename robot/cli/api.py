@@ -1,0 +1,105 @@
+"""Service commands: ``serve`` (API + dialler + webhook delivery), ``keys create``, ``crm-sink``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from robot.cli.output import emit_json, fail
+from robot.errors import CallrobotError
+
+keys_app = typer.Typer(help="API keys for tenants.", no_args_is_help=True)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    workers: Annotated[
+        bool, typer.Option("--workers/--no-workers", help="Run the dialler and webhooks too.")
+    ] = True,
+) -> None:
+    """Run the HTTP API (with the dialler and webhook delivery in the same process)."""
+    import uvicorn
+
+    from api.main import create_app
+    from models.db import make_engine, upgrade
+
+    try:
+        engine = make_engine()
+        upgrade(engine)
+        app = create_app(engine=engine, run_workers=workers)
+    except CallrobotError as e:
+        fail(str(e))
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+@keys_app.command("create")
+def create_key(
+    tenant: Annotated[str, typer.Option(help="Tenant name (created if new).")],
+    name: Annotated[str | None, typer.Option(help="A label for the key.")] = None,
+    database: Annotated[str | None, typer.Option(help="Database URL.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Create an API key for a tenant and print it once (only its hash is stored)."""
+    from models.apikey import create_api_key, token_prefix
+    from models.db import make_engine, session_scope, upgrade
+    from robot.dialler.campaigns import get_or_create_tenant
+
+    try:
+        engine = make_engine(database)
+        upgrade(engine)
+        tenant_id = get_or_create_tenant(engine, tenant)
+        with session_scope(engine) as session:
+            token = create_api_key(session, tenant_id, name)
+    except CallrobotError as e:
+        fail(str(e))
+    if as_json:
+        emit_json({"tenant": tenant, "tenant_id": tenant_id, "key": token})
+        return
+    typer.echo(token)
+    typer.echo(
+        f"key {token_prefix(token)}... for tenant {tenant!r}; it is not shown again", err=True
+    )
+
+
+def crm_sink(
+    secret: Annotated[str, typer.Option(help="The endpoint's signing secret.")],
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port (0: any).")] = 8787,
+    tolerance_s: Annotated[
+        float, typer.Option(help="Refuse signatures older than this many seconds.")
+    ] = 300.0,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON event per line.")] = False,
+) -> None:
+    """Receive webhooks: verify signatures, drop duplicates, print each event."""
+    import json
+
+    from robot.crm.sink import EventSink, SinkServer
+
+    def show(event: dict[str, object]) -> None:
+        if as_json:
+            emit_json(event)
+            return
+        data = event.get("data")
+        summary = json.dumps(data, ensure_ascii=False, default=str)
+        typer.echo(f"{event.get('created_at')} {event.get('type')} {event.get('id')} {summary}")
+
+    sink = EventSink(secret=secret, on_event=show, tolerance_s=tolerance_s)
+    try:
+        server = SinkServer((host, port), sink)
+    except OSError as e:
+        fail(f"cannot listen on {host}:{port}: {e.strerror or e}")
+    typer.echo(f"listening on {server.url}", err=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.command("crm-sink")(crm_sink)
+    app.add_typer(keys_app, name="keys")

@@ -1,0 +1,367 @@
+"""The webhook delivery worker: durable, at-least-once, in order per lead, concurrent otherwise.
+
+Every state lives in ``webhook_delivery`` rows, so a restarted worker carries on where the
+last one stopped. A worker leases the deliveries it sends (a dead worker's leases run out and
+another worker takes them over). A delivery is only due when no earlier delivery of the same
+lead to the same endpoint is still pending, which keeps each lead's events in order while
+different leads and endpoints are sent concurrently. Failures are retried with exponential
+backoff and jitter for ``retry_for_s`` (24 h by default), then the delivery is ``dead``
+until someone asks for a redelivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import and_, bindparam, exists, insert, or_, select, update
+from sqlalchemy.engine import Connection, Engine
+
+from models.db import is_postgres, utc_now
+from models.webhook import DeliveryStatus, WebhookAttempt
+from robot.config import WebhookSettings, get_settings
+from robot.crm.outbox import DELIVERY, ENDPOINT, OUTBOX
+from robot.crm.signing import EVENT_ID_HEADER, SIGNATURE_HEADER, sign
+from robot.crm.urls import check_webhook_url
+from robot.dialler.claims import write_transaction
+from robot.errors import NotFoundError, ValidationError
+
+logger = logging.getLogger(__name__)
+
+ATTEMPT = WebhookAttempt.__table__  # type: ignore[attr-defined]
+#: A lease outlives the request timeout by this much before another worker may take over.
+LEASE_MARGIN_S = 30.0
+USER_AGENT = "callrobot-webhooks/1"
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    id: int
+    event_id: str
+    event_type: str
+    endpoint_id: int
+    body: str
+    url: str
+    secret: str
+    attempts: int
+    retry_started_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptResult:
+    delivery: ClaimedDelivery
+    at: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: float
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def backoff_s(attempts: int, base_s: float, max_s: float, rng: random.Random) -> float:
+    """Delay before retry number ``attempts``: doubling, capped, with 50 % random jitter."""
+    ceiling = min(max_s, base_s * (2 ** max(0, attempts - 1)))
+    return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
+def schedule_redelivery(
+    conn: Connection, delivery_id: int, tenant_id: int, now: datetime | None = None
+) -> None:
+    """Make a delivery (usually ``dead``) pending again now, with a fresh retry period."""
+    now = now or utc_now()
+    result = conn.execute(
+        update(DELIVERY)
+        .where(DELIVERY.c.id == delivery_id, DELIVERY.c.tenant_id == tenant_id)
+        .values(
+            status=DeliveryStatus.PENDING.value,
+            next_attempt_at=now,
+            retry_started_at=now,
+            lease_owner=None,
+            lease_until=None,
+            delivered_at=None,
+        )
+    )
+    if result.rowcount != 1:
+        raise NotFoundError(f"webhook delivery {delivery_id} not found")
+
+
+class DeliveryWorker:
+    """Sends due deliveries until stopped. Several workers may share one database."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: WebhookSettings | None = None,
+        *,
+        allow_private: bool | None = None,
+        owner: str | None = None,
+        client: httpx.AsyncClient | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        rng: random.Random | None = None,
+    ) -> None:
+        app_settings = get_settings()
+        self.engine = engine
+        self.settings = settings or app_settings.webhooks
+        self.allow_private = (
+            app_settings.webhooks_allow_private if allow_private is None else allow_private
+        )
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self._client = client
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._results: list[AttemptResult] = []
+        self._wake = asyncio.Event()
+        self.sent = 0
+        self.delivered = 0
+
+    # -- database ---------------------------------------------------------------------------
+
+    def claim(self, limit: int) -> list[ClaimedDelivery]:
+        """Lease up to ``limit`` due deliveries (each the oldest pending of its lead)."""
+        if limit <= 0:
+            return []
+        now = self.clock()
+        earlier = DELIVERY.alias("earlier")
+        blocked = exists().where(
+            earlier.c.endpoint_id == DELIVERY.c.endpoint_id,
+            earlier.c.ordering_key == DELIVERY.c.ordering_key,
+            earlier.c.status == DeliveryStatus.PENDING.value,
+            earlier.c.id < DELIVERY.c.id,
+        )
+        due = (
+            select(DELIVERY.c.id)
+            .where(
+                DELIVERY.c.status == DeliveryStatus.PENDING.value,
+                DELIVERY.c.next_attempt_at <= now,
+                or_(DELIVERY.c.lease_until.is_(None), DELIVERY.c.lease_until < now),
+                ~blocked,
+            )
+            .order_by(DELIVERY.c.id)
+            .limit(limit)
+        )
+        lease = {
+            "lease_owner": self.owner,
+            "lease_until": now + timedelta(seconds=self.settings.timeout_s + LEASE_MARGIN_S),
+        }
+        if is_postgres(self.engine):
+            picked = due.with_for_update(skip_locked=True).cte("picked")
+            stmt = update(DELIVERY).where(DELIVERY.c.id == picked.c.id)
+        else:
+            stmt = update(DELIVERY).where(DELIVERY.c.id.in_(due.scalar_subquery()))
+        with write_transaction(self.engine) as conn:
+            ids = conn.execute(stmt.values(**lease).returning(DELIVERY.c.id)).scalars().all()
+            if not ids:
+                return []
+            rows = conn.execute(
+                select(
+                    DELIVERY.c.id,
+                    DELIVERY.c.attempts,
+                    DELIVERY.c.retry_started_at,
+                    DELIVERY.c.endpoint_id,
+                    OUTBOX.c.event_id,
+                    OUTBOX.c.type,
+                    OUTBOX.c.body,
+                    ENDPOINT.c.url,
+                    ENDPOINT.c.secret,
+                )
+                .join(OUTBOX, OUTBOX.c.id == DELIVERY.c.event_pk)
+                .join(ENDPOINT, ENDPOINT.c.id == DELIVERY.c.endpoint_id)
+                .where(DELIVERY.c.id.in_(list(ids)))
+                .order_by(DELIVERY.c.id)
+            ).all()
+        return [
+            ClaimedDelivery(
+                id=r.id,
+                event_id=r.event_id,
+                event_type=r.type,
+                endpoint_id=r.endpoint_id,
+                body=r.body,
+                url=r.url,
+                secret=r.secret,
+                attempts=r.attempts,
+                retry_started_at=r.retry_started_at,
+            )
+            for r in rows
+        ]
+
+    def store_results(self, results: list[AttemptResult]) -> None:
+        """Write a batch of attempt results in one transaction and release their leases."""
+        if not results:
+            return
+        retry_for = timedelta(seconds=self.settings.retry_for_s)
+        updates: list[dict[str, Any]] = []
+        for r in results:
+            attempts = r.delivery.attempts + 1
+            status = DeliveryStatus.DELIVERED
+            next_at = r.at
+            if not r.ok:
+                delay = backoff_s(
+                    attempts, self.settings.backoff_base_s, self.settings.backoff_max_s, self.rng
+                )
+                next_at = r.at + timedelta(seconds=delay)
+                expired = r.at - r.delivery.retry_started_at >= retry_for
+                status = DeliveryStatus.DEAD if expired else DeliveryStatus.PENDING
+                log = logger.warning if status is DeliveryStatus.DEAD else logger.info
+                log(
+                    "delivery %d of %s to endpoint %d failed (attempt %d, %s)%s",
+                    r.delivery.id,
+                    r.delivery.event_id,
+                    r.delivery.endpoint_id,
+                    attempts,
+                    r.error or f"HTTP {r.status_code}",
+                    ": dead" if status is DeliveryStatus.DEAD else f"; retry in {delay:.1f} s",
+                )
+            updates.append(
+                {
+                    "b_id": r.delivery.id,
+                    "b_owner": self.owner,
+                    "b_status": status.value,
+                    "b_attempts": attempts,
+                    "b_next": next_at,
+                    "b_code": r.status_code,
+                    "b_error": (r.error or None) and r.error[:500],
+                    "b_delivered": r.at if r.ok else None,
+                }
+            )
+        stmt = (
+            update(DELIVERY)
+            .where(
+                and_(
+                    DELIVERY.c.id == bindparam("b_id"),
+                    DELIVERY.c.lease_owner == bindparam("b_owner"),
+                )
+            )
+            .values(
+                status=bindparam("b_status"),
+                attempts=bindparam("b_attempts"),
+                next_attempt_at=bindparam("b_next"),
+                last_status_code=bindparam("b_code"),
+                last_error=bindparam("b_error"),
+                delivered_at=bindparam("b_delivered"),
+                lease_owner=None,
+                lease_until=None,
+            )
+        )
+        attempts_rows = [
+            {
+                "delivery_id": r.delivery.id,
+                "at": r.at,
+                "status_code": r.status_code,
+                "error": (r.error or None) and r.error[:500],
+                "duration_ms": r.duration_ms,
+            }
+            for r in results
+        ]
+        with write_transaction(self.engine) as conn:
+            conn.execute(stmt, updates)
+            conn.execute(insert(ATTEMPT), attempts_rows)
+        self.delivered += sum(1 for r in results if r.ok)
+
+    def pending_count(self) -> int:
+        with self.engine.connect() as conn:
+            return len(
+                conn.execute(
+                    select(DELIVERY.c.id).where(DELIVERY.c.status == DeliveryStatus.PENDING.value)
+                ).all()
+            )
+
+    # -- sending ----------------------------------------------------------------------------
+
+    async def send(self, client: httpx.AsyncClient, delivery: ClaimedDelivery) -> AttemptResult:
+        """POST one signed event; never raises for a failed attempt."""
+        body = delivery.body.encode("utf-8")
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            EVENT_ID_HEADER: delivery.event_id,
+            SIGNATURE_HEADER: sign(delivery.secret, body),
+        }
+        started = time.perf_counter()
+        status_code: int | None = None
+        error: str | None = None
+        try:
+            if not self.allow_private:
+                await asyncio.to_thread(check_webhook_url, delivery.url, allow_private=False)
+            response = await client.post(
+                delivery.url, content=body, headers=headers, timeout=self.settings.timeout_s
+            )
+            status_code = response.status_code
+            if not 200 <= status_code < 300:
+                error = f"HTTP {status_code}"
+        except ValidationError as e:
+            error = f"refused: {e}"
+        except httpx.TimeoutException:
+            error = f"timed out after {self.settings.timeout_s:g} s"
+        except httpx.HTTPError as e:
+            error = f"{e.__class__.__name__}: {e}"
+        self.sent += 1
+        return AttemptResult(
+            delivery, self.clock(), status_code, error, (time.perf_counter() - started) * 1000
+        )
+
+    async def _send_and_collect(self, client: httpx.AsyncClient, delivery: ClaimedDelivery) -> None:
+        try:
+            self._results.append(await self.send(client, delivery))
+        finally:
+            self._wake.set()
+
+    async def _flush(self) -> None:
+        results, self._results = self._results, []
+        await asyncio.to_thread(self.store_results, results)
+
+    async def run(self, stop: asyncio.Event | None = None, *, until_idle: bool = False) -> None:
+        """Deliver until ``stop`` is set (or, with ``until_idle``, until nothing is pending)."""
+        client = self._client or httpx.AsyncClient(
+            limits=httpx.Limits(
+                max_connections=self.settings.max_in_flight,
+                max_keepalive_connections=self.settings.max_in_flight,
+            ),
+            follow_redirects=False,
+        )
+        try:
+            while stop is None or not stop.is_set():
+                self._wake.clear()
+                if self._results:
+                    await self._flush()
+                free = self.settings.max_in_flight - len(self._inflight)
+                claimed = await asyncio.to_thread(self.claim, free)
+                for delivery in claimed:
+                    task = asyncio.create_task(self._send_and_collect(client, delivery))
+                    self._inflight.add(task)
+                    task.add_done_callback(self._inflight.discard)
+                if claimed or self._inflight or self._results:
+                    if not self._results:
+                        await self._wait(self.settings.poll_interval_s)
+                    continue
+                if until_idle and await asyncio.to_thread(self.pending_count) == 0:
+                    return
+                await self._wait(self.settings.poll_interval_s, stop)
+        finally:
+            if self._inflight:
+                await asyncio.gather(*self._inflight, return_exceptions=True)
+            await self._flush()
+            if self._client is None:
+                await client.aclose()
+
+    async def _wait(self, timeout_s: float, stop: asyncio.Event | None = None) -> None:
+        waiters = [asyncio.ensure_future(self._wake.wait())]
+        if stop is not None:
+            waiters.append(asyncio.ensure_future(stop.wait()))
+        try:
+            await asyncio.wait(waiters, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()

@@ -1,0 +1,235 @@
+"""The durable outbox: events are written in the same transaction as the change behind them.
+
+Call :func:`record_call_events` inside the transaction that stores a call's final state (a
+SQLAlchemy ``Connection`` or ``Session``; the call row is read back inside it, so the events
+carry exactly what was committed). Each event becomes one ``outbox_event`` row with its exact
+JSON body and one ``webhook_delivery`` row per enabled endpoint subscribed to its type; the
+delivery worker (:mod:`robot.crm.delivery`) sends them after the commit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection
+from sqlmodel import Session
+
+from models.call import Call, Disposition
+from models.campaign import Campaign
+from models.db import utc_now
+from models.lead import Lead
+from models.webhook import DeliveryStatus, EventType, OutboxEvent, WebhookDelivery, WebhookEndpoint
+from robot.config import get_settings
+from robot.errors import NotFoundError
+
+logger = logging.getLogger(__name__)
+
+OUTBOX = OutboxEvent.__table__  # type: ignore[attr-defined]
+DELIVERY = WebhookDelivery.__table__  # type: ignore[attr-defined]
+ENDPOINT = WebhookEndpoint.__table__  # type: ignore[attr-defined]
+CALL = Call.__table__  # type: ignore[attr-defined]
+LEAD = Lead.__table__  # type: ignore[attr-defined]
+CAMPAIGN = Campaign.__table__  # type: ignore[attr-defined]
+
+Executor = Connection | Session
+
+
+def new_event_id() -> str:
+    return f"evt_{uuid.uuid4().hex}"
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def event_body(event_id: str, event_type: str, created_at: datetime, data: dict[str, Any]) -> str:
+    """The JSON body sent for an event: ``{"id", "type", "created_at", "data"}``."""
+    payload = {"id": event_id, "type": event_type, "created_at": _iso(created_at), "data": data}
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def enqueue_event(
+    conn: Executor,
+    *,
+    tenant_id: int,
+    event_type: str,
+    data: dict[str, Any],
+    ordering_key: str,
+    call_id: int | None = None,
+    lead_id: int | None = None,
+    campaign_id: int | None = None,
+    now: datetime | None = None,
+) -> str:
+    """Write one event and its deliveries inside ``conn``'s transaction; return the event id."""
+    now = now or utc_now()
+    event_id = new_event_id()
+    event_pk = conn.execute(
+        insert(OUTBOX)
+        .values(
+            event_id=event_id,
+            tenant_id=tenant_id,
+            type=event_type,
+            ordering_key=ordering_key,
+            call_id=call_id,
+            lead_id=lead_id,
+            campaign_id=campaign_id,
+            body=event_body(event_id, event_type, now, data),
+            created_at=now,
+        )
+        .returning(OUTBOX.c.id)
+    ).scalar_one()
+    endpoints = conn.execute(
+        select(ENDPOINT.c.id, ENDPOINT.c.event_types).where(
+            ENDPOINT.c.tenant_id == tenant_id, ENDPOINT.c.enabled.is_(True)
+        )
+    ).all()
+    rows = [
+        {
+            "tenant_id": tenant_id,
+            "event_pk": event_pk,
+            "endpoint_id": endpoint.id,
+            "ordering_key": ordering_key,
+            "status": DeliveryStatus.PENDING.value,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "retry_started_at": now,
+            "created_at": now,
+        }
+        for endpoint in endpoints
+        if not endpoint.event_types or event_type in endpoint.event_types
+    ]
+    if rows:
+        conn.execute(insert(DELIVERY), rows)
+    logger.debug("event %s (%s) queued for %d endpoint(s)", event_id, event_type, len(rows))
+    return event_id
+
+
+def recording_url(call_id: int, public_base_url: str | None = None) -> str:
+    base = (public_base_url or get_settings().public_base_url).rstrip("/")
+    return f"{base}/v1/calls/{call_id}/recording"
+
+
+def _ordering_key(call: Any) -> str:
+    return f"lead:{call.lead_id}" if call.lead_id is not None else f"call:{call.id}"
+
+
+def record_call_events(
+    conn: Executor,
+    call: int | Call,
+    *,
+    public_base_url: str | None = None,
+    now: datetime | None = None,
+) -> list[str]:
+    """Queue the events of a finished call; return their ids in delivery order.
+
+    Always ``call.completed``; ``recording.ready`` when the call was recorded;
+    ``lead.qualified`` when the disposition is ``qualified``. ``call`` is a call id (read
+    inside the transaction) or a ``Call`` row holding its final state.
+    """
+    call_id = call if isinstance(call, int) else call.id
+    row = conn.execute(select(CALL).where(CALL.c.id == call_id)).first()
+    if row is None:
+        raise NotFoundError(f"call {call_id} not found")
+    lead = None
+    if row.lead_id is not None:
+        lead = conn.execute(select(LEAD).where(LEAD.c.id == row.lead_id)).first()
+    url = recording_url(row.id, public_base_url) if row.recording_path else None
+    common = {
+        "call_id": row.id,
+        "campaign_id": row.campaign_id,
+        "lead_id": row.lead_id,
+        "number": row.number,
+    }
+    key = _ordering_key(row)
+    ids = {"call_id": row.id, "lead_id": row.lead_id, "campaign_id": row.campaign_id}
+    completed = {
+        **common,
+        "attempt": row.attempt,
+        "outcome": row.outcome,
+        "disposition": row.disposition,
+        "q850": row.q850,
+        "voicemail_verdict": row.voicemail_verdict,
+        "started_at": _iso(row.started_at),
+        "answered_at": _iso(row.answered_at),
+        "ended_at": _iso(row.ended_at),
+        "duration_ms": row.duration_ms,
+        "answers": row.slots or {},
+        "recording_url": url,
+    }
+    out = [
+        enqueue_event(
+            conn,
+            tenant_id=row.tenant_id,
+            event_type=EventType.CALL_COMPLETED,
+            data=completed,
+            ordering_key=key,
+            now=now,
+            **ids,
+        )
+    ]
+    if url is not None:
+        ready = {**common, "recording_url": url, "duration_ms": row.duration_ms}
+        out.append(
+            enqueue_event(
+                conn,
+                tenant_id=row.tenant_id,
+                event_type=EventType.RECORDING_READY,
+                data=ready,
+                ordering_key=key,
+                now=now,
+                **ids,
+            )
+        )
+    if row.disposition == Disposition.QUALIFIED:
+        answers = dict(row.slots or {})
+        qualified = {
+            **common,
+            "answers": answers,
+            "consent": answers.get("consent"),
+            "disposition": row.disposition,
+            "variables": dict(lead.variables or {}) if lead is not None else {},
+            "transcript": list(row.transcript or []),
+            "recording_url": url,
+        }
+        out.append(
+            enqueue_event(
+                conn,
+                tenant_id=row.tenant_id,
+                event_type=EventType.LEAD_QUALIFIED,
+                data=qualified,
+                ordering_key=key,
+                now=now,
+                **ids,
+            )
+        )
+    return out
+
+
+def record_campaign_finished(
+    conn: Executor, campaign_id: int, *, now: datetime | None = None
+) -> str:
+    """Queue ``campaign.finished`` for a campaign that has just finished or stopped."""
+    row = conn.execute(select(CAMPAIGN).where(CAMPAIGN.c.id == campaign_id)).first()
+    if row is None:
+        raise NotFoundError(f"campaign {campaign_id} not found")
+    data = {
+        "campaign_id": row.id,
+        "name": row.name,
+        "status": row.status,
+        "started_at": _iso(row.started_at),
+        "finished_at": _iso(row.finished_at),
+    }
+    return enqueue_event(
+        conn,
+        tenant_id=row.tenant_id,
+        event_type=EventType.CAMPAIGN_FINISHED,
+        data=data,
+        ordering_key=f"campaign:{row.id}",
+        campaign_id=row.id,
+        now=now,
+    )
