@@ -17,14 +17,17 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.scalarstring import LiteralScalarString
 
-from dialogues.rasa_http import RasaHttpClassifier
 from robot.errors import ScriptError, SourceProblem
+
+if TYPE_CHECKING:
+    from dialogues.rasa_http import RasaHttpClassifier
 
 __all__ = [
     "EntityAnnotation",
@@ -161,6 +164,15 @@ def parse_rasa_nlu(source: str, *, filename: str = "<string>") -> RasaNluData:
     if reader.problems:
         raise ScriptError(reader.problems)
     return reader.data
+
+
+def __getattr__(name: str) -> Any:
+    # The server client pulls in the classifier (numpy); reading files does not need it.
+    if name == "RasaHttpClassifier":
+        from dialogues.rasa_http import RasaHttpClassifier
+
+        return RasaHttpClassifier
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class _Reader:
