@@ -291,7 +291,7 @@ class SimCall:
             self._signal(180, "Ringing")
             self._state = CallState.RINGING
             self._emit("ringing")
-            answer_ms = SETUP_MS + persona.ring_ms
+            answer_ms = self._now_ms() + persona.ring_ms
             if not await self._wait_until(min(answer_ms, self.ring_timeout_ms)):
                 return self._cancel(16, "Normal call clearing")
             if self.ring_timeout_ms < answer_ms:
