@@ -42,14 +42,18 @@ _POSITIVE_IDIOMS = re.compile(
 _UNSURE = re.compile(
     r"\b(?:maybe|perhaps|not sure|unsure|do not know|no idea|possibly|depends|might)\b"
 )
+# "i'm good" / "i'm fine, thanks" politely declines as often as it agrees.
+_POLITE = re.compile(r"\b(?:i am|we are) (?:good|fine|ok|okay|alright|all set)\b")
 _NEGATIVE = re.compile(
     r"\b(?:no|nope|nah|na|nay|not|never|negative|incorrect|wrong|none|disagree|refuse)\b"
 )
 _POSITIVE = re.compile(
-    r"\b(?:yes|yeah|yep|yup|ya|yah|yea|yess|sure|shore|correct|right|ok|okay|alright"
+    r"\b(?:yes|yeah|yep|yup|ya|yah|yea|yess|sure|shore|correct|ok|okay|alright"
+    r"|right(?! now| away| here| there| after| before| back)"
     r"|absolutely|definitely|certainly|indeed|affirmative|mhm|agree|agreed|fine|exactly"
-    r"|totally|please do|go ahead|sounds good|i do|i am|i did|i have|i will|it is|we do"
-    r"|we are|we did|of course|you bet|perfect|great)\b"
+    r"|totally|please do|go ahead|sounds good|of course|you bet|perfect|great)\b"
+    # "i am" / "we do" answer a question only when they end the answer ("yes i am")
+    r"|\b(?:i|we|it|he|she|they|that) (?:do|am|are|is|did|have|has|will|can|was)$"
 )
 
 
@@ -64,6 +68,8 @@ def extract_yes_no(text: str, intent: str | None = None) -> bool | None:
         return None
     if _NEGATIVE.search(words):
         return False
+    if _POLITE.search(words):
+        return None
     if _POSITIVE.search(words):
         return True
     return None

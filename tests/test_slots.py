@@ -64,6 +64,13 @@ NOW = datetime(2026, 11, 25, 14, 30, tzinfo=UTC)
         ("hello", None),
         ("", None),
         ("the weather is nice", None),
+        ("i'm busy right now", None),
+        ("right now is bad", None),
+        ("right", True),
+        ("i'm good thanks", None),
+        ("we're fine", None),
+        ("no i'm fine", False),
+        ("yes i am", True),
     ],
 )
 def test_yes_no_from_words(text: str, expected: bool | None) -> None:
