@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -39,7 +40,7 @@ async def drain(call: SipCall, frames: list[int]) -> None:
         frames[0] += 1
 
 
-async def run(calls: int, seconds: float, sipp: str) -> dict[str, float]:
+async def run(calls: int, seconds: float, sipp: str) -> dict[str, float | None]:
     port, media_port = free_port(), free_port()
     peer = subprocess.Popen(
         [
@@ -82,10 +83,12 @@ async def run(calls: int, seconds: float, sipp: str) -> dict[str, float]:
         before = [(c.rtp.sent_packets, c.rtp.late_packets) for c in answered]
         frames_before = frames[0]
         started = time.perf_counter()
+        cpu_started = time.process_time()
         for call in answered:
             await call.play(prompt)
         await asyncio.sleep(seconds)
         elapsed = time.perf_counter() - started
+        cpu_s = time.process_time() - cpu_started
         sent = sum(c.rtp.sent_packets - b[0] for c, b in zip(answered, before, strict=True))
         late = sum(c.rtp.late_packets - b[1] for c, b in zip(answered, before, strict=True))
         received = frames[0] - frames_before
@@ -98,6 +101,11 @@ async def run(calls: int, seconds: float, sipp: str) -> dict[str, float]:
             "late_packets": late,
             "late_ratio": round(late / sent, 5) if sent else 1.0,
             "received_frames_per_s": round(received / elapsed, 1),
+            # CPU of this process per call per second of call: load-independent cost
+            "cpu_ms_per_call_second": round(1000 * cpu_s / (len(answered) * elapsed), 2)
+            if answered
+            else None,
+            "load_average_1min": round(os.getloadavg()[0], 2),
         }
     finally:
         await carrier.close()
