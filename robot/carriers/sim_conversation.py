@@ -212,6 +212,7 @@ class PersonaConversation:
 
     def _done(self, utterance: _Utterance, end_ms: float) -> None:
         self._speaking = None
+        self._last_activity_ms = end_ms
         if utterance.text and self.spoken and self.spoken[-1].end_ms is None:
             self.spoken[-1].end_ms = end_ms
         for digit in utterance.dtmf:

@@ -1,0 +1,287 @@
+"""Persona files (bundled ones and positioned errors) and the persona's turn-taking rules.
+
+The turn-taking tests drive :class:`PersonaConversation` frame by frame with synthetic robot
+audio and pre-made persona audio: they check the rules, not the engines (the real engines and
+timing are in test_sim_carrier.py).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from robot.audio import AudioChunk
+from robot.carriers.personas import (
+    BUNDLED_PERSONA_DIR,
+    Persona,
+    PersonaError,
+    PersonaKind,
+    load_personas,
+    parse_persona,
+)
+from robot.carriers.sim_audio import FRAME_BYTES, SILENCE_FRAME, frame_rms, tone
+from robot.carriers.sim_conversation import PersonaConversation
+from voicemail.signalling import classify_signalling
+
+ROBOT_FRAME = tone(440.0, 20, -12.0)
+
+
+# --- bundled personas -----------------------------------------------------------------------
+
+
+def test_bundled_personas_cover_every_kind_on_fictional_numbers() -> None:
+    personas = load_personas()
+    assert {p.kind for p in personas} == set(PersonaKind)
+    numbers = [n for p in personas for n in p.numbers]
+    assert len(numbers) == len(set(numbers))
+    assert all(n.startswith("+155501") and len(n) == 9 for n in numbers)
+    names = {p.name for p in personas}
+    for wanted in (
+        "interested", "interested_callback", "not_interested", "call_me_later", "wrong_person",
+        "asks_who", "do_not_call", "interrupter", "voicemail", "carrier_voicemail", "busy",
+        "no_answer", "invalid_number", "phone_off",
+    ):  # fmt: skip
+        assert wanted in names
+    by_name = {p.name: p for p in personas}
+    assert any(line.interrupt_after_ms for line in by_name["interrupter"].lines)
+    assert by_name["carrier_voicemail"].voicemail.diversion  # type: ignore[union-attr]
+    assert not by_name["voicemail"].voicemail.diversion  # type: ignore[union-attr]
+    assert all(p.voice.pitch != 1.0 for p in personas if p.kind == PersonaKind.HUMAN)
+
+
+def test_load_personas_reads_a_folder_and_single_files(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text('name: a\nnumber: "+15550180"\nkind: busy\n')
+    (tmp_path / "b.yml").write_text('name: b\nnumbers: ["+15550181", "+15550182"]\nkind: busy\n')
+    assert [p.name for p in load_personas(tmp_path)] == ["a", "b"]
+    assert [p.numbers for p in load_personas(tmp_path / "b.yml")] == [("+15550181", "+15550182")]
+
+
+# --- errors with FILE:LINE:COL ------------------------------------------------------------
+
+BROKEN = """\
+name: Not An Identifier
+numbers: ["+15550101", 15550102]
+kind: human
+voice: {engine: espeak}
+ring_ms: -5
+lines:
+  - say: Yes.
+  - think_ms: 100
+  - say: Hi.
+    dtmf: "12x"
+    colour: red
+"""
+
+
+def test_every_problem_is_reported_with_file_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text(BROKEN)
+    with pytest.raises(PersonaError) as info:
+        load_personas(path)
+    found = [(p.line, p.column, p.message) for p in info.value.problems]
+    assert all(p.file == str(path) for p in info.value.problems)
+    assert [(line, col) for line, col, _ in found] == [
+        (1, 7), (2, 24), (4, 8), (5, 10), (8, 5), (10, 11), (11, 5)
+    ]  # fmt: skip
+    messages = "\n".join(m for _, _, m in found)
+    assert "lower_snake_case" in messages
+    assert "quote it in YAML" in messages
+    assert "needs a variant" in messages
+    assert "greater than or equal to 0" in messages
+    assert "a line needs 'say', 'dtmf' or 'hangup_after'" in messages
+    assert "DTMF digits" in messages
+    assert "unknown field 'colour' in lines[2]" in messages
+    assert str(info.value).splitlines()[0].startswith(f"{path}:1:7: name:")
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "needle"),
+    [
+        ("name: x\nkind: voicemail\nnumber: '+15550101'\n", 2, "needs a 'voicemail' section"),
+        ("name: x\nnumber: '+15550101'\nkind: busy\nlines:\n  - say: hi\n", 4, "'lines' only"),
+        ("name: x\nkind: human\n", 1, "missing required field 'numbers'"),
+        ("name: x\nnumber: '+15550101'\nkind: sleepy\n", 3, "kind"),
+        ("name: x\n  bad: [\n", 2, "YAML"),
+        ("- a list\n", 1, "a persona is a YAML mapping"),
+        ("name: x\nname: y\n", 2, "YAML"),
+    ],
+)
+def test_rule_errors_point_at_the_right_line(text: str, line: int, needle: str) -> None:
+    with pytest.raises(PersonaError) as info:
+        parse_persona(text, "qa/p.yaml")
+    problem = info.value.problems[0]
+    assert problem.file == "qa/p.yaml" and problem.line == line
+    assert needle in problem.message
+
+
+def test_a_number_claimed_twice_is_an_error_on_the_second_file(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text('name: a\nnumber: "+15550180"\nkind: busy\n')
+    (tmp_path / "b.yaml").write_text('name: b\nkind: busy\n\nnumber: "+15550180"\n')
+    with pytest.raises(PersonaError) as info:
+        load_personas(tmp_path)
+    (problem,) = info.value.problems
+    assert problem.file.endswith("b.yaml") and problem.line == 4
+    assert "already used by persona 'a'" in problem.message
+
+
+def test_missing_folder_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(PersonaError, match="persona folder not found"):
+        load_personas(tmp_path / "nope")
+
+
+def test_bundled_folder_holds_only_valid_yaml() -> None:
+    for path in sorted(BUNDLED_PERSONA_DIR.glob("*.yaml")):
+        assert parse_persona(path.read_text(), str(path)).name == path.stem
+
+
+# --- turn taking, frame by frame --------------------------------------------------------------
+
+
+def ready(pcm: bytes) -> Future[AudioChunk]:
+    future: Future[AudioChunk] = Future()
+    future.set_result(AudioChunk(pcm))
+    return future
+
+
+def voice_pcm(ms: int) -> bytes:
+    return tone(300.0, ms, -15.0)
+
+
+def human(**fields: Any) -> Persona:
+    base = {"name": "t", "number": "+15550190", "kind": "human", "answer_delay_ms": 100}
+    return Persona.model_validate(base | fields)
+
+
+class Simulation:
+    """Runs a conversation on a 20 ms clock with a scripted robot."""
+
+    def __init__(self, persona: Persona, speech: dict[str, bytes]) -> None:
+        self.dtmf: list[str] = []
+        self.conversation = PersonaConversation(
+            persona,
+            {text: ready(pcm) for text, pcm in speech.items()},
+            answered_ms=0.0,
+            prompt_end_silence_ms=400.0,
+            on_dtmf=self.dtmf.append,
+        )
+        self.now_ms = 0.0
+        self.sent: list[bytes] = []
+        self.hung_up_at: float | None = None
+
+    def run(self, ms: float, robot: bytes | None = None) -> None:
+        """Advance ``ms``; the robot sends ``robot`` frames all along (None: nothing)."""
+        end = self.now_ms + ms
+        while self.now_ms < end and self.hung_up_at is None:
+            frame = self.conversation.step(self.now_ms, robot)
+            if frame is None:
+                self.hung_up_at = self.now_ms
+            else:
+                assert len(frame) == FRAME_BYTES
+                self.sent.append(frame)
+            self.now_ms += 20
+
+    def speaking_at(self, ms: float) -> bool:
+        return frame_rms(self.sent[int(ms // 20)]) > 100
+
+
+def test_hello_after_the_answer_delay_then_a_line_after_each_prompt() -> None:
+    persona = human(hello="Hello?", lines=[{"say": "Yes.", "think_ms": 600}])
+    sim = Simulation(persona, {"Hello?": voice_pcm(400), "Yes.": voice_pcm(300)})
+    sim.run(1000)
+    assert not sim.speaking_at(60) and sim.speaking_at(120) and not sim.speaking_at(540)
+    sim.run(1000, ROBOT_FRAME)  # robot prompt 1000..2000 ms
+    sim.run(300)
+    assert sim.conversation.prompts[0].end_ms is None  # 300 ms of silence: not over yet
+    sim.run(1700)
+    prompt = sim.conversation.prompts[0]
+    assert (prompt.start_ms, prompt.end_ms) == (1000, 2000)
+    said = sim.conversation.spoken[1]
+    assert (said.turn, said.start_ms, said.end_ms) == (1, 2600, 2900)
+    assert sim.speaking_at(2600) and not sim.speaking_at(2580) and not sim.speaking_at(2900)
+
+
+def test_short_pauses_inside_a_prompt_do_not_end_it() -> None:
+    persona = human(hello=None, lines=[{"say": "Yes."}, {"say": "No."}])
+    sim = Simulation(persona, {"Yes.": voice_pcm(200), "No.": voice_pcm(200)})
+    sim.run(500, ROBOT_FRAME)
+    sim.run(300, SILENCE_FRAME)  # a sentence gap, robot audio still flowing
+    sim.run(500, ROBOT_FRAME)
+    sim.run(2000)
+    assert len(sim.conversation.prompts) == 1
+    assert [s.text for s in sim.conversation.spoken] == ["Yes."]
+
+
+def test_barge_in_counts_robot_audio_until_the_prompt_ends() -> None:
+    persona = human(hello=None, lines=[{"say": "Stop.", "interrupt_after_ms": 500}])
+    sim = Simulation(persona, {"Stop.": voice_pcm(600)})
+    sim.run(700, ROBOT_FRAME)  # the persona starts at 500 ms; the robot goes on to 680 ms
+    sim.run(2000)
+    conversation = sim.conversation
+    assert conversation.barge_in_at_ms == 500
+    assert conversation.spoken[0].barge_in
+    assert conversation.robot_audio_ms_after_barge_in == 180
+    assert sim.speaking_at(520)
+
+
+def test_dtmf_and_hangup_after_a_line() -> None:
+    persona = human(hello=None, lines=[{"dtmf": "1#", "hangup_after": True}])
+    sim = Simulation(persona, {})
+    sim.run(400, ROBOT_FRAME)
+    sim.run(3000)
+    assert sim.dtmf == ["1", "#"]
+    assert sim.hung_up_at == 400 + 600 + 300  # prompt end + think + pause before the BYE
+
+
+def test_persona_hangs_up_when_nobody_talks() -> None:
+    persona = human(hello="Hi.", patience_ms=2000)
+    sim = Simulation(persona, {"Hi.": voice_pcm(200)})
+    sim.run(10_000)
+    assert sim.hung_up_at == 100 + 200 + 2000  # hello ends at 300 ms
+
+
+def test_voicemail_plays_greeting_beep_then_records_until_its_limit() -> None:
+    persona = Persona.model_validate(
+        {
+            "name": "vm",
+            "number": "+15550190",
+            "kind": "voicemail",
+            "answer_delay_ms": 0,
+            "voicemail": {"greeting": "Leave a message.", "record_max_ms": 1000},
+        }
+    )
+    sim = Simulation(persona, {"Leave a message.": voice_pcm(1000)})
+    sim.run(500, ROBOT_FRAME)  # a robot talking over the greeting changes nothing
+    sim.run(5000)
+    assert sim.speaking_at(900)  # greeting
+    beep = np.frombuffer(b"".join(sim.sent[65:90]), dtype="<i2")  # 1300..1800 ms
+    spectrum = np.abs(np.fft.rfft(beep))
+    assert np.argmax(spectrum) * 8000 / len(beep) == pytest.approx(1000, abs=20)
+    assert sim.hung_up_at == 1000 + 300 + 500 + 1000
+
+
+def test_failing_kinds_map_to_their_outcome_through_the_classifier() -> None:
+    from robot.carriers.base import Signalling, SipMessageInfo
+    from robot.carriers.sim import FAILURES
+
+    expected = {
+        PersonaKind.BUSY: "busy",
+        PersonaKind.NO_ANSWER: "no_answer",
+        PersonaKind.INVALID_NUMBER: "invalid_number",
+        PersonaKind.UNAVAILABLE: "unavailable",
+        PersonaKind.REJECTED: "rejected",
+        PersonaKind.NETWORK_ERROR: "network_error",
+    }
+    for kind, (status, phrase, cause, _text) in FAILURES.items():
+        signalling = Signalling()
+        reason = {"reason": [f"Q.850;cause={cause}"]}
+        signalling.record(SipMessageInfo(status, None, phrase, reason))
+        assert classify_signalling(signalling).outcome == expected[kind]
+        bare = Signalling()
+        bare.record(SipMessageInfo(status, None, phrase))
+        # the status alone agrees, except 480 which only the cause tells from no answer
+        bare_outcome = "no_answer" if kind == PersonaKind.UNAVAILABLE else expected[kind]
+        assert classify_signalling(bare).outcome == bare_outcome
