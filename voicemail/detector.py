@@ -18,7 +18,7 @@ Every threshold is a field of :class:`DetectorSettings`.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -40,7 +40,9 @@ class DetectorSettings(BaseModel):
     """Thresholds of the audio detector (times in ms after answer, levels in dBFS)."""
 
     vad_engine: str = Field("silero", description="VAD engine: silero (robust) or webrtc.")
-    vad_threshold: float | None = Field(None, description="Speech probability for a frame.")
+    vad_threshold: float | None = Field(
+        0.3, description="Speech probability for a frame (low: short quiet answers count)."
+    )
     initial_silence_ms: float = Field(2500, description="Nobody spoke for this long: give up.")
     initial_silence_verdict: VerdictKind = Field(
         "unknown", description="Verdict after initial silence (people may wait silently too)."
@@ -128,6 +130,8 @@ class VoicemailDetector:
         if verdict is None and self._heard_ms >= self.settings.total_analysis_ms:
             verdict = self._timeout_verdict(self._heard_ms)
         if verdict is not None:
+            # Decision time is how much audio had been heard when the verdict was given.
+            verdict = replace(verdict, decision_ms=self._heard_ms)
             self.verdict = verdict
             logger.debug("voicemail verdict %s at %.0f ms: %s", *self._describe(verdict))
         return verdict

@@ -22,6 +22,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -37,6 +38,7 @@ from voicemail.devset_audio import (
     tone,
 )
 
+T = TypeVar("T")
 SPLITS = ("dev", "test")
 EN_VOICES = ("piper:1.0", "piper:1.25", "espeak:en-us", "espeak:en-gb+f3", "espeak:en-us+m4")
 RU_VOICES = ("espeak:ru", "espeak:ru+f2")
@@ -118,7 +120,7 @@ class DevCase:
     audio: AudioChunk
 
 
-def half(pool: Sequence, split: str) -> Sequence:
+def half(pool: Sequence[T], split: str) -> Sequence[T]:
     """The half of a pool reserved for a split (alternating items; tiny pools are shared)."""
     if len(pool) < 4:
         return pool
@@ -129,7 +131,9 @@ def pick(rng: np.random.Generator, pool: Sequence):
     return pool[int(rng.integers(len(pool)))]
 
 
-def _join(parts: list[np.ndarray], rng: np.random.Generator, gap_s: tuple[float, float]):
+def _join(
+    parts: list[np.ndarray], rng: np.random.Generator, gap_s: tuple[float, float]
+) -> np.ndarray:
     out: list[np.ndarray] = []
     for i, part in enumerate(parts):
         if i:

@@ -27,7 +27,6 @@ ENGLISH_MACHINE_PHRASES: dict[str, float] = {
     "leave your message": 1e-20,
     "after the tone": 1e-20,
     "after the beep": 1e-20,
-    "at the tone": 1e-20,
     "not available": 1e-15,
     "is unavailable": 1e-15,
     "record your message": 1e-20,
@@ -38,6 +37,14 @@ ENGLISH_MACHINE_PHRASES: dict[str, float] = {
     "you've reached": 1e-15,
     "voice mail": 1e-12,
     "mailbox": 1e-10,
+    "is not answering": 1e-15,
+    "not in service": 1e-15,
+    "circuits are busy": 1e-15,
+    "cannot be completed": 1e-15,
+    "please try again": 1e-15,
+    "check the number": 1e-15,
+    "to take your call": 1e-20,
+    "can't take your call": 1e-20,
 }
 #: Russian machine phrases (need an operator-supplied Russian model).
 RUSSIAN_MACHINE_PHRASES: tuple[str, ...] = (
