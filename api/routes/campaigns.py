@@ -162,7 +162,7 @@ async def _act(
 ) -> Campaign:
     campaign = await run_in_threadpool(get_owned_campaign, session, tenant_id, campaign_id)
     await run_in_threadpool(_transition, engine, campaign, action)
-    session.expire_all()
+    session.rollback()  # end the read snapshot: see the committed change
     return await run_in_threadpool(get_owned_campaign, session, tenant_id, campaign_id)
 
 

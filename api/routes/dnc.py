@@ -49,6 +49,7 @@ def add(data: DncAdd, session: SessionDep, engine: EngineDep, tenant: TenantDep)
     tenant_id = tenant_id_of(tenant)
     number = normalise_number(data.number, data.region)
     add_to_dnc(engine, tenant_id, number, data.reason or "added through the API")
+    session.rollback()  # end the read snapshot: see the committed entry
     entry = session.exec(
         select(DncEntry).where(DncEntry.tenant_id == tenant_id, DncEntry.number == number)
     ).one()

@@ -262,6 +262,6 @@ async def redeliver(
             schedule_redelivery(conn, delivery_id, tenant_id)
 
     await run_in_threadpool(apply)
-    session.expire_all()
+    session.rollback()  # end the read snapshot: see the committed change
     delivery, event = await run_in_threadpool(_owned_delivery, session, tenant_id, delivery_id)
     return DeliveryOut(**_delivery_out(delivery, event))
