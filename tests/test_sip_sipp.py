@@ -137,7 +137,12 @@ async def test_early_media_then_480(tmp_path: Path) -> None:
 
 async def test_diversion_on_200_is_reported(tmp_path: Path) -> None:
     with sipp_uas("diversion_200.xml", tmp_path) as peer:
-        carrier, call = await dial(peer)
+        await wait_listening(peer.port)
+        carrier = SipCarrier.from_url(
+            f"sip://127.0.0.1:{peer.port};local_host=127.0.0.1;display=Acme%20Sales"
+        )
+        # SIPp checks the caller ID in From (display name and user) and P-Asserted-Identity
+        call = await carrier.dial("+15551230001", caller_id="+15550007777", ring_timeout_s=10)
         events: list[str] = []
         async for event in call.events():
             events.append(event.kind)
@@ -192,6 +197,7 @@ async def test_far_end_bye_mid_prompt_and_hold(tmp_path: Path) -> None:
         assert_peer_passed(peer)  # our 200 to its re-INVITE and BYE arrived
     s = call.signalling
     assert rest[-1].kind == "hangup" and rest[-1].by == "remote"
+    assert call.rtp.sending_paused  # the peer's sendonly re-INVITE put us on hold
     assert s.hangup_by == "remote" and s.final_status == 200
     bye = [m for m in s.messages if m.method == "BYE"]
     assert len(bye) == 1 and bye[0].header("reason") == [
@@ -251,3 +257,33 @@ async def test_unreachable_peer_times_out_cleanly() -> None:
     assert call.signalling.final_status is None
     assert received.startswith(b"INVITE sip:5000@127.0.0.1")
     await assert_clean(carrier, call)
+
+
+async def test_outbound_proxy_gets_requests_for_the_trunk_domain(tmp_path: Path) -> None:
+    with sipp_uas("busy_486_q850.xml", tmp_path) as peer:
+        await wait_listening(peer.port)
+        carrier = SipCarrier.from_url(
+            f"sip://trunk.invalid:5060;proxy=127.0.0.1:{peer.port};local_host=127.0.0.1"
+        )
+        call = await carrier.dial("+15551230001", ring_timeout_s=10)
+        await collect(call)
+        assert_peer_passed(peer)
+    assert call.signalling.final_status == 486
+    await assert_clean(carrier, call)
+
+
+async def test_registration_with_digest_refresh_and_unregister(tmp_path: Path) -> None:
+    with sipp_uas("register_401.xml", tmp_path) as peer:
+        await wait_listening(peer.port)
+        carrier = SipCarrier.from_url(
+            f"sip://alice:s3cret@127.0.0.1:{peer.port};register=yes;expires=60;"
+            "local_host=127.0.0.1"
+        )
+        await carrier.start()
+        await asyncio.wait_for(carrier.registered.wait(), 10)
+        async with asyncio.timeout(15):  # the registrar granted 6 s: we refresh before that
+            while carrier.registrations < 2:
+                await asyncio.sleep(0.1)
+        await carrier.close()  # sends REGISTER with Expires: 0
+        assert_peer_passed(peer)  # the digest answer was verified; the unregister arrived
+    assert carrier.pending_tasks() == 0

@@ -9,6 +9,7 @@ separate queues so a hang-up never waits behind audio frames.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -19,7 +20,7 @@ from robot.carriers.base import CallEvent, CallState, Signalling
 from robot.carriers.sip.dialog import Dialog, message_info, sipfrag_status, uri_address
 from robot.carriers.sip.media import MediaClock, RtpSession
 from robot.carriers.sip.message import SipMessage, address_uri, new_branch
-from robot.carriers.sip.sdp import SdpError, build_sdp, parse_sdp
+from robot.carriers.sip.sdp import PCMA, PCMU, TELEPHONE_EVENT, SdpError, build_sdp, parse_sdp
 from robot.carriers.sip.useragent import SipUserAgent
 from robot.errors import CarrierError
 
@@ -29,6 +30,13 @@ CANCEL_GRACE_S = 5.0
 BYE_TIMEOUT_S = 5.0
 TRANSFER_TIMEOUT_S = 30.0
 MAX_AUTH_ATTEMPTS = 2
+#: RFC 3264 section 6.1: how we answer each offered direction.
+ANSWER_DIRECTION = {
+    "sendrecv": "sendrecv",
+    "sendonly": "recvonly",
+    "recvonly": "sendonly",
+    "inactive": "inactive",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +83,7 @@ class SipCall:
         self._cancel_sent = False
         self._session_id = secrets.randbits(31)
         self._sdp_version = 1
+        self._last_sdp_content: tuple[object, ...] | None = None
         self._refer_result: asyncio.Future[int] | None = None
         self._dial_leg = dial_leg
         self._bridged: SipCall | None = None
@@ -224,6 +233,9 @@ class SipCall:
         respond = self._ua.respond
         if method == "ACK":
             self._acked.set()
+            if request.body:  # the answer to the offer we put in a 200 (offerless re-INVITE)
+                with contextlib.suppress(SdpError, CarrierError):
+                    self.rtp.set_remote(parse_sdp(request.body))
         elif method == "BYE":
             self.signalling.record(message_info(request, self._elapsed_ms()))
             await respond(request, source, 200, "OK", to_tag=tag)
@@ -236,22 +248,22 @@ class SipCall:
                 await respond(invite, invite_source, 487, "Request Terminated", to_tag=tag)
                 await self._finish("hangup", by="remote")
         elif method in ("INVITE", "UPDATE"):
+            direction = "sendrecv"
             if request.body:
                 try:
-                    self.rtp.set_remote(parse_sdp(request.body))
+                    offer = parse_sdp(request.body)
+                    self.rtp.set_remote(offer)
                 except (SdpError, CarrierError) as e:
                     await respond(request, source, 488, "Not Acceptable Here", to_tag=tag)
                     log.debug("call %s: refused session change: %s", self.call_id, e)
                     return
-            await respond(
-                request,
-                source,
-                200,
-                "OK",
-                to_tag=tag,
-                headers=[("contact", self._contact())],
-                body=self._sdp(),
-            )
+                direction = ANSWER_DIRECTION.get(offer.direction, "sendrecv")
+            elif method == "UPDATE":  # a session refresh without a new offer
+                await respond(request, source, 200, "OK", to_tag=tag)
+                return
+            body = self._sdp(direction=direction)
+            headers = [("contact", self._contact())]
+            await respond(request, source, 200, "OK", to_tag=tag, headers=headers, body=body)
         elif method == "NOTIFY":
             await respond(request, source, 200, "OK", to_tag=tag)
             status = sipfrag_status(request.body)
@@ -279,12 +291,25 @@ class SipCall:
         )
         return f"<sip:{user}@{self._endpoint.local_host}:{port}{transport}>"
 
-    def _sdp(self, payload_types: tuple[int, ...] | None = None) -> bytes:
-        pts = payload_types or (
-            (self.rtp.payload_type,) if self._state is CallState.ANSWERED else (0, 8)
-        )
+    def _sdp(
+        self, payload_types: tuple[int, ...] | None = None, direction: str = "sendrecv"
+    ) -> bytes:
+        """Our session description: the offer (all codecs) or, once agreed, the answer."""
+        agreed = self._state is CallState.ANSWERED or payload_types is not None
+        pts = payload_types or ((self.rtp.payload_type,) if agreed else (PCMU, PCMA))
+        dtmf = self.rtp.dtmf_payload_type if agreed else TELEPHONE_EVENT
+        content = (pts, dtmf, direction)
+        if self._last_sdp_content is not None and content != self._last_sdp_content:
+            self._sdp_version += 1  # RFC 3264: a changed description gets a new version
+        self._last_sdp_content = content
         return build_sdp(
-            self._endpoint.local_host, self.rtp.local_port, self._session_id, self._sdp_version, pts
+            self._endpoint.local_host,
+            self.rtp.local_port,
+            self._session_id,
+            self._sdp_version,
+            pts,
+            dtmf_payload_type=dtmf,
+            direction=direction,
         )
 
     def _elapsed_ms(self) -> float:

@@ -41,6 +41,8 @@ class SipCarrier:
         self._local_host = ""
         self._registration_call_id = secrets.token_hex(10) + "@callrobot"
         self.registered = asyncio.Event()
+        #: Successful registrations so far (the first one and every refresh).
+        self.registrations = 0
 
     @classmethod
     def from_url(cls, url: str, on_incoming: IncomingCallHandler | None = None) -> SipCarrier:
@@ -160,6 +162,7 @@ class SipCarrier:
                 await asyncio.sleep(REGISTER_RETRY_S)
                 continue
             self.registered.set()
+            self.registrations += 1
             await asyncio.sleep(max(5.0, expires * 0.8))
 
     async def _register(self, cseq: int, expires_s: int) -> int:
