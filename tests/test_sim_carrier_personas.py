@@ -285,3 +285,52 @@ def test_failing_kinds_map_to_their_outcome_through_the_classifier() -> None:
         # the status alone agrees, except 480 which only the cause tells from no answer
         bare_outcome = "no_answer" if kind == PersonaKind.UNAVAILABLE else expected[kind]
         assert classify_signalling(bare).outcome == bare_outcome
+
+
+# --- the bundled personas fit the demo script ---------------------------------------------
+
+EXPECTED_DISPOSITIONS = {
+    "interested": "transferred",
+    "interested_callback": "qualified",
+    "not_interested": "not_interested",
+    "call_me_later": "callback",
+    "wrong_person": "wrong_person",
+    "asks_who": "qualified",
+    "do_not_call": "do_not_call",
+    "interrupter": "transferred",
+}
+
+
+@pytest.fixture(scope="module")
+def lead_qualification() -> Any:
+    from dialogues.loader import load_script
+
+    root = Path(__file__).resolve().parents[1]
+    return load_script(root / "dialogues" / "scripts" / "lead_qualification.yaml")
+
+
+@pytest.mark.parametrize(("name", "disposition"), sorted(EXPECTED_DISPOSITIONS.items()))
+def test_human_personas_lead_the_demo_script_to_their_disposition(
+    lead_qualification: Any, name: str, disposition: str
+) -> None:
+    """Each line, as text, answers the question the robot asks at that turn."""
+    from datetime import UTC, datetime
+
+    from dialogues.manager import DialogueManager, UserText
+
+    persona = {p.name: p for p in load_personas()}[name]
+    manager = DialogueManager(
+        lead_qualification,
+        lead={"first_name": "Sarah"},
+        clock=lambda: datetime(2026, 11, 25, 15, 0, tzinfo=UTC),
+    )
+    manager.start()
+    said = 0
+    for line in persona.lines:
+        if manager.ended:
+            break
+        manager.handle(UserText(line.say))
+        said += 1
+    assert manager.ended
+    assert manager.disposition == disposition
+    assert all(not line.interrupt_after_ms for line in persona.lines[said:])
