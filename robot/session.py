@@ -157,6 +157,7 @@ class CallSession:
         self._verdict_sent = False
         self._ended = asyncio.Event()
         self._in_speech = False
+        self._dialogue_started = float("inf")
         self._tasks: set[asyncio.Task[Any]] = set()
         self._events = call.events().__aiter__()
 
@@ -329,6 +330,7 @@ class CallSession:
                     await self._on_machine()
                     return
         self.report.outcome = CallOutcome.HUMAN.value
+        self._dialogue_started = time.monotonic()
         await self._play_turn(self.manager.start(), speech_end=None)
         deadline = self.config.max_call_ms
         while not self.manager.ended and self._now_ms() < deadline:
@@ -347,6 +349,8 @@ class CallSession:
                 if not item.text:
                     continue  # noise or an empty recognition: keep listening
                 self._log_callee(item.text)
+                if item.speech_end < self._dialogue_started:
+                    continue  # the pickup "hello?" the greeting already answers
                 turn = self.manager.handle(UserText(item.text))
                 if turn.nlu is not None:
                     self.report.transcript[-1].intent = turn.nlu.intent

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from robot.carriers.base import Carrier
 from robot.errors import ConfigError
@@ -15,9 +15,7 @@ def create_carrier(url: str | None = None) -> Carrier:
     url = url or DEFAULT_CARRIER_URL
     scheme = urlsplit(url).scheme.lower()
     if scheme == "sim":
-        from robot.carriers.sim import SimCarrier
-
-        return SimCarrier.from_url(url)
+        return _sim_carrier(url)
     if scheme in ("sip", "sips"):
         from robot.carriers.sip.carrier import SipCarrier
 
@@ -27,3 +25,16 @@ def create_carrier(url: str | None = None) -> Carrier:
 
         return LocalCarrier.from_url(url)
     raise ConfigError(f"unknown carrier URL {url!r}: use sim://, sip://... or local://")
+
+
+def _sim_carrier(url: str) -> Carrier:
+    """``sim://?speed=2&personas=/dir/one,/dir/two``: speed factor and extra persona folders."""
+    from robot.carriers.sim import SimCarrier
+
+    query = parse_qs(urlsplit(url).query)
+    try:
+        speed = float(query.get("speed", ["1"])[0])
+    except ValueError as e:
+        raise ConfigError(f"sim carrier URL {url!r}: speed must be a number") from e
+    dirs = [d for value in query.get("personas", []) for d in value.split(",") if d]
+    return SimCarrier(persona_dirs=dirs, speed=speed)
