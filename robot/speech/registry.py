@@ -132,7 +132,7 @@ class SpeechRegistry:
             if key not in self._engines:
                 log.info("loading %s engine %s for %s", kind, engine, language)
                 self._engines[key] = build()
-            return self._engines[key]  # type: ignore[no-any-return]
+            return self._engines[key]
 
     def tts_engine_name(self, language: str) -> str:
         lang = base_language(language)
