@@ -1,0 +1,106 @@
+"""The dialler's call runner: places a dial job's call with the real call engine.
+
+It loads the campaign's pinned script version from the database (trained once per version),
+runs the call session through the configured carrier and turns the session's report into
+the dialler's :class:`~robot.dialler.worker.CallResult`.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from dialogues.loader import LoadedScript, load_script_text
+from robot.carriers.base import Carrier
+from robot.dialler.worker import CallResult, DialJob
+from robot.engine import CallEngine
+from robot.errors import NotFoundError, ScriptError
+from robot.session import CallReport
+
+log = logging.getLogger(__name__)
+
+#: Scripts stored in the database resolve their ``nlu:`` files against the bundled folder.
+BUNDLED_SCRIPTS = Path(__file__).resolve().parents[1] / "dialogues" / "scripts"
+
+
+class EngineCallRunner:
+    def __init__(
+        self,
+        db: Engine,
+        carrier: Carrier,
+        call_engine: CallEngine | None = None,
+        *,
+        recording_dir: Path | None = None,
+    ) -> None:
+        self.db = db
+        self.carrier = carrier
+        self.call_engine = call_engine or CallEngine()
+        self.recording_dir = recording_dir or self.call_engine.settings.data_dir / "recordings"
+        self._scripts: dict[tuple[int, int | None], LoadedScript] = {}
+
+    def script(self, script_id: int, version: int | None) -> LoadedScript:
+        key = (script_id, version)
+        if key not in self._scripts:
+            from models.script import Script
+
+            table = Script.__table__  # type: ignore[attr-defined]
+            with self.db.connect() as conn:
+                row = conn.execute(
+                    select(table.c.name, table.c.version, table.c.yaml_text).where(
+                        table.c.id == script_id
+                    )
+                ).first()
+            if row is None:
+                raise NotFoundError(f"script {script_id} does not exist")
+            self._scripts[key] = load_script_text(
+                row.yaml_text, filename=f"{row.name}@v{row.version}", base_dir=BUNDLED_SCRIPTS
+            )
+        return self._scripts[key]
+
+    async def run(self, job: DialJob) -> CallResult:
+        if job.script_id is None:
+            return CallResult(outcome="failed", error="the campaign has no script")
+        try:
+            loaded = self.script(job.script_id, job.script_version)
+        except (ScriptError, NotFoundError) as e:
+            return CallResult(outcome="failed", error=str(e))
+        started = datetime.now(UTC)
+        report = await self.call_engine.call(
+            self.carrier,
+            job.number,
+            loaded,
+            lead=job.variables,
+            timezone=job.time_zones[0] if job.time_zones else None,
+            recording_dir=self.recording_dir,
+            caller_id=job.caller_id,
+        )
+        return report_to_result(report, started)
+
+
+def report_to_result(report: CallReport, started: datetime) -> CallResult:
+    answered_at = (
+        started + timedelta(milliseconds=report.answered_ms)
+        if report.answered_ms is not None
+        else None
+    )
+    signalling: dict[str, Any] = {"reason": report.signalling_reason, "q850": report.q850}
+    return CallResult(
+        outcome=report.outcome,
+        disposition=report.disposition,
+        q850=report.q850,
+        slots=report.slots,
+        callback_at=report.callback_at,
+        duration_ms=report.duration_ms,
+        answered_at=answered_at,
+        voicemail_verdict=report.voicemail_verdict,
+        voicemail_reason=report.voicemail_reason,
+        voicemail_decision_ms=report.voicemail_decision_ms,
+        transcript=[turn.to_json() for turn in report.transcript],
+        signalling=signalling,
+        recording_path=report.recording_path,
+        error=report.error,
+    )
