@@ -215,3 +215,15 @@ def test_sip_message_header_editing() -> None:
     message.add_header("Via", "a")
     message.set_header("via", "b")
     assert message.header_values("via") == ["b"]
+
+
+def test_only_sip_header_variables_become_invite_headers() -> None:
+    from robot.carriers.sip.carrier import _header_variables
+    from robot.errors import CarrierError
+
+    variables = {"first_name": "Ann", "sip_header_X-Campaign": "spring", "phone": "+1555"}
+    assert _header_variables(variables) == [("x-campaign", "spring")]
+    with pytest.raises(CarrierError, match="sip_header_X:Bad"):
+        _header_variables({"sip_header_X:Bad": "1"})
+    with pytest.raises(CarrierError, match="not a valid SIP header"):
+        _header_variables({"sip_header_X-Ok": "a\r\nInjected: 1"})

@@ -142,7 +142,12 @@ async def test_diversion_on_200_is_reported(tmp_path: Path) -> None:
             f"sip://127.0.0.1:{peer.port};local_host=127.0.0.1;display=Acme%20Sales"
         )
         # SIPp checks the caller ID in From (display name and user) and P-Asserted-Identity
-        call = await carrier.dial("+15551230001", caller_id="+15550007777", ring_timeout_s=10)
+        call = await carrier.dial(
+            "+15551230001",
+            caller_id="+15550007777",
+            ring_timeout_s=10,
+            variables={"sip_header_X-Campaign": "spring-2026", "first_name": "Ann"},
+        )
         events: list[str] = []
         async for event in call.events():
             events.append(event.kind)
@@ -276,8 +281,7 @@ async def test_registration_with_digest_refresh_and_unregister(tmp_path: Path) -
     with sipp_uas("register_401.xml", tmp_path) as peer:
         await wait_listening(peer.port)
         carrier = SipCarrier.from_url(
-            f"sip://alice:s3cret@127.0.0.1:{peer.port};register=yes;expires=60;"
-            "local_host=127.0.0.1"
+            f"sip://alice:s3cret@127.0.0.1:{peer.port};register=yes;expires=60;local_host=127.0.0.1"
         )
         await carrier.start()
         await asyncio.wait_for(carrier.registered.wait(), 10)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import secrets
 
 from robot.carriers.sip.call import CallEndpoint, SipCall
@@ -106,7 +107,7 @@ class SipCarrier:
             remote_uri=f"<{request_uri}>",
         )
         extra = [("p-asserted-identity", f"<sip:{caller}@{self._domain()}>")]
-        extra += [(f"x-{name}", value) for name, value in (variables or {}).items()]
+        extra += _header_variables(variables or {})
         # a SIP URI goes straight to its host unless an outbound proxy is configured
         direct_to = uri_address(request_uri) if number.startswith(("sip:", "sips:")) else None
         call = OutboundSipCall(self._ua, self._endpoint(direct_to), dialog, dial_leg=self._dial_leg)
@@ -230,3 +231,21 @@ class SipCarrier:
         if self._started:
             await self._ua.close()
         self._started = False
+
+
+#: Call variables named ``sip_header_NAME`` are sent as SIP header ``NAME`` on the INVITE;
+#: other variables (lead data) never leave the process.
+HEADER_VARIABLE_PREFIX = "sip_header_"
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9-]+$")
+
+
+def _header_variables(variables: dict[str, str]) -> list[tuple[str, str]]:
+    headers = []
+    for name, value in variables.items():
+        if not name.startswith(HEADER_VARIABLE_PREFIX):
+            continue
+        header = name.removeprefix(HEADER_VARIABLE_PREFIX)
+        if not _HEADER_NAME.match(header) or "\r" in value or "\n" in value:
+            raise CarrierError(f"call variable {name!r} is not a valid SIP header")
+        headers.append((header.lower(), value))
+    return headers
