@@ -121,8 +121,13 @@ def _endpoint_out(endpoint: WebhookEndpoint) -> EndpointOut:
 
 
 def _delivery_out(delivery: WebhookDelivery, event: OutboxEvent) -> dict[str, Any]:
+    fields = {
+        name: getattr(delivery, name)
+        for name in DeliveryOut.model_fields
+        if hasattr(delivery, name)
+    }
     data = DeliveryOut.model_validate(
-        {**delivery.model_dump(), "event_id": event.event_id, "event_type": event.type}
+        {**fields, "event_id": event.event_id, "event_type": event.type}
     )
     return data.model_dump()
 
