@@ -334,3 +334,50 @@ def test_human_personas_lead_the_demo_script_to_their_disposition(
     assert manager.ended
     assert manager.disposition == disposition
     assert all(not line.interrupt_after_ms for line in persona.lines[said:])
+
+
+# --- the personas commands ------------------------------------------------------------------
+
+
+def test_personas_validate_command_prints_positioned_errors(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from robot.cli import app
+
+    runner = CliRunner()
+    ok = runner.invoke(app, ["personas", "validate", str(BUNDLED_PERSONA_DIR)])
+    assert ok.exit_code == 0 and "16 persona(s) OK" in ok.output
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(BROKEN)
+    bad = runner.invoke(app, ["personas", "validate", str(broken)])
+    assert bad.exit_code == 1
+    assert f"{broken}:2:24: numbers[1]:" in bad.output
+
+
+def test_personas_list_and_speak_commands(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from robot.audio import read_wav
+    from robot.cli import app
+
+    runner = CliRunner()
+    listed = runner.invoke(app, ["personas", "list", "--json"])
+    assert listed.exit_code == 0
+    records = [json.loads(line) for line in listed.output.splitlines()]
+    busy = next(r for r in records if r["name"] == "busy")
+    assert busy["numbers"] == ["+15550111"] and busy["kind"] == "busy"
+    (tmp_path / "p.yaml").write_text(
+        'name: shorty\nnumber: "+15550180"\nkind: human\nhello: Hi.\nlines: [{say: "Yes."}]\n'
+    )
+    out = tmp_path / "shorty.wav"
+    spoken = runner.invoke(
+        app, ["personas", "speak", "shorty", "--dir", str(tmp_path), "--out", str(out)]
+    )
+    assert spoken.exit_code == 0, spoken.output
+    audio = read_wav(out)
+    assert audio.rate == 8000 and audio.duration_ms > 1000
+    assert frame_rms(audio.pcm) > 100
+    unknown = runner.invoke(app, ["personas", "speak", "nobody", "--out", str(out)])
+    assert unknown.exit_code == 2 and "no persona named 'nobody'" in unknown.output

@@ -209,8 +209,9 @@ class SimCall:
         """Robot speech the persona still heard after it barged in (None: no barge-in)."""
         return self.conversation.robot_audio_ms_after_barge_in if self.conversation else None
 
-    async def wait_ended(self) -> None:
-        await self._ended.wait()
+    async def wait_ended(self, timeout_s: float | None = None) -> None:
+        """Wait until the call has ended (TimeoutError after ``timeout_s`` real seconds)."""
+        await asyncio.wait_for(self._ended.wait(), timeout_s)
 
     # --- the call's task --------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "campaigns",
     "demo",
     "leads",
+    "personas",
     "scripts",
     "speech",
     "voicemail",
