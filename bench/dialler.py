@@ -6,6 +6,8 @@ as in a real import). Figures:
 - ``import_s``: CSV import of ``--leads`` rows (normalisation, zones, window, bulk insert);
 - ``pick_next_100_ms``: median time of the pick-next query for 100 due leads (all due);
 - ``claim_100_ms``: median time of one claim of 100 leads with a lease (UPDATE ... RETURNING);
+- ``import_main_cpu_s``: CPU time of the importing process (number parsing runs in worker
+  processes on the other cores); ``load_avg_1m_before_import`` shows how busy the host was;
 - ``claims_per_s``: leads claimed per second by ``--workers`` processes claiming batches of
   ``--batch`` at once for ``--claim-seconds`` each.
 
@@ -19,6 +21,7 @@ import argparse
 import csv
 import json
 import multiprocessing
+import os
 import statistics
 import tempfile
 import time
@@ -121,9 +124,12 @@ def run(url: str, workdir: Path, args: argparse.Namespace) -> dict[str, object]:
     csv_path = workdir / "leads.csv"
     write_leads(csv_path, args.leads)
 
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
+    cpu_started = time.process_time()
     report = import_leads(engine, campaign.id, csv_path)
     import_s = time.perf_counter() - started
+    import_main_cpu_s = time.process_time() - cpu_started
     change_status(engine, campaign.id, "start")
     with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
@@ -178,6 +184,9 @@ def run(url: str, workdir: Path, args: argparse.Namespace) -> dict[str, object]:
         "zones": zones,
         "import_s": round(import_s, 2),
         "import_rows_per_s": round(report.rows / import_s),
+        "import_main_cpu_s": round(import_main_cpu_s, 2),
+        "load_avg_1m_before_import": round(load_before, 2),
+        "cpus": os.cpu_count(),
         "pick_next_100_ms": round(statistics.median(pick_ms), 2),
         "claim_100_ms": round(statistics.median(claim_ms), 2),
         "claim_workers": args.workers,
