@@ -7,7 +7,6 @@ can point at the exact place in the file.
 from __future__ import annotations
 
 import csv
-import io
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ class RawRow:
     data: dict[str, Any]
 
 
-def _iter_csv(text_stream: io.TextIOBase, source: str) -> Iterator[RawRow]:
+def _iter_csv(text_stream: Iterable[str], source: str) -> Iterator[RawRow]:
     reader = csv.reader(text_stream)
     try:
         header = next(reader)
@@ -44,7 +43,9 @@ def _iter_csv(text_stream: io.TextIOBase, source: str) -> Iterator[RawRow]:
         if not any(v.strip() for v in values):
             continue
         row += 1
-        data = {name: value for name, value in zip(names, values, strict=False) if name}
+        data: dict[str, Any] = {
+            name: value for name, value in zip(names, values, strict=False) if name
+        }
         if len(values) > len(names):
             data["__extra__"] = values[len(names) :]
         yield RawRow(row, reader.line_num, data)
@@ -72,7 +73,7 @@ def read_rows(source: Path | str, fmt: str | None = None) -> Iterator[RawRow]:
             yield from _iter_json(path.read_text(encoding="utf-8-sig"), str(path))
         elif fmt == "csv":
             with path.open(encoding="utf-8-sig", newline="") as handle:
-                yield from _iter_csv(handle, str(path))  # type: ignore[arg-type]
+                yield from _iter_csv(handle, str(path))
         else:
             raise ValidationError(f"{path}: unknown lead file format {fmt!r} (csv or json)")
     except OSError as e:

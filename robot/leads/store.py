@@ -58,8 +58,8 @@ def _write_rows(conn: Connection, rows: list[LeadRow]) -> None:
     if conn.dialect.name == "postgresql":
         import psycopg
 
-        raw = conn.connection.dbapi_connection
-        assert raw is not None
+        raw = conn.connection.driver_connection
+        assert isinstance(raw, psycopg.Connection)
         try:
             with raw.cursor() as cursor, cursor.copy(f"COPY lead ({names}) FROM STDIN") as copy:
                 for item in rows:
