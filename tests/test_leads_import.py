@@ -185,3 +185,25 @@ def test_cli_imports_with_json_report(fresh_db: FreshDatabase, tmp_path: Path) -
         app, ["leads", "import", str(path), "--campaign", "999", "--database", fresh_db.url]
     )
     assert missing.exit_code == 1 and "campaign 999 not found" in missing.output
+
+
+def test_csv_cells_can_carry_a_per_lead_window(fresh_db: FreshDatabase, tmp_path: Path) -> None:
+    campaign_id = campaign_for(fresh_db.engine)
+    path = tmp_path / "windows.csv"
+    path.write_text(
+        "phone,calling_window\n"
+        '+12125550101,"{""hours"": {""mon"": ""15:00-16:00""}}"\n'
+        "+12125550102,{not json\n"
+        "+12125550103,\n"
+    )
+    report = import_leads(fresh_db.engine, campaign_id, path, now=NOW)
+    assert report.imported == 2
+    [bad] = report.rejected
+    assert (bad.row, bad.field) == (2, "calling_window")
+    assert bad.reason.startswith("calling_window: invalid JSON")
+    leads = leads_by_number(fresh_db.engine)
+    # Monday 15:00 in New York (EDT) is 19:00Z; the default window opens at 13:00Z.
+    assert leads["+12125550101"].next_attempt_at == datetime(2026, 6, 1, 19, 0, tzinfo=UTC)
+    assert leads["+12125550101"].calling_window == {"hours": {"mon": "15:00-16:00"}}
+    assert leads["+12125550103"].next_attempt_at == datetime(2026, 6, 1, 13, 0, tzinfo=UTC)
+    assert leads["+12125550103"].calling_window is None

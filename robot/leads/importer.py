@@ -120,7 +120,13 @@ class _RowChecker:
         tz_value = data[columns.timezone] if columns.timezone is not None else None
         explicit = str(tz_value).strip() if tz_value else None
         window: CallingWindow | None = None
-        window_json = data.get(WINDOW_FIELD)
+        window_json = data.get(WINDOW_FIELD) or None
+        if isinstance(window_json, str):  # a CSV cell holding the window as JSON
+            try:
+                window_json = json.loads(window_json)
+            except json.JSONDecodeError as e:
+                reason = f"{WINDOW_FIELD}: invalid JSON at column {e.colno}: {e.msg}"
+                return RejectedRow(raw.row, reason, raw.line, WINDOW_FIELD)
         try:
             time_zones, tz_source = self._zones(number_zones, explicit)
             if window_json is not None:
