@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ from sipp.peers import (
 
 from robot.audio import AudioChunk
 from robot.carriers.base import CallState
-from robot.carriers.sip import InboundSipCall, SipCall, SipCarrier
+from robot.carriers.sip import InboundSipCall, SipCall, SipCarrier, SipMessage, parse_message
 
 
 async def until(call: SipCall, *kinds: str) -> str:
@@ -125,3 +126,38 @@ async def test_bridged_transfer_relays_audio_between_legs(tmp_path: Path) -> Non
     assert abs(dominant_frequency_hz(heard_by_lead) - 1500) < 20
     assert abs(dominant_frequency_hz(heard_by_agent) - 500) < 20
     assert np.sqrt(np.mean(heard_by_agent.astype(np.float64) ** 2)) > 1000
+
+
+async def test_retransmitted_rejection_is_acknowledged_again() -> None:
+    """A peer that lost our ACK repeats its final response; we ACK it again, even later."""
+    loop = asyncio.get_running_loop()
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer.bind(("127.0.0.1", 0))
+    peer.setblocking(False)
+    port = peer.getsockname()[1]
+    carrier = SipCarrier.from_url(f"sip://127.0.0.1:{port};local_host=127.0.0.1")
+    try:
+        call = await carrier.dial("600", ring_timeout_s=5)
+        data, source = await asyncio.wait_for(loop.sock_recvfrom(peer, 65535), 5)
+        invite = parse_message(data)
+        busy = SipMessage(status=486, reason_phrase="Busy Here")
+        for name in ("via", "from", "call-id", "cseq"):
+            busy.add_header(name, invite.header(name) or "")
+        busy.add_header("to", f"{invite.header('to')};tag=peer1")
+        acks = []
+        for _ in range(2):  # the second copy arrives after the call has already ended
+            await loop.sock_sendto(peer, busy.to_bytes(), source)
+            while True:
+                message = parse_message(
+                    (await asyncio.wait_for(loop.sock_recvfrom(peer, 65535), 5))[0]
+                )
+                if message.method == "ACK":
+                    acks.append(message)
+                    break
+            await call.wait_ended(5)
+    finally:
+        await carrier.close()
+        peer.close()
+    assert len(acks) == 2
+    assert {a.top_via_branch for a in acks} == {invite.top_via_branch}  # same transaction
+    assert acks[1].to_tag == "peer1" and call.signalling.final_status == 486

@@ -247,6 +247,8 @@ class SipCall:
                 invite, invite_source = self._inbound_invite
                 await respond(invite, invite_source, 487, "Request Terminated", to_tag=tag)
                 await self._finish("hangup", by="remote")
+        elif method == "INVITE" and self._is_initial_invite(request):
+            return  # a retransmission of the INVITE we are still answering
         elif method in ("INVITE", "UPDATE"):
             direction = "sendrecv"
             if request.body:
@@ -279,6 +281,10 @@ class SipCall:
             await respond(request, source, 200, "OK", to_tag=tag)
         else:
             await respond(request, source, 501, "Not Implemented", to_tag=tag)
+
+    def _is_initial_invite(self, request: SipMessage) -> bool:
+        initial = self._inbound_invite
+        return initial is not None and initial[0].top_via_branch == request.top_via_branch
 
     # -- helpers ---------------------------------------------------------------------------
     def _contact(self) -> str:

@@ -50,6 +50,13 @@ class SipTransport:
             self._handler(message, address)
         except CarrierError as e:
             log.debug("SIP message from %s:%s rejected: %s", *address[:2], e)
+        except Exception:  # a bug in handling one message must not close the socket
+            log.warning(
+                "SIP %s from %s:%s could not be handled",
+                message.summary(),
+                *address[:2],
+                exc_info=True,
+            )
 
 
 class _UdpProtocol(asyncio.DatagramProtocol):

@@ -55,6 +55,8 @@ class SipUserAgent:
         self._responses: OrderedDict[tuple[str, str], tuple[SipMessage, Address]] = OrderedDict()
         self._out_of_dialog = out_of_dialog
         self._background: set[asyncio.Future[object]] = set()
+        #: ACKs of non-2xx final responses by INVITE branch, for retransmitted responses.
+        self._acks: OrderedDict[str, tuple[SipMessage, Address]] = OrderedDict()
 
     async def start(self, protocol: str, host: str, port: int) -> None:
         self.transport = await open_transport(protocol, host, port, self._received)
@@ -156,6 +158,9 @@ class SipUserAgent:
         ack.add_header("cseq", f"{invite.cseq[0]} ACK")
         for route in invite.header_values("route"):
             ack.add_header("route", route)
+        self._acks[invite.top_via_branch] = (ack, destination)
+        while len(self._acks) > RESPONSE_CACHE_SIZE:
+            self._acks.popitem(last=False)
         await self.transport.send(ack, destination)
 
     async def send_stateless(self, message: SipMessage, destination: Address) -> None:
@@ -213,6 +218,8 @@ class SipUserAgent:
             handler = self._dialogs.get(response.call_id)
             if handler is not None and status >= 200:
                 handler(response, source)  # a retransmitted final response
+            elif status >= 300 and key[0] in self._acks:  # our ACK was lost: send it again
+                self._spawn(self._resend(*self._acks[key[0]]))
             return
         if status < 200:
             transaction.got_provisional = True
