@@ -87,7 +87,7 @@ def report_to_result(report: CallReport, started: datetime) -> CallResult:
         if report.answered_ms is not None
         else None
     )
-    signalling: dict[str, Any] = {"reason": report.signalling_reason, "q850": report.q850}
+    signalling: dict[str, Any] = {**report.signalling, "q850": report.q850}
     return CallResult(
         outcome=report.outcome,
         disposition=report.disposition,

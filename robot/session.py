@@ -113,6 +113,8 @@ class CallReport:
     #: End of callee speech -> first robot audio queued, per turn (ms).
     turn_latencies_ms: list[float] = field(default_factory=list)
     recording_path: str | None = None
+    #: What the network said (status, Reason, Diversion, History-Info, timings).
+    signalling: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
 
     def summary(self) -> dict[str, Any]:
@@ -158,6 +160,7 @@ class CallSession:
         self._ended = asyncio.Event()
         self._in_speech = False
         self._dialogue_started = float("inf")
+        self._pending_asr = 0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._events = call.events().__aiter__()
 
@@ -189,6 +192,20 @@ class CallSession:
         with contextlib.suppress(Exception):
             await self.call.hangup()
         self.report.duration_ms = self._now_ms()
+        sig = self.call.signalling
+        self.report.signalling = {
+            "final_status": sig.final_status,
+            "reason_phrase": sig.final_reason_phrase,
+            "reason": list(sig.reason),
+            "diversion": list(sig.diversion),
+            "history_info": list(sig.history_info),
+            "provisional": list(sig.provisional),
+            "early_media": sig.early_media,
+            "ringing_ms": sig.ringing_ms,
+            "answer_ms": sig.answer_ms,
+            "hangup_by": sig.hangup_by,
+            "classified_as": self.report.signalling_reason,
+        }
         result = self.manager.result()
         if self.report.outcome == CallOutcome.HUMAN.value:
             self.report.disposition = result.disposition
@@ -287,7 +304,11 @@ class CallSession:
         return task
 
     async def _deliver(self, decoding: asyncio.Task[str], speech_end: float) -> None:
-        text = await decoding
+        self._pending_asr += 1
+        try:
+            text = await decoding
+        finally:
+            self._pending_asr -= 1
         self._inputs.put_nowait(_Input("utterance", text=text, speech_end=speech_end))
 
     async def _transcribe(self, audio: AudioChunk) -> str:
@@ -335,7 +356,7 @@ class CallSession:
         deadline = self.config.max_call_ms
         while not self.manager.ended and self._now_ms() < deadline:
             timeout = None
-            if not self._speaking and not self._in_speech:
+            if not self._speaking and not self._in_speech and not self._pending_asr:
                 timeout = self.manager.settings.no_input_timeout_ms / 1000
             try:
                 item = await asyncio.wait_for(self._inputs.get(), timeout)
