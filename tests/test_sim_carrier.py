@@ -453,3 +453,38 @@ async def test_bundled_persona_voices_are_recognized(
         words = [w.strip(".,?'").lower() for w in text.split() if len(w) > 3]
         found = sum(w in heard for w in words)
         assert found >= 0.75 * len(words), (name, text, heard)
+
+
+async def test_espeak_persona_voice_and_a_broken_voice() -> None:
+    espeak = persona(voice={"engine": "espeak", "variant": "en-us+f3"}).voice
+    audio = await asyncio.wrap_future(persona_speech(espeak, "Hello there."))
+    assert audio.rate == 8000 and audio.duration_ms > 400 and frame_rms(audio.pcm) > 300
+    pitched = persona(voice={"pitch": 1.3}).voice
+    plain = persona(voice={"pitch": 1.0}).voice
+    text = "I'm driving right now, call me back tomorrow morning."
+    high = await asyncio.wrap_future(persona_speech(pitched, text))
+    low = await asyncio.wrap_future(persona_speech(plain, text))
+    assert high.duration_ms == pytest.approx(low.duration_ms, rel=0.15)  # same tempo
+    assert spectral_centroid_hz(high) > 1.1 * spectral_centroid_hz(low)  # a higher voice
+
+
+def spectral_centroid_hz(audio: AudioChunk) -> float:
+    power = np.abs(np.fft.rfft(audio.to_float())) ** 2
+    freqs = np.fft.rfftfreq(audio.samples, 1.0 / audio.rate)
+    return float(np.sum(freqs * power) / np.sum(power))
+
+
+async def test_a_voice_that_cannot_speak_leaves_the_persona_mute_not_the_call_broken(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    who = persona(voice={"engine": "espeak", "variant": "no-such-voice"}, hello="Hello?")
+    carrier = SimCarrier([who], speed=2.0)
+    call = await carrier.dial("+15550190")
+    driver = RobotDriver(call)
+    await driver.answered()
+    await asyncio.sleep(0.5)
+    await call.hangup()
+    await driver.ended()
+    assert driver.kinds()[-1] == "hangup" and len(driver.frames) > 10
+    assert not any(speech_frames(driver.frames))
+    assert "persona speech synthesis failed" in caplog.text

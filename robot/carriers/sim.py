@@ -104,6 +104,7 @@ class SimCall:
         self._loop = asyncio.get_running_loop()
         self._t0 = self._loop.time()
         self._task: asyncio.Task[None] | None = None
+        self._final_emitted = False
         self._noise = noise_bed(persona.noise, seed) if persona and persona.noise else None
         self._noise_pos = 0
         self._speech: dict[str, Future[AudioChunk]] = {}
@@ -222,6 +223,7 @@ class SimCall:
         return (self._loop.time() - self._t0) * 1000.0 * self.speed
 
     def _emit(self, kind: str, *, digit: str | None = None, by: str | None = None) -> None:
+        self._final_emitted = self._final_emitted or kind in ("hangup", "failed")
         self._events.put_nowait(CallEvent(kind, self._now_ms(), digit, by))
 
     def _signal(
@@ -348,6 +350,8 @@ class SimCall:
         if self._state == CallState.ANSWERED:
             self.signalling.hangup_by = by
             self._emit("hangup", by=by)
+        elif not self._final_emitted:  # the simulation itself broke before a final response
+            self._emit("failed")
         self.signalling.ended_ms = self._now_ms()
         self._state = CallState.ENDED
         self._robot_frames.clear()
@@ -477,8 +481,7 @@ class SimCarrier:
 
     async def close(self) -> None:
         self._closed = True
-        for call in self.calls:
-            await call.hangup()
+        await asyncio.gather(*(call.hangup() for call in self.calls))
         self.calls.clear()
 
 
