@@ -131,3 +131,14 @@ def test_sentence_splitting() -> None:
     ]
     assert split_sentences("Dr.Smith called at 3.30") == ["Dr.Smith called at 3.30"]
     assert split_sentences("   ") == []
+
+
+def test_one_piper_voice_serves_several_threads(piper: PiperSynthesizer) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = ["Yes, that works for me.", "Please call me tomorrow.", "Who is calling?"]
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(piper.synthesize, texts))
+    for audio in results:
+        assert audio.rate == TELEPHONY_RATE_HZ and 600 < audio.duration_ms < 4000
+        assert rms(audio) > 1000
