@@ -14,9 +14,8 @@ import socket
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
 
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
@@ -39,56 +38,13 @@ from robot.dialler.claims import (
     release_lead,
     write_transaction,
 )
+from robot.dialler.jobs import CallResult, CallRunner, DialJob
 from robot.dialler.pacing import CampaignLoad, TokenBucket, share_slots
 from robot.dialler.retry import LeadDecision, RetryPolicy, decide_next
 from robot.errors import CallrobotError
 from robot.windows import CallingWindow, check_window, zone_info
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class DialJob:
-    """One call to place for a lead."""
-
-    call_id: int
-    lead_id: int
-    tenant_id: int
-    campaign_id: int
-    number: str
-    attempt: int
-    variables: dict[str, Any]
-    script_id: int | None
-    script_version: int | None
-    caller_id: str | None
-    time_zones: tuple[str, ...]
-
-
-@dataclass(slots=True)
-class CallResult:
-    """How a call went, as the call session reports it."""
-
-    outcome: CallOutcome | str
-    disposition: str | None = None
-    q850: int | None = None
-    slots: dict[str, Any] = field(default_factory=dict)
-    #: For disposition "callback": when the callee asked to be called back (aware datetime).
-    callback_at: datetime | None = None
-    duration_ms: float | None = None
-    answered_at: datetime | None = None
-    voicemail_verdict: str | None = None
-    voicemail_reason: str | None = None
-    voicemail_decision_ms: float | None = None
-    transcript: list[dict[str, Any]] = field(default_factory=list)
-    signalling: dict[str, Any] = field(default_factory=dict)
-    recording_path: str | None = None
-    error: str | None = None
-
-
-class CallRunner(Protocol):
-    async def run(self, job: DialJob) -> CallResult:
-        """Place the call and run it to the end; return how it went."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +109,7 @@ def finish_attempt(
                 signalling=result.signalling,
                 recording_path=result.recording_path,
                 duration_ms=result.duration_ms,
-                error=(result.error or None) and result.error[:1000],
+                error=result.error[:1000] if result.error else None,
             )
         )
         if result.disposition == Disposition.DO_NOT_CALL:
@@ -269,11 +225,10 @@ class Dialler:
             self._changed.set()
 
     async def _dial(self, plan: CampaignPlan, lead: ClaimedLead, on_dnc: bool) -> None:
-        release = release_lead
         if on_dnc:
             logger.info("lead %d: number is on the do-not-call list", lead.id)
             await asyncio.to_thread(
-                release,
+                release_lead,
                 self.engine,
                 lead.id,
                 self.owner,
@@ -290,7 +245,7 @@ class Dialler:
             logger.debug("lead %d: %s", lead.id, check.reason)
             status = LeadStatus.PENDING if check.next_opening else LeadStatus.EXHAUSTED
             await asyncio.to_thread(
-                release,
+                release_lead,
                 self.engine,
                 lead.id,
                 self.owner,
@@ -352,7 +307,9 @@ class Dialler:
         interval_s = self.limits.heartbeat_s or self.limits.lease_s / 3
         while True:
             await asyncio.sleep(interval_s)
-            if self._tasks:
+            if not self._tasks:
+                continue
+            try:
                 await asyncio.to_thread(
                     extend_leases,
                     self.engine,
@@ -361,6 +318,8 @@ class Dialler:
                     self.limits.lease_s,
                     self.clock(),
                 )
+            except CallrobotError:
+                logger.exception("lease heartbeat failed; retrying in %.1f s", interval_s)
 
     async def run(self, stop: asyncio.Event | None = None, *, until_idle: bool = False) -> None:
         """Dial until ``stop`` is set (then let running calls finish).
@@ -373,7 +332,13 @@ class Dialler:
         try:
             while not stop.is_set():
                 self._changed.clear()
-                taken = await self.fill_slots()
+                try:
+                    taken = await self.fill_slots()
+                except CallrobotError:
+                    logger.exception("claiming leads failed; retrying")
+                    taken = 0
+                    if until_idle and not self._tasks:
+                        raise
                 if until_idle and not taken and not self._tasks:
                     break
                 if taken and len(self._tasks) < self.limits.max_concurrent_calls:
