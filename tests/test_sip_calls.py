@@ -161,3 +161,31 @@ async def test_retransmitted_rejection_is_acknowledged_again() -> None:
     assert len(acks) == 2
     assert {a.top_via_branch for a in acks} == {invite.top_via_branch}  # same transaction
     assert acks[1].to_tag == "peer1" and call.signalling.final_status == 486
+
+
+async def test_options_answered_and_garbage_survived() -> None:
+    loop = asyncio.get_running_loop()
+    carrier = SipCarrier.from_url("sip://127.0.0.1:5060;local_host=127.0.0.1")
+    await carrier.start()
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer.bind(("127.0.0.1", 0))
+    peer.setblocking(False)
+    options = (
+        b"OPTIONS sip:robot@127.0.0.1 SIP/2.0\r\n"
+        b"v: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKopt1\r\n"
+        b"f: <sip:monitor@127.0.0.1>;tag=m1\r\nt: <sip:robot@127.0.0.1>\r\n"
+        b"i: keepalive-1\r\nCSeq: 7 OPTIONS\r\nl: 0\r\n\r\n"
+    )
+    try:
+        for garbage in (b"\x00\xff" * 50, b"SIP/2.0 200 OK\r\n\r\n", b"\r\n\r\n"):
+            await loop.sock_sendto(peer, garbage, carrier.local_address)
+        await loop.sock_sendto(peer, options, carrier.local_address)
+        data, _ = await asyncio.wait_for(loop.sock_recvfrom(peer, 65535), 5)
+        dropped = carrier.dropped_messages
+    finally:
+        peer.close()
+        await carrier.close()
+    response = parse_message(data)
+    assert response.status == 200 and response.cseq == (7, "OPTIONS")
+    assert "INVITE" in (response.header("allow") or "") and response.to_tag
+    assert dropped == 2  # the two malformed datagrams; the CRLF keep-alive is not an error

@@ -125,6 +125,12 @@ class SipCarrier:
         self._calls = {k: c for k, c in self._calls.items() if c.state != "ended"}
         return list(self._calls.values())
 
+    @property
+    def dropped_messages(self) -> int:
+        """Malformed SIP messages received and dropped so far."""
+        transport = self._ua.transport
+        return transport.dropped_messages if transport is not None else 0
+
     def pending_tasks(self) -> int:
         """Background work still running: transactions, call steps, registration."""
         calls = sum(c.pending_tasks for c in self._calls.values())
