@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import and_, bindparam, exists, insert, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from models.db import is_postgres, utc_now
@@ -272,10 +272,12 @@ class DeliveryWorker:
 
     def pending_count(self) -> int:
         with self.engine.connect() as conn:
-            return len(
+            return int(
                 conn.execute(
-                    select(DELIVERY.c.id).where(DELIVERY.c.status == DeliveryStatus.PENDING.value)
-                ).all()
+                    select(func.count())
+                    .select_from(DELIVERY)
+                    .where(DELIVERY.c.status == DeliveryStatus.PENDING.value)
+                ).scalar_one()
             )
 
     # -- sending ----------------------------------------------------------------------------
@@ -307,6 +309,9 @@ class DeliveryWorker:
             error = f"timed out after {self.settings.timeout_s:g} s"
         except httpx.HTTPError as e:
             error = f"{e.__class__.__name__}: {e}"
+        except Exception as e:  # one broken attempt must never lose the delivery's result
+            logger.exception("delivery %d: unexpected error while sending", delivery.id)
+            error = f"{e.__class__.__name__}: {e}"
         self.sent += 1
         return AttemptResult(
             delivery, self.clock(), status_code, error, (time.perf_counter() - started) * 1000
@@ -314,7 +319,9 @@ class DeliveryWorker:
 
     async def _send_and_collect(self, client: httpx.AsyncClient, delivery: ClaimedDelivery) -> None:
         try:
-            self._results.append(await self.send(client, delivery))
+            result = await self.send(client, delivery)
+            # Append only now: the list may have been swapped by a flush while sending.
+            self._results.append(result)
         finally:
             self._wake.set()
 

@@ -108,6 +108,10 @@ class SinkServer(ThreadingHTTPServer):
         super().__init__(address, handler)
         self.sink = sink
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A sender that gave up (timed out) closes its socket: not worth a traceback.
+        logger.debug("request from %s failed", client_address, exc_info=True)
+
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
