@@ -18,19 +18,51 @@ ASTERISK_SOUNDS_DIR = Path("/usr/share/asterisk/sounds")
 ASTERISK_DOC_DIR = Path("/usr/share/doc")
 
 _DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
-_BRACKETED = re.compile(r"\[[^\]]*\]")
+#: Stage directions in transcripts ("[beep]", "(5 seconds of silence)") are not spoken.
+_BRACKETED = re.compile(r"\[[^\]]*\]|\([^)]*\)")
+_SPOKEN_SYMBOLS = {"#": " pound ", "*": " star ", "&": " and ", "%": " percent "}
+_CONTRACTIONS = {
+    "i'm": "i am",
+    "you're": "you are",
+    "we're": "we are",
+    "they're": "they are",
+    "that's": "that is",
+    "it's": "it is",
+    "there's": "there is",
+    "what's": "what is",
+    "let's": "let us",
+    "can't": "cannot",
+    "won't": "will not",
+    "don't": "do not",
+    "doesn't": "does not",
+    "isn't": "is not",
+    "didn't": "did not",
+    "i'll": "i will",
+    "you'll": "you will",
+    "we'll": "we will",
+    "i've": "i have",
+    "you've": "you have",
+    "i'd": "i would",
+    "you'd": "you would",
+}
 _NOT_WORD = re.compile(r"[^\w\s']|_")
 _DIGIT_RUN = re.compile(r"\d+")
 
 
 def normalize_text(text: str) -> list[str]:
-    """Lower-case words without punctuation; digits spelled one by one ("42" -> four two)."""
-    text = _BRACKETED.sub(" ", text.lower()).replace("-", " ")
+    """Words for WER: lower case, no punctuation or stage directions, digits spelled one by
+    one ("42" -> four two), ``#``/``*`` as spoken ("pound", "star"), hyphenated words joined,
+    common contractions expanded."""
+    text = _BRACKETED.sub(" ", text.lower().replace("’", "'"))
+    for symbol, spoken in _SPOKEN_SYMBOLS.items():
+        text = text.replace(symbol, spoken)
+    text = re.sub(r"(?<=[a-z])-(?=[a-z])", "", text)  # re-record = rerecord
     text = _DIGIT_RUN.sub(
         lambda m: " " + " ".join(_DIGIT_WORDS[int(d)] for d in m.group()) + " ", text
     )
-    text = _NOT_WORD.sub(" ", text).replace("'", "")
-    return text.split()
+    words = _NOT_WORD.sub(" ", text).split()
+    words = " ".join(_CONTRACTIONS.get(w, w) for w in words).split()
+    return [w.replace("'", "") for w in words if w.strip("'")]
 
 
 def word_errors(reference: list[str], hypothesis: list[str]) -> int:
