@@ -1,0 +1,180 @@
+"""Signatures, the outbox transaction, dead letters through the API, and ``callrobot crm-sink``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from api.testing import VALID_SCRIPT, ApiHarness, open_api
+from models.call import Call
+from models.db import DatabaseError, session_scope
+from models.testing import BACKENDS, open_fresh_database
+from models.webhook import OutboxEvent, WebhookDelivery
+from robot.config import Settings
+from robot.crm.delivery import DeliveryWorker
+from robot.crm.outbox import record_call_events
+from robot.crm.signing import SignatureError, sign, verify_signature
+from robot.crm.sink import EventSink, SinkServer
+from robot.crm.testing import FAST, SECRET, FlakyReceiver, add_endpoint
+from robot.dialler.claims import write_transaction
+
+BODY = b'{"id":"evt_1","type":"call.completed","created_at":"2026-11-26T02:00:00+00:00","data":{}}'
+
+
+def test_signature_round_trip_and_every_way_it_can_fail() -> None:
+    now = 1_800_000_000
+    header = sign("s3cret", BODY, now)
+    assert header.startswith(f"t={now},v1=")
+    assert verify_signature("s3cret", BODY, header, now=now + 10) == now
+    # Secret rotation: any one matching v1 value is enough.
+    rotated = f"{header},v1={'0' * 64}"
+    assert verify_signature("s3cret", BODY, rotated, now=now) == now
+    failures = {
+        "does not match": ("other", BODY, header, now),
+        "does not match ": ("s3cret", BODY + b" ", header, now),
+        "away from now": ("s3cret", BODY, header, now + 301),
+        "missing": ("s3cret", BODY, None, now),
+        "no v1": ("s3cret", BODY, f"t={now}", now),
+        "no t=": ("s3cret", BODY, "v1=abc", now),
+        "bad timestamp": ("s3cret", BODY, "t=yesterday,v1=abc", now),
+    }
+    for expected, (secret, body, bad_header, at) in failures.items():
+        with pytest.raises(SignatureError, match=expected.strip()):
+            verify_signature(secret, body, bad_header, now=at)
+
+
+@pytest.fixture(params=BACKENDS)
+def api(
+    request: pytest.FixtureRequest, tmp_path: Path, isolated_settings: Settings
+) -> Iterator[ApiHarness]:
+    for db in open_fresh_database(request.param, tmp_path):
+        yield from open_api(db.engine, isolated_settings)
+
+
+def test_outbox_rows_roll_back_with_the_call_state(api: ApiHarness) -> None:
+    tenant_id = api.tenants["acme"][0]
+    add_endpoint(api.engine, "http://127.0.0.1:9/", tenant="acme")
+    with session_scope(api.engine) as session:
+        call = Call(tenant_id=tenant_id, number="+12025550143")
+        session.add(call)
+        session.flush()
+        call_id = call.id
+    assert call_id is not None
+    with pytest.raises(DatabaseError), write_transaction(api.engine) as conn:
+        conn.execute(Call.__table__.update().values(outcome="human", disposition="qualified"))  # type: ignore[attr-defined]
+        assert len(record_call_events(conn, call_id)) == 2
+        conn.execute(Call.__table__.insert().values(id=call_id))  # type: ignore[attr-defined]  # fails
+    with api.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(OutboxEvent)).scalar_one() == 0
+        assert conn.execute(select(func.count()).select_from(WebhookDelivery)).scalar_one() == 0
+    with write_transaction(api.engine) as conn:
+        conn.execute(Call.__table__.update().values(outcome="human", disposition="qualified"))  # type: ignore[attr-defined]
+        ids = record_call_events(conn, call_id, public_base_url="https://robot.example.com")
+    with api.engine.connect() as conn:
+        rows = conn.execute(select(OutboxEvent.event_id, OutboxEvent.body)).all()  # type: ignore[call-overload]
+    assert [r.event_id for r in rows] == ids
+    qualified = json.loads(rows[1].body)
+    assert qualified["type"] == "lead.qualified"
+    assert qualified["data"]["number"] == "+12025550143"
+    assert qualified["data"]["recording_url"] is None
+
+
+async def test_dead_delivery_is_listed_and_redelivered_through_the_api(api: ApiHarness) -> None:
+    flaky = FlakyReceiver()
+    flaky.plan = lambda _event_id, _try: "fail" if flaky.failing else "ok"
+    flaky.failing = True  # type: ignore[attr-defined]
+    server = SinkServer(("127.0.0.1", 0), flaky.sink, flaky.handler())
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        endpoint = api.request(
+            "POST", "/v1/webhooks", json={"url": server.url, "secret": SECRET}
+        ).json()
+        script = api.request(
+            "POST", "/v1/scripts", content=VALID_SCRIPT, headers={"Content-Type": "text/yaml"}
+        ).json()
+        call = api.request(
+            "POST", "/v1/calls", json={"number": "+12025550143", "script_id": script["id"]}
+        ).json()
+        for _ in range(600):
+            if api.request("GET", f"/v1/calls/{call['id']}").json()["ended_at"]:
+                break
+            await asyncio.sleep(0.05)
+        settings = FAST.model_copy(update={"retry_for_s": 0.1})
+        await asyncio.wait_for(
+            DeliveryWorker(api.engine, settings, allow_private=True).run(until_idle=True), 60
+        )
+        url = f"/v1/webhooks/{endpoint['id']}/deliveries"
+        dead = api.request("GET", url, params={"status": "dead"}).json()["items"]
+        assert [d["event_type"] for d in dead] == [
+            "call.completed",
+            "recording.ready",
+            "lead.qualified",
+        ]
+        assert all(d["last_error"] == "HTTP 500" for d in dead)
+        detail = api.request("GET", f"/v1/webhooks/deliveries/{dead[2]['id']}").json()
+        assert detail["body"]["data"]["answers"] == {"consent": True, "interest": "solar"}
+        assert detail["body"]["data"]["consent"] is True
+        assert detail["attempt_log"][0]["status_code"] == 500
+        flaky.failing = False  # type: ignore[attr-defined]
+        for delivery in dead:
+            again = api.request("POST", f"/v1/webhooks/deliveries/{delivery['id']}/redeliver")
+            assert again.status_code == 202
+            assert again.json()["status"] == "pending"
+        await asyncio.wait_for(
+            DeliveryWorker(api.engine, FAST, allow_private=True).run(until_idle=True), 60
+        )
+        assert [flaky.events[e]["type"] for e in flaky.accepted] == [d["event_type"] for d in dead]
+        assert api.request("GET", url, params={"status": "dead"}).json()["items"] == []
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_crm_sink_command_prints_verified_events_once(tmp_path: Path) -> None:
+    executable = Path(sys.executable).parent / "callrobot"
+    command = [str(executable), "crm-sink", "--secret", SECRET, "--port", "0"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [*command, "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert process.stderr is not None and process.stdout is not None
+        line = process.stderr.readline()
+        assert line.startswith("listening on http://127.0.0.1:"), line
+        url = line.split()[-1]
+        body = json.dumps({"id": "evt_a", "type": "call.completed", "data": {"x": 1}}).encode()
+        headers = {"Callrobot-Event-Id": "evt_a", "Content-Type": "application/json"}
+        signed = {**headers, "Callrobot-Signature": sign(SECRET, body)}
+        assert httpx.post(url, content=body, headers=signed).status_code == 200
+        assert httpx.post(url, content=body, headers=signed).json() == {"status": "duplicate"}
+        forged = {**headers, "Callrobot-Signature": sign("wrong", body)}
+        assert httpx.post(url, content=body, headers=forged).status_code == 401
+        stale = {**headers, "Callrobot-Signature": sign(SECRET, body, int(time.time()) - 600)}
+        assert httpx.post(url, content=body, headers=stale).status_code == 401
+        process.terminate()
+        out, _ = process.communicate(timeout=10)
+        events = [json.loads(x) for x in out.splitlines() if x.strip()]
+        assert events == [{"id": "evt_a", "type": "call.completed", "data": {"x": 1}}]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_event_sink_rejects_mismatched_event_id_header() -> None:
+    sink = EventSink(SECRET)
+    body = b'{"id": "evt_b"}'
+    headers = {"callrobot-signature": sign(SECRET, body), "callrobot-event-id": "evt_c"}
+    assert sink.accept(body, headers)[0] == 400
+    assert sink.seen == set()
