@@ -41,7 +41,7 @@ from robot.leads import import_leads
 
 REGIONS = (
     "GB", "DE", "FR", "ES", "PL", "GR", "FI", "TR", "AE", "IN",
-    "TH", "SG", "JP", "KR", "ZA", "AR", "CO", "PE", "IS", "PK",
+    "TH", "SG", "JP", "KR", "ZA", "AR", "CO", "PE", "CZ", "PK",
 )  # fmt: skip
 
 
