@@ -189,3 +189,60 @@ async def test_options_answered_and_garbage_survived() -> None:
     assert response.status == 200 and response.cseq == (7, "OPTIONS")
     assert "INVITE" in (response.header("allow") or "") and response.to_tag
     assert dropped == 2  # the two malformed datagrams; the CRLF keep-alive is not an error
+
+
+def _response_to(
+    request: SipMessage, status: int, phrase: str, body: bytes = b"", contact_port: int = 9
+) -> bytes:
+    response = SipMessage(status=status, reason_phrase=phrase)
+    for name in ("via", "from", "call-id", "cseq"):
+        response.add_header(name, request.header(name) or "")
+    response.add_header("to", f"{request.header('to')};tag=peer2")
+    response.add_header("contact", f"<sip:peer@127.0.0.1:{contact_port}>")
+    if body:
+        response.add_header("content-type", "application/sdp")
+        response.body = body
+    return response.to_bytes()
+
+
+@pytest.mark.parametrize("sdp", [True, False])
+async def test_answer_crossing_our_cancel_is_acked_and_byed(sdp: bool) -> None:
+    """The 200 arrives after we sent CANCEL (or carries no SDP): ACK it, then BYE at once."""
+    loop = asyncio.get_running_loop()
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer.bind(("127.0.0.1", 0))
+    peer.setblocking(False)
+    port = peer.getsockname()[1]
+    carrier = SipCarrier.from_url(f"sip://127.0.0.1:{port};local_host=127.0.0.1")
+    answer = b"v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 9 RTP/AVP 0\r\n" if sdp else b""
+
+    async def receive(method: str) -> tuple[SipMessage, tuple[str, int]]:
+        while True:
+            data, source = await asyncio.wait_for(loop.sock_recvfrom(peer, 65535), 5)
+            message = parse_message(data)
+            if message.method == method:
+                return message, source
+
+    try:
+        call = await carrier.dial("601", ring_timeout_s=5)
+        invite, source = await receive("INVITE")
+        await loop.sock_sendto(peer, _response_to(invite, 180, "Ringing"), source)
+        if sdp:
+            assert await until(call, "ringing") == "ringing"
+            hangup = asyncio.create_task(call.hangup())
+            cancel, _ = await receive("CANCEL")
+            assert cancel.top_via_branch == invite.top_via_branch
+        await loop.sock_sendto(peer, _response_to(invite, 200, "OK", answer, port), source)
+        ack, _ = await receive("ACK")
+        bye, _ = await receive("BYE")
+        await loop.sock_sendto(peer, _response_to(bye, 200, "OK"), source)
+        if sdp:
+            await asyncio.wait_for(hangup, 5)
+        await call.wait_ended(5)
+    finally:
+        await carrier.close()
+        peer.close()
+    assert ack.top_via_branch != invite.top_via_branch  # the ACK of a 2xx is a new transaction
+    # in-dialog requests go to the Contact of the 200, with the dialog's tags
+    assert bye.to_tag == "peer2" and bye.uri == f"sip:peer@127.0.0.1:{port}"
+    assert call.state is CallState.ENDED

@@ -90,6 +90,7 @@ class SipCall:
         self._inbound_invite: tuple[SipMessage, tuple[str, int]] | None = None
         self._acked = asyncio.Event()
         self._finishing = False
+        self._hanging_up = False
 
     # -- the Call protocol ----------------------------------------------------------------
     @property
@@ -126,10 +127,20 @@ class SipCall:
     async def hangup(self, reason: str | None = None) -> None:
         if self._state is CallState.ENDED:
             return
+        if self._hanging_up:  # someone else is already ending the call: wait for it
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._ended.wait(), BYE_TIMEOUT_S + CANCEL_GRACE_S + 1)
+            return
+        self._hanging_up = True
         if self._state is not CallState.ANSWERED:
             await self._end_unanswered()
             return
-        headers = [("reason", f'Q.850;cause=16;text="{reason}"')] if reason else []
+        await self._bye(reason)
+
+    async def _bye(self, reason: str | None = None) -> None:
+        """End an answered call from our side: BYE (bounded wait for its answer), then clean up."""
+        text = (reason or "").replace('"', "'").replace("\r", " ").replace("\n", " ")
+        headers = [("reason", f'Q.850;cause=16;text="{text}"')] if reason else []
         try:
             await self._dialog_request("BYE", headers=headers, timeout_s=BYE_TIMEOUT_S)
         except CarrierError as e:

@@ -155,11 +155,16 @@ class OutboundSipCall(SipCall):
             except (SdpError, CarrierError) as e:
                 self._state = CallState.ANSWERED
                 log.info("call %s: unusable answer SDP: %s", self.call_id, e)
-                await self.hangup("unusable SDP")
+                await self._bye("unusable SDP")
                 return
+        if self.rtp.remote is None:  # neither the 200 nor a 183 carried an SDP answer
+            self._state = CallState.ANSWERED
+            log.info("call %s: answered without an SDP answer", self.call_id)
+            await self._bye("no SDP answer")
+            return
         if self._cancel_sent:  # the 200 crossed our CANCEL: end the call properly
             self._state = CallState.ANSWERED
-            await self.hangup()
+            await self._bye()
             return
         self._state = CallState.ANSWERED
         self._event("answered")
