@@ -22,6 +22,7 @@ from sipp.peers import (
 from robot.audio import AudioChunk
 from robot.carriers.base import CallState
 from robot.carriers.sip import InboundSipCall, SipCall, SipCarrier, SipMessage, parse_message
+from robot.errors import CarrierError
 
 
 async def until(call: SipCall, *kinds: str) -> str:
@@ -246,3 +247,30 @@ async def test_answer_crossing_our_cancel_is_acked_and_byed(sdp: bool) -> None:
     # in-dialog requests go to the Contact of the 200, with the dialog's tags
     assert bye.to_tag == "peer2" and bye.uri == f"sip:peer@127.0.0.1:{port}"
     assert call.state is CallState.ENDED
+
+
+async def test_caller_cancels_a_ringing_inbound_call() -> None:
+    ringing: asyncio.Queue[InboundSipCall] = asyncio.Queue()
+
+    async def on_incoming(call: InboundSipCall) -> None:
+        ringing.put_nowait(call)  # the application is slow to decide
+
+    callee = SipCarrier.from_url(
+        "sip://127.0.0.1:5060;local_host=127.0.0.1", on_incoming=on_incoming
+    )
+    await callee.start()
+    caller = SipCarrier.from_url(f"sip://127.0.0.1:{callee.local_address[1]};local_host=127.0.0.1")
+    try:
+        call = await caller.dial("800", ring_timeout_s=5)
+        assert await until(call, "ringing") == "ringing"
+        inbound = await asyncio.wait_for(ringing.get(), 5)
+        await call.hangup()
+        kinds = [e.kind async for e in inbound.events()]
+        with pytest.raises(CarrierError, match="ringing"):
+            await inbound.answer()
+    finally:
+        await caller.close()
+        await callee.close()
+    assert call.signalling.final_status == 487
+    assert kinds == ["ringing", "hangup"]
+    assert [m.method for m in inbound.signalling.messages] == ["INVITE", "CANCEL"]
