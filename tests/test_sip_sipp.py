@@ -291,3 +291,19 @@ async def test_registration_with_digest_refresh_and_unregister(tmp_path: Path) -
         await carrier.close()  # sends REGISTER with Expires: 0
         assert_peer_passed(peer)  # the digest answer was verified; the unregister arrived
     assert carrier.pending_tasks() == 0
+
+
+async def test_closing_the_carrier_cancels_a_ringing_call(tmp_path: Path) -> None:
+    with sipp_uas("ring_forever.xml", tmp_path) as peer:
+        await wait_listening(peer.port)
+        carrier = carrier_for(peer)
+        call = await carrier.dial("4001", ring_timeout_s=30)
+        async for event in call.events():
+            if event.kind == "ringing":
+                break
+        rtp_port = call.rtp.local_port
+        await asyncio.wait_for(carrier.close(), 10)
+        assert_peer_passed(peer)  # CANCEL sent, 487 acknowledged
+    assert call.state is CallState.ENDED and call.signalling.final_status == 487
+    assert carrier.pending_tasks() == 0 and port_is_free(rtp_port)
+    assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []

@@ -353,6 +353,16 @@ class SipCall:
     def pending_tasks(self) -> int:
         return len(self._tasks)
 
+    async def cancel_tasks(self) -> None:
+        """Stop whatever background step of this call is still running (carrier shutdown)."""
+        current = asyncio.current_task()
+        tasks = [t for t in self._tasks if t is not current]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
     async def _bridge(self, target: str) -> None:
         from robot.carriers.sip.bridge import bridge_calls
 

@@ -224,6 +224,7 @@ class SipCarrier:
         for call in list(self._calls.values()):
             with contextlib.suppress(CarrierError, TimeoutError):
                 await asyncio.wait_for(call.hangup(), CLOSE_TIMEOUT_S)
+            await call.cancel_tasks()
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
