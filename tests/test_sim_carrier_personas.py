@@ -215,6 +215,19 @@ def test_short_pauses_inside_a_prompt_do_not_end_it() -> None:
     assert [s.text for s in sim.conversation.spoken] == ["Yes."]
 
 
+def test_robot_going_on_before_the_answer_starts_is_the_same_prompt() -> None:
+    persona = human(hello=None, lines=[{"say": "Yes.", "think_ms": 600}, {"say": "No."}])
+    sim = Simulation(persona, {"Yes.": voice_pcm(200), "No.": voice_pcm(200)})
+    conversation = sim.conversation
+    sim.run(500, ROBOT_FRAME)  # a reply ...
+    sim.run(500)  # ... a 500 ms gap: the prompt ends at 500 ms, the answer is due at 1100 ms
+    assert conversation.prompts[0].end_ms == 500
+    sim.run(500, ROBOT_FRAME)  # ... then the question, from 1000 ms
+    sim.run(3000)
+    assert [(p.start_ms, p.end_ms) for p in conversation.prompts] == [(0, 1500)]
+    assert [(s.text, s.start_ms) for s in conversation.spoken] == [("Yes.", 2100)]
+
+
 def test_barge_in_counts_robot_audio_until_the_prompt_ends() -> None:
     persona = human(hello=None, lines=[{"say": "Stop.", "interrupt_after_ms": 500}])
     sim = Simulation(persona, {"Stop.": voice_pcm(600)})

@@ -5,7 +5,9 @@ time and the robot frame the persona hears, and it returns the frame the persona
 keeps the turn-taking rules testable on their own:
 
 - a robot *prompt* starts at the first robot frame louder than ``ROBOT_SPEECH_RMS`` and ends
-  after ``prompt_end_silence_ms`` without one;
+  after ``prompt_end_silence_ms`` without one; if the robot speaks again before the persona
+  has begun its answer (a slow sentence, a reply followed by a question), it is the same
+  prompt and the answer waits for its new end, as a person would;
 - ``lines[n-1]`` answers prompt n: ``think_ms`` after it ends, or ``interrupt_after_ms`` after
   it starts (a barge-in: the persona talks over the robot, and every robot speech frame it
   still hears until that prompt ends is counted in ``robot_audio_ms_after_barge_in``);
@@ -137,6 +139,9 @@ class PersonaConversation:
             elif call_ms - prompt.last_speech_ms >= self.prompt_end_silence_ms:
                 prompt.end_ms = prompt.last_speech_ms + FRAME_MS
                 self._prompt_ended(len(self.prompts), prompt.end_ms, call_ms)
+        elif is_speech and prompt is not None and self._unschedule(len(self.prompts)):
+            prompt.end_ms = None  # the robot went on before the answer began: same prompt
+            prompt.last_speech_ms = call_ms
         elif is_speech:
             self.prompts.append(RobotPrompt(call_ms, call_ms))
             self._prompt_started(len(self.prompts), call_ms)
@@ -167,6 +172,15 @@ class PersonaConversation:
         self._pending.append(
             _Utterance(start_ms, turn, line.say, line.dtmf or "", line.hangup_after, barge_in)
         )
+
+    def _unschedule(self, turn: int) -> bool:
+        """Take back the not yet started answer to prompt ``turn``; False if there is none."""
+        for utterance in self._pending:
+            if utterance.turn == turn and not utterance.barge_in:
+                self._pending.remove(utterance)
+                self._scheduled_turns.discard(turn)
+                return True
+        return False
 
     # --- speaking ---------------------------------------------------------------------------
 
