@@ -33,6 +33,7 @@ from robot.dialler import (
     get_or_create_tenant,
 )
 from robot.dialler.claims import LEAD, begin_attempt, extend_leases
+from robot.dialler.pacing import TokenBucket
 from robot.leads import import_rows, rows_from_records
 
 # Monday 2026-06-01 14:00Z: 10:00 in New York, 15:00 in London, 17:00 in Moscow.
@@ -380,3 +381,37 @@ def test_a_failing_runner_is_recorded_and_does_not_stop_the_dialler(
     assert leads[NY[1]["phone"]].status == "pending"  # retried later
     assert leads[NY[1]["phone"]].next_attempt_at == T0 + timedelta(minutes=10)
     assert leads[NY[0]["phone"]].status == leads[NY[2]["phone"]].status == "done"
+
+
+def test_calls_per_second_bucket_gates_call_starts(fresh_db: FreshDatabase) -> None:
+    engine = fresh_db.engine
+    make_campaign(engine, [{"phone": f"+1212555{i:04d}"} for i in range(6)])
+    runner = HeldRunner()
+    ticks = [0.0]  # a frozen monotonic clock: no token comes back until it moves
+    dialler = Dialler(engine, runner, limits=FAST, clock=Clock())
+    dialler.bucket = TokenBucket(rate_per_s=2.0, burst=2.0, clock=lambda: ticks[0])
+
+    async def started_after(advance_s: float, expected: int) -> int:
+        """Move the clock, wait for ``expected`` starts, then check no more follow."""
+        ticks[0] += advance_s
+        for _ in range(1000):
+            if len(call_rows(engine)) >= expected:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)  # a frozen clock lets no further call start meanwhile
+        return len(call_rows(engine))
+
+    async def scenario() -> list[int]:
+        await dialler.fill_slots()
+        seen = [
+            await started_after(0.0, 2),  # the burst
+            await started_after(0.5, 3),  # one token back after half a second at 2/s
+            await started_after(1.0, 5),  # two more after a further second
+        ]
+        runner.release.set()
+        ticks[0] += 10.0
+        await dialler.drain()
+        return seen
+
+    assert asyncio.run(asyncio.wait_for(scenario(), timeout=60)) == [2, 3, 5]
+    assert all(lead.status == "done" for lead in lead_rows(engine).values())
