@@ -415,3 +415,28 @@ def test_calls_per_second_bucket_gates_call_starts(fresh_db: FreshDatabase) -> N
 
     assert asyncio.run(asyncio.wait_for(scenario(), timeout=60)) == [2, 3, 5]
     assert all(lead.status == "done" for lead in lead_rows(engine).values())
+
+
+def test_a_retry_that_falls_after_closing_moves_to_the_opening_across_dst(
+    fresh_db: FreshDatabase,
+) -> None:
+    engine = fresh_db.engine
+    saturday_evening = datetime(2026, 3, 8, 0, 55, tzinfo=UTC)  # Sat 19:55 EST in New York
+    tenant_id = get_or_create_tenant(engine, "acme")
+    campaign = create_campaign(engine, tenant_id, CampaignCreate(name="dst"))
+    assert campaign.id is not None
+    leads = [{"phone": "+12125550100"}, {"phone": "+442079460958"}]
+    import_rows(engine, campaign.id, rows_from_records(leads), now=saturday_evening)
+    change_status(engine, campaign.id, "start")
+    with Session(engine) as session:
+        session.exec(update(LEAD).values(next_attempt_at=saturday_evening))  # type: ignore[call-overload]
+        session.commit()
+    runner = ScriptedRunner(lambda job: CallResult(outcome="busy"))
+    run(Dialler(engine, runner, limits=FAST, clock=Clock(saturday_evening)))
+    rows = lead_rows(engine)
+    assert [job.number for job in runner.jobs] == ["+12125550100"]  # London is asleep
+    # Busy + 10 min = 20:05 EST, closed; clocks spring forward overnight, so Sunday 09:00 is
+    # EDT: 13:00Z, not 14:00Z.
+    assert rows["+12125550100"].next_attempt_at == datetime(2026, 3, 8, 13, 0, tzinfo=UTC)
+    # London has not changed its clocks yet: Sunday 09:00 GMT is 09:00Z.
+    assert rows["+442079460958"].next_attempt_at == datetime(2026, 3, 8, 9, 0, tzinfo=UTC)
