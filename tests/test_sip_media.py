@@ -171,3 +171,28 @@ async def test_shared_media_clock_paces_streams_and_stops_when_idle() -> None:
     sent = [s.sent_packets for s in senders]
     assert min(sent) > 0 and abs(sent[0] - sent[1]) <= 1  # one packet per slot each
     assert receiver.received_packets == sum(sent)
+
+
+async def test_receive_timeline_keeps_moving_when_the_peer_goes_quiet() -> None:
+    heard: list[AudioChunk] = []
+    session = RtpSession(heard.append, lambda digit: None)
+    await session.open("127.0.0.1")
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer.bind(("127.0.0.1", 0))
+    try:
+        session.set_remote(MediaDescription("127.0.0.1", peer.getsockname()[1], [0], {}))
+        target = ("127.0.0.1", session.local_port)
+        loud = g711.encode(b"\x00\x20" * 160, 0)
+        for sequence in range(5):
+            peer.sendto(RtpPacket(0, sequence, sequence * 160, 99, loud).to_bytes(), target)
+        peer.sendto(RtpPacket(13, 5, 800, 99, b"\x40").to_bytes(), target)  # comfort noise
+        async with asyncio.timeout(5):
+            while len(heard) < 10:  # silence suppression: nothing more arrives
+                await asyncio.sleep(0.05)
+    finally:
+        peer.close()
+        await session.close()
+    assert all(np.abs(c.to_array()).max() > 1000 for c in heard[:5])
+    assert all(not c.to_array().any() for c in heard[5:])  # filled with silence
+    assert [c.timestamp_ms for c in heard[4:7]] == [80.0, 100.0, 120.0]
+    assert session.invalid_packets == 0

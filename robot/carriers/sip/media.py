@@ -40,6 +40,7 @@ LATE_AFTER_S = 0.010
 #: Behind by more than this (a stalled loop), skip the missed slots instead of bursting.
 RESYNC_AFTER_S = 0.200
 IDLE_FLUSH_S = 0.100
+COMFORT_NOISE = 13  # RFC 3389 payload type
 DTMF_TONE_FRAMES = 5  # 100 ms per digit
 DTMF_GAP_FRAMES = 3
 RELAY_MAX_FRAMES = 10
@@ -208,7 +209,11 @@ class RtpSession:
 
     def _send_slot(self, now_s: float) -> None:
         if self._jitter_idle(now_s):
+            # The peer went quiet (silence suppression, hold, DTMF): release what is held and
+            # keep the callee timeline moving with one silent frame per slot, so silence
+            # timers and endpointing downstream still see time pass.
             self._deliver(self._jitter.flush())
+            self._deliver([None])
         if self._dtmf:
             payload, marker, first = self._dtmf.popleft()
             if payload:
@@ -259,7 +264,6 @@ class RtpSession:
         if source != self.remote:
             self.remote = source  # symmetric RTP: answer where the peer sends from
         self._latched = True
-        self._last_received_s = asyncio.get_running_loop().time()
         if packet.payload_type == self.dtmf_payload_type and packet.payload_type not in (
             PCMU,
             PCMA,
@@ -267,8 +271,10 @@ class RtpSession:
             self._received_dtmf(packet)
             return
         if packet.payload_type not in (PCMU, PCMA):
-            self.invalid_packets += 1
+            if packet.payload_type != COMFORT_NOISE:  # CN: the idle fill below covers it
+                self.invalid_packets += 1
             return
+        self._last_received_s = asyncio.get_running_loop().time()
         if packet.ssrc != self._remote_ssrc:
             self._deliver(self._jitter.flush())
             self._jitter = JitterBuffer(self._jitter.depth_frames)

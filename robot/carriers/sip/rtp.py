@@ -74,11 +74,11 @@ def sequence_after(a: int, b: int) -> bool:
 
 
 class JitterBuffer:
-    """Reorders frames by sequence number with a fixed depth; gaps become ``None`` (lost).
+    """Reorders frames by sequence number; gaps become ``None`` (lost, played as silence).
 
-    ``push`` returns the frames now due, in order. A frame is due once ``depth`` newer frames
-    have arrived after it, so reordering within ``depth`` frames (60 ms by default) is undone.
-    Packets older than what was already released are dropped as late.
+    In-order frames are released at once. When one is missing, later frames are held until
+    ``depth_frames`` of them (60 ms by default) have arrived; then the gap is given up and
+    filled. Packets older than what was already released are dropped as late.
     """
 
     def __init__(self, depth_frames: int = 3) -> None:
