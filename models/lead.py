@@ -26,7 +26,6 @@ class LeadStatus(StrEnum):
     EXHAUSTED = "exhausted"  # max attempts reached
     INVALID = "invalid"  # the number does not exist
     DNC = "dnc"  # on the tenant's do-not-call list
-    CANCELLED = "cancelled"  # campaign stopped
 
 
 class LeadBase(SQLModel):

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session
 from sqlmodel import select as sqlmodel_select
 
@@ -56,14 +56,21 @@ class CampaignPlan:
 
 
 def get_or_create_tenant(engine: Engine, name: str) -> int:
-    with session_scope(engine) as session:
-        tenant = session.exec(sqlmodel_select(Tenant).where(Tenant.name == name)).first()
-        if tenant is None:
-            tenant = Tenant(name=name)
-            session.add(tenant)
-            session.flush()
-        assert tenant.id is not None
-        return tenant.id
+    """The id of tenant ``name``, created if new (safe when two callers race)."""
+    for _ in range(2):
+        try:
+            with session_scope(engine) as session:
+                tenant = session.exec(sqlmodel_select(Tenant).where(Tenant.name == name)).first()
+                if tenant is None:
+                    tenant = Tenant(name=name)
+                    session.add(tenant)
+                    session.flush()
+                assert tenant.id is not None
+                return tenant.id
+        except DatabaseError as e:
+            if not isinstance(e.__cause__, IntegrityError):
+                raise
+    raise DatabaseError(f"tenant {name!r} could not be created")
 
 
 def create_campaign(engine: Engine, tenant_id: int, data: CampaignCreate) -> Campaign:
