@@ -65,7 +65,6 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         workers = asyncio.create_task(_run_workers(app, stop)) if run_workers else None
         try:
@@ -74,13 +73,11 @@ def create_app(
             stop.set()
             if workers is not None:
                 await workers
-            pending: list[Any] = list(app.state.background)
-            for future in pending:
-                future.cancel()
+            pending: list[asyncio.Task[Any]] = list(app.state.background)
+            for task in pending:
+                task.cancel()
             if pending:
-                await asyncio.gather(
-                    *(asyncio.wrap_future(f) for f in pending), return_exceptions=True
-                )
+                await asyncio.gather(*pending, return_exceptions=True)
 
     app = FastAPI(
         title="callrobot",

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
@@ -117,16 +118,8 @@ def _summary(call: Call) -> dict[str, Any]:
     return CallSummary.model_validate(call, from_attributes=True).model_dump()
 
 
-@router.post("", status_code=202, response_model=CallAccepted)
-def place_call(
-    data: CallRequest,
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    tenant: TenantDep,
-) -> CallAccepted:
-    """Place one call now with a script; it runs in the background (poll its URL)."""
-    tenant_id = tenant_id_of(tenant)
+def _prepare_call(session: Session, tenant_id: int, data: CallRequest) -> PlaceCall:
+    """Check the request and write the call row (outcome empty until it ends)."""
     number = normalise_number(data.number, data.region)
     script = get_owned_script(session, tenant_id, data.script_id)
     on_dnc = session.exec(
@@ -139,22 +132,35 @@ def place_call(
     session.commit()
     session.refresh(call)
     assert call.id is not None and script.id is not None
-    job = PlaceCall(
+    return PlaceCall(
         call_id=call.id,
         tenant_id=tenant_id,
         number=number,
         script_id=script.id,
         script_yaml=script.yaml_text,
-        variables={k: v for k, v in data.variables.items()},
+        variables=dict(data.variables),
         timezone=data.timezone,
         caller_id=data.caller_id,
     )
+
+
+@router.post("", status_code=202, response_model=CallAccepted)
+async def place_call(
+    data: CallRequest,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    tenant: TenantDep,
+) -> CallAccepted:
+    """Place one call now with a script; it runs in the background (poll its URL)."""
+    job = await run_in_threadpool(_prepare_call, session, tenant_id_of(tenant), data)
     state = request.app.state
-    coroutine = run_placed_call(state.engine, state.call_placer, job, settings.public_base_url)
-    future = asyncio.run_coroutine_threadsafe(coroutine, state.loop)
-    state.background.add(future)
-    future.add_done_callback(state.background.discard)
-    return CallAccepted(id=call.id, url=f"/v1/calls/{call.id}")
+    task = asyncio.create_task(
+        run_placed_call(state.engine, state.call_placer, job, settings.public_base_url)
+    )
+    state.background.add(task)
+    task.add_done_callback(state.background.discard)
+    return CallAccepted(id=job.call_id, url=f"/v1/calls/{job.call_id}")
 
 
 @router.get("", response_model=CallPage)
