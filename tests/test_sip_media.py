@@ -11,7 +11,8 @@ import pytest
 
 from robot.audio import AudioChunk
 from robot.carriers.sip import g711
-from robot.carriers.sip.media import MediaClock, RtpSession
+from robot.carriers.sip.clock import MediaClock
+from robot.carriers.sip.media import RtpSession
 from robot.carriers.sip.rtp import (
     JitterBuffer,
     RtpError,

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 
 from robot.audio import AudioChunk
 from robot.carriers.base import CallEvent, CallState, Signalling
+from robot.carriers.sip.clock import MediaClock
 from robot.carriers.sip.dialog import Dialog, message_info, sipfrag_status, uri_address
-from robot.carriers.sip.media import MediaClock, RtpSession
+from robot.carriers.sip.media import RtpSession
 from robot.carriers.sip.message import SipMessage, address_uri, new_branch
 from robot.carriers.sip.sdp import PCMA, PCMU, TELEPHONE_EVENT, SdpError, build_sdp, parse_sdp
 from robot.carriers.sip.useragent import SipUserAgent

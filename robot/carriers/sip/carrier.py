@@ -9,11 +9,11 @@ import re
 import secrets
 
 from robot.carriers.sip.call import CallEndpoint, SipCall
+from robot.carriers.sip.clock import MediaClock
 from robot.carriers.sip.config import SipCarrierConfig
 from robot.carriers.sip.dialog import Dialog, uri_address
 from robot.carriers.sip.digest import DigestError, digest_response, parse_challenge
 from robot.carriers.sip.inbound import InboundSipCall, IncomingCallHandler
-from robot.carriers.sip.media import MediaClock
 from robot.carriers.sip.message import SipMessage, address_uri, new_tag
 from robot.carriers.sip.outbound import OutboundSipCall
 from robot.carriers.sip.useragent import SipUserAgent
