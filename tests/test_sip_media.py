@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from robot.audio import AudioChunk
 from robot.carriers.sip import g711
@@ -197,3 +200,23 @@ async def test_receive_timeline_keeps_moving_when_the_peer_goes_quiet() -> None:
     assert all(not c.to_array().any() for c in heard[5:])  # filled with silence
     assert [c.timestamp_ms for c in heard[4:7]] == [80.0, 100.0, 120.0]
     assert session.invalid_packets == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=400))
+def test_fuzz_rtp_parser_and_receive_path(data: bytes) -> None:
+    with contextlib.suppress(RtpError):
+        parse_rtp(data)
+    session = RtpSession(lambda chunk: None, lambda digit: None)
+    with contextlib.suppress(RtpError, CarrierError):
+        parse_dtmf(data)
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(_receive_once(session, data))
+    finally:
+        loop.close()
+
+
+async def _receive_once(session: RtpSession, data: bytes) -> None:
+    session._received(data, ("127.0.0.1", 9))  # never raises, whatever arrives
+    session._received(b"\x80\x00" + data[:10], ("127.0.0.1", 9))
