@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 from collections import deque
@@ -10,6 +11,8 @@ from concurrent.futures import Future
 
 from robot.leads.files import RawRow
 from robot.windows import zones_for_parsed
+
+logger = logging.getLogger(__name__)
 
 #: A phone value as E.164 with the zones of its number, or ``(None, ())`` when invalid.
 NormalisedNumber = tuple[str | None, tuple[str, ...]]
@@ -80,19 +83,51 @@ def normalised_chunks(
             break
     else:
         return
+    yield from _normalised_in_pool(chunks, phone_value, region)
+
+
+def _normalised_in_pool(
+    chunks: Iterator[list[RawRow]], phone_value: Callable[[RawRow], str | None], region: str
+) -> Iterator[tuple[list[RawRow], list[NormalisedNumber]]]:
+    """Normalise in worker processes a few chunks ahead; in this process if the pool fails."""
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     workers = max(1, min(4, (os.cpu_count() or 1)))
     # forkserver: safe when the caller runs threads (an API server), unlike a bare fork.
     context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        pending: deque[tuple[list[RawRow], Future[list[NormalisedNumber]]]] = deque()
+    pool: ProcessPoolExecutor | None = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    pending: deque[tuple[list[RawRow], list[str | None], Future[list[NormalisedNumber]] | None]]
+    pending = deque()
+
+    def finish(
+        chunk: list[RawRow], values: list[str | None], job: Future[list[NormalisedNumber]] | None
+    ) -> tuple[list[RawRow], list[NormalisedNumber]]:
+        nonlocal pool
+        if job is not None:
+            try:
+                return chunk, job.result()
+            except BrokenProcessPool:
+                if pool is not None:
+                    logger.warning("number workers failed; normalising in this process")
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    pool = None
+        return chunk, normalise_numbers(values, region)
+
+    try:
         for chunk in chunks:
             values = [phone_value(raw) for raw in chunk]
-            pending.append((chunk, pool.submit(_normalise_job, (values, region))))
+            job = None
+            if pool is not None:
+                try:
+                    job = pool.submit(_normalise_job, (values, region))
+                except BrokenProcessPool:
+                    job = None
+            pending.append((chunk, values, job))
             if len(pending) > 2 * workers:
-                done_chunk, future = pending.popleft()
-                yield done_chunk, future.result()
+                yield finish(*pending.popleft())
         while pending:
-            done_chunk, future = pending.popleft()
-            yield done_chunk, future.result()
+            yield finish(*pending.popleft())
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
