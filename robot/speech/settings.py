@@ -36,7 +36,7 @@ class SpeechSettings(BaseModel):
     #: Operator-supplied model paths by ``"engine:language"`` (``"vosk:en"``, ``"piper:de"``,
     #: ``"whisper:ru"``, ``"silero:ru"``); packaged models are used where none is given.
     models: dict[str, str] = Field(default_factory=dict)
-    whisper_beam_size: int = 2
+    whisper_beam_size: int = 1
     whisper_cpu_threads: int = 2
     whisper_compute_type: str = "int8"
     silero_speaker: str = "xenia"

@@ -51,7 +51,7 @@ _NON_WORD = re.compile(r"[^\w\s']+")
 class WhisperOptions:
     """Decoding options; the defaults are what ``bench/asr.py`` measured best here."""
 
-    beam_size: int = 2
+    beam_size: int = 1
     cpu_threads: int = 2
     compute_type: str = "int8"
     #: Segments whose no-speech probability is above this *and* whose avg log-prob is below
