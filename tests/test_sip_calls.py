@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import socket
 from pathlib import Path
 
@@ -33,7 +34,8 @@ async def until(call: SipCall, *kinds: str) -> str:
     return "ended"
 
 
-async def test_inbound_call_with_audio_and_dtmf_both_ways() -> None:
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+async def test_inbound_call_with_audio_and_dtmf_both_ways(transport: str) -> None:
     answered: asyncio.Queue[InboundSipCall] = asyncio.Queue()
     heard_by_callee: list[AudioChunk] = []
     callee_digits: list[str] = []
@@ -44,11 +46,14 @@ async def test_inbound_call_with_audio_and_dtmf_both_ways() -> None:
         answered.put_nowait(call)
 
     callee = SipCarrier.from_url(
-        "sip://127.0.0.1:5060;local_host=127.0.0.1;numbers=700", on_incoming=on_incoming
+        f"sip://127.0.0.1:5060;transport={transport};local_host=127.0.0.1;numbers=700",
+        on_incoming=on_incoming,
     )
     await callee.start()
     port = callee.local_address[1]
-    caller = SipCarrier.from_url(f"sip://127.0.0.1:{port};local_host=127.0.0.1")
+    caller = SipCarrier.from_url(
+        f"sip://127.0.0.1:{port};transport={transport};local_host=127.0.0.1"
+    )
     try:
         refused = await caller.dial("701", ring_timeout_s=5)
         assert await until(refused, "answered", "failed") == "failed"
@@ -274,3 +279,48 @@ async def test_caller_cancels_a_ringing_inbound_call() -> None:
     assert call.signalling.final_status == 487
     assert kinds == ["ringing", "hangup"]
     assert [m.method for m in inbound.signalling.messages] == ["INVITE", "CANCEL"]
+
+
+async def test_proxy_challenge_407_is_answered_with_proxy_authorization() -> None:
+    loop = asyncio.get_running_loop()
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer.bind(("127.0.0.1", 0))
+    peer.setblocking(False)
+    port = peer.getsockname()[1]
+    carrier = SipCarrier.from_url(f"sip://bob:pa55@127.0.0.1:{port};local_host=127.0.0.1")
+
+    async def receive_invite() -> tuple[SipMessage, tuple[str, int]]:
+        while True:
+            data, source = await asyncio.wait_for(loop.sock_recvfrom(peer, 65535), 5)
+            message = parse_message(data)
+            if message.method == "INVITE" and message.cseq[0] != seen_cseq:
+                return message, source
+
+    seen_cseq = -1
+    try:
+        call = await carrier.dial("602", ring_timeout_s=5)
+        first, source = await receive_invite()
+        seen_cseq = first.cseq[0]
+        challenge = SipMessage(status=407, reason_phrase="Proxy Authentication Required")
+        for name in ("via", "from", "call-id", "cseq"):
+            challenge.add_header(name, first.header(name) or "")
+        challenge.add_header("to", f"{first.header('to')};tag=px")
+        challenge.add_header(
+            "proxy-authenticate", 'Digest realm="proxy.test", nonce="n0nce", algorithm=MD5'
+        )
+        await loop.sock_sendto(peer, challenge.to_bytes(), source)
+        second, _ = await receive_invite()
+        await loop.sock_sendto(peer, _response_to(second, 603, "Decline"), source)
+        await call.wait_ended(5)
+    finally:
+        await carrier.close()
+        peer.close()
+    assert second.call_id == first.call_id and second.cseq[0] == first.cseq[0] + 1
+    assert second.from_tag == first.from_tag
+    assert second.header("authorization") is None
+    answer = second.header("proxy-authorization") or ""
+    ha1 = hashlib.md5(b"bob:proxy.test:pa55").hexdigest()
+    ha2 = hashlib.md5(f"INVITE:{second.uri}".encode()).hexdigest()
+    expected = hashlib.md5(f"{ha1}:n0nce:{ha2}".encode()).hexdigest()
+    assert f'response="{expected}"' in answer and 'username="bob"' in answer
+    assert [m.status for m in call.signalling.messages] == [407, 603]
