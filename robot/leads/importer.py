@@ -38,6 +38,8 @@ PHONE_COLUMNS = ("phone", "number", "phone_number", "msisdn", "tel")
 TIMEZONE_COLUMNS = ("timezone", "time_zone", "tz")
 WINDOW_FIELD = "calling_window"
 DEFAULT_BATCH_ROWS = 5000
+#: One encoder for every row (``json.dumps`` with options builds a new one per call).
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 class _RowChecker:
@@ -144,8 +146,8 @@ class _RowChecker:
             self.campaign_id,
             number,
             explicit,
-            json.dumps(variables, ensure_ascii=False),
-            json.dumps(window_json) if window is not None else None,
+            _JSON.encode(variables),
+            _JSON.encode(window_json) if window is not None else None,
             time_zones,
             tz_source,
             LeadStatus.PENDING.value,
