@@ -220,3 +220,35 @@ def test_fuzz_rtp_parser_and_receive_path(data: bytes) -> None:
 async def _receive_once(session: RtpSession, data: bytes) -> None:
     session._received(data, ("127.0.0.1", 9))  # never raises, whatever arrives
     session._received(b"\x80\x00" + data[:10], ("127.0.0.1", 9))
+
+
+async def test_packets_carry_continuous_sequence_timestamps_and_talkspurt_marker() -> None:
+    loop = asyncio.get_running_loop()
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer.bind(("127.0.0.1", 0))
+    peer.setblocking(False)
+    session = RtpSession(lambda chunk: None, lambda digit: None)
+    await session.open("127.0.0.1")
+    packets: list[RtpPacket] = []
+    try:
+        session.set_remote(MediaDescription("127.0.0.1", peer.getsockname()[1], [0], {}))
+        for _ in range(3):  # silence first
+            packets.append(parse_rtp(await asyncio.wait_for(loop.sock_recv(peer, 2048), 2)))
+        session.play(AudioChunk(b"\x00\x10" * 800, 8000))  # 100 ms of audio: 5 packets
+        await asyncio.wait_for(session.playback_done(), 2)
+        silence = g711.silence_payload(0)
+        while sum(p.payload != silence for p in packets) < 5 or packets[-1].payload != silence:
+            packets.append(parse_rtp(await asyncio.wait_for(loop.sock_recv(peer, 2048), 2)))
+            assert len(packets) < 500
+    finally:
+        peer.close()
+        await session.close()
+    first = packets[0]
+    assert all(p.ssrc == first.ssrc and p.payload_type == 0 for p in packets)
+    assert [(p.sequence - first.sequence) & 0xFFFF for p in packets] == list(range(len(packets)))
+    assert [(p.timestamp - first.timestamp) % 2**32 for p in packets] == [
+        160 * i for i in range(len(packets))
+    ]
+    assert sum(p.marker for p in packets) == 1  # only the first packet of the talkspurt
+    talk = [p for p in packets if p.payload != g711.silence_payload(0)]
+    assert len(talk) == 5 and talk[0].marker and all(len(p.payload) == 160 for p in packets)
