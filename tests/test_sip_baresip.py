@@ -63,7 +63,7 @@ async def test_audio_both_ways_with_baresip(tmp_path: Path, codec: str) -> None:
     # what we heard: baresip's answer, 20 ms frames, about as long as the call
     assert all(f.samples == 160 and f.rate == 8000 for f in frames)
     ours = np.concatenate([f.to_array() for f in frames])
-    assert 1.5 <= len(ours) / 8000 <= 4.0
+    assert 1.5 <= len(ours) / 8000 <= 10.0
     assert np.abs(ours).max() > 5000
     assert abs(dominant_frequency_hz(ours) - ANSWER_HZ) < 15
     # what baresip heard: our prompt, non-silent, at its frequency
