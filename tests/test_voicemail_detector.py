@@ -31,8 +31,8 @@ def test_voicemail_prompt_is_a_machine_by_its_long_greeting() -> None:
     verdict = detect_audio(join(silence(300), prompt("vm-intro")))
     assert verdict.verdict == "machine"
     assert verdict.evidence == "cadence"
-    assert verdict.reason.startswith("greeting ") and "> 2.0 s" in verdict.reason
-    assert 2000 < verdict.decision_ms < 3500
+    assert verdict.reason.startswith("greeting ")
+    assert 1800 < verdict.decision_ms < 4000
 
 
 def test_hello_then_silence_is_a_human_decided_soon_after_the_pause() -> None:
@@ -125,7 +125,7 @@ def test_thresholds_are_settings() -> None:
     assert verdict.verdict == "machine"
     assert verdict.evidence == "timeout"
     assert verdict.decision_ms == pytest.approx(4000, abs=40)
-    strict = DetectorSettings(max_greeting_ms=500)
+    strict = DetectorSettings(max_greeting_ms=500, max_continuous_greeting_ms=0)
     assert detect_audio(audio, strict).decision_ms < 1500
 
 

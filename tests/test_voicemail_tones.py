@@ -110,3 +110,16 @@ def test_initial_silence_and_word_limit() -> None:
     limits = CadenceLimits(max_words=2, max_greeting_ms=0)
     call, _ = run_cadence(("s" * 8 + "." * 10) * 4, limits)
     assert call is not None and call.reason == "3 words > 2"
+
+
+def test_one_breath_greeting_waits_for_the_continuous_limit() -> None:
+    limits = CadenceLimits(max_greeting_ms=1000, max_continuous_greeting_ms=2000)
+    call, _ = run_cadence("s" * 60 + "." * 45, limits)  # 1.2 s in one breath, then silence
+    assert call is not None and call.kind == "human"
+    call, _ = run_cadence("s" * 120, limits)
+    assert call is not None and call.reason == "greeting 2.0 s > 2.0 s without a pause"
+    # A sentence pause (>= 350 ms) inside a long greeting is what machines do.
+    call, tracker = run_cadence("s" * 30 + "." * 20 + "s" * 40, limits)
+    assert call is not None and call.kind == "machine"
+    assert tracker.sentence_pauses == 1
+    assert call.reason.endswith(" s > 1.0 s")

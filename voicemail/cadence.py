@@ -25,6 +25,14 @@ class CadenceLimits:
     max_greeting_ms: float = 2000.0
     after_greeting_silence_ms: float = 700.0
     max_words: int = 0
+    #: A greeting this short (a bare "hello?") needs only ``short_greeting_silence_ms``.
+    short_greeting_ms: float = 0.0
+    short_greeting_silence_ms: float = 500.0
+    #: People introducing themselves talk in one breath; machines pause between sentences.
+    #: When set, a greeting over ``max_greeting_ms`` is a machine only once it contains a
+    #: pause of ``sentence_pause_ms`` or more, or once it exceeds this length.
+    max_continuous_greeting_ms: float = 0.0
+    sentence_pause_ms: float = 350.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +60,7 @@ class CadenceTracker:
         self.greeting_start_ms: float | None = None
         self.last_speech_end_ms: float | None = None
         self.words = 0
+        self.sentence_pauses = 0
         self._burst_start_ms: float | None = None
         self._burst_end_ms: float | None = None
         self._counted_burst = False
@@ -75,6 +84,12 @@ class CadenceTracker:
         limits = self.limits
         self.now_ms = frame.end_ms
         if frame.is_speech:
+            if (
+                self.greeting_start_ms is not None
+                and self._burst_end_ms is not None
+                and frame.start_ms - self._burst_end_ms >= limits.sentence_pause_ms
+            ):
+                self.sentence_pauses += 1
             if self._burst_start_ms is None or (
                 self._burst_end_ms is not None
                 and frame.start_ms - self._burst_end_ms >= limits.between_words_silence_ms
@@ -98,15 +113,26 @@ class CadenceTracker:
             return None
         greeting = self.greeting_ms
         if limits.max_greeting_ms and greeting > limits.max_greeting_ms:
-            return CadenceCall(
-                "machine",
-                self.now_ms,
-                f"greeting {_s(greeting)} > {_s(limits.max_greeting_ms)}",
-            )
+            continuous_limit = limits.max_continuous_greeting_ms
+            if not continuous_limit or self.sentence_pauses:
+                return CadenceCall(
+                    "machine",
+                    self.now_ms,
+                    f"greeting {_s(greeting)} > {_s(limits.max_greeting_ms)}",
+                )
+            if greeting > continuous_limit:
+                return CadenceCall(
+                    "machine",
+                    self.now_ms,
+                    f"greeting {_s(greeting)} > {_s(continuous_limit)} without a pause",
+                )
         if limits.max_words and self.words > limits.max_words:
             return CadenceCall("machine", self.now_ms, f"{self.words} words > {limits.max_words}")
         silence = self.silence_ms
-        if silence >= limits.after_greeting_silence_ms:
+        needed_ms = limits.after_greeting_silence_ms
+        if greeting <= limits.short_greeting_ms:
+            needed_ms = min(needed_ms, limits.short_greeting_silence_ms)
+        if silence >= needed_ms:
             return CadenceCall(
                 "human",
                 self.now_ms,

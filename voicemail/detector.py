@@ -49,9 +49,19 @@ class DetectorSettings(BaseModel):
     )
     min_word_ms: float = Field(100, description="Shorter speech bursts are noise, not words.")
     between_words_silence_ms: float = Field(150, description="A pause this long splits words.")
-    max_greeting_ms: float = Field(2000, description="A longer greeting is a machine's.")
-    after_greeting_silence_ms: float = Field(700, description="Silence that ends a human hello.")
+    max_greeting_ms: float = Field(
+        1800, description="A longer greeting with a sentence pause in it is a machine's."
+    )
+    max_continuous_greeting_ms: float = Field(
+        3000, description="A longer greeting is a machine's even in one breath (0: off)."
+    )
+    sentence_pause_ms: float = Field(250, description="A pause this long ends a sentence.")
+    after_greeting_silence_ms: float = Field(800, description="Silence that ends a human hello.")
     max_words: int = Field(0, description="More words than this is a machine (0: no limit).")
+    short_greeting_ms: float = Field(
+        0, description="A greeting this short needs only short_greeting_silence_ms (0: off)."
+    )
+    short_greeting_silence_ms: float = Field(500, description="Silence after a bare hello.")
     total_analysis_ms: float = Field(6000, description="Decide by this time at the latest.")
     beep_min_hz: float = Field(350, description="Lowest beep frequency.")
     beep_max_hz: float = Field(3000, description="Highest beep frequency.")
@@ -71,6 +81,10 @@ class DetectorSettings(BaseModel):
             max_greeting_ms=self.max_greeting_ms,
             after_greeting_silence_ms=self.after_greeting_silence_ms,
             max_words=self.max_words,
+            short_greeting_ms=self.short_greeting_ms,
+            short_greeting_silence_ms=self.short_greeting_silence_ms,
+            max_continuous_greeting_ms=self.max_continuous_greeting_ms,
+            sentence_pause_ms=self.sentence_pause_ms,
         )
 
 
