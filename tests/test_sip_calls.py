@@ -121,10 +121,16 @@ async def test_bridged_transfer_relays_audio_between_legs(tmp_path: Path) -> Non
         carrier = SipCarrier.from_url(f"sip://127.0.0.1:{lead.port};local_host=127.0.0.1")
         call = await carrier.dial(f"sip:robot-test@127.0.0.1:{lead.port}", ring_timeout_s=5)
         assert await until(call, "answered", "failed") == "answered"
-        await call.transfer(f"sip:robot-test@127.0.0.1:{agent.port}", bridged=True)
-        await asyncio.sleep(2.0)  # the two humans talk through us
-        await call.hangup()  # ends both legs
-        await asyncio.sleep(0.2)
+        transfer = asyncio.create_task(
+            call.transfer(f"sip:robot-test@127.0.0.1:{agent.port}", bridged=True)
+        )
+        async with asyncio.timeout(10):
+            while len(carrier.active_calls) < 2 or call.rtp.relay_to is None:
+                await asyncio.sleep(0.05)
+        await asyncio.sleep(2.0)  # the two people talk through us
+        assert not transfer.done()  # transfer lasts as long as the bridged conversation
+        await call.hangup()  # the lead hangs up: both legs end, the transfer returns
+        await asyncio.wait_for(transfer, 10)
         assert carrier.active_calls == []
         await carrier.close()
         heard_by_lead = lead.received_audio()

@@ -22,7 +22,10 @@ async def bridge_calls(
 ) -> SipCall:
     """Dial ``target``; once it answers relay audio both ways until either side hangs up.
 
-    Raises :class:`CarrierError` (and leaves ``call`` untouched) if the second leg fails.
+    Returns when the bridged conversation is over and both legs are hung up, so that, as
+    after a blind transfer, the robot's call has ended when ``transfer`` returns. Cancelling
+    the caller hangs up both legs. Raises :class:`CarrierError` (and leaves ``call``
+    untouched, still talking to the robot) if the second leg does not answer.
     """
     leg = await dial_leg(target)
     outcome = "failed"
@@ -40,11 +43,7 @@ async def bridge_calls(
     call.stop_playback()
     call.rtp.relay_to = leg.rtp
     leg.rtp.relay_to = call.rtp
-    call._spawn(_hang_up_together(call, leg))
-    return leg
-
-
-async def _hang_up_together(call: SipCall, leg: SipCall) -> None:
+    log.info("call %s bridged to call %s", call.call_id, leg.call_id)
     first = asyncio.ensure_future(call.wait_ended())
     second = asyncio.ensure_future(leg.wait_ended())
     try:
@@ -52,7 +51,11 @@ async def _hang_up_together(call: SipCall, leg: SipCall) -> None:
     finally:
         first.cancel()
         second.cancel()
-    call.rtp.relay_to = None
-    leg.rtp.relay_to = None
-    await call.hangup()
-    await leg.hangup()
+        call.rtp.relay_to = None
+        leg.rtp.relay_to = None
+        await asyncio.shield(_hang_up_both(call, leg))
+    return leg
+
+
+async def _hang_up_both(call: SipCall, leg: SipCall) -> None:
+    await asyncio.gather(call.hangup(), leg.hangup(), return_exceptions=True)

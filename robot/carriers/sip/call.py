@@ -149,6 +149,9 @@ class SipCall:
         await self._finish("hangup", by="local")
 
     async def transfer(self, target: str, *, bridged: bool = False) -> None:
+        """Blind: REFER the peer to ``target`` and end our leg once it accepted. Bridged: dial
+        ``target`` and relay audio between the two legs until one hangs up. Either way the
+        call has ended when this returns; a refused transfer raises and the call goes on."""
         if self._state is not CallState.ANSWERED:
             raise CarrierError("only an answered call can be transferred")
         if bridged:
