@@ -80,3 +80,13 @@ def test_console_script_runs_detect_with_webrtc(tmp_path: Path) -> None:
     )
     assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout)["verdict"] == "machine"
+
+
+def test_devset_command_writes_a_labelled_set(tmp_path: Path) -> None:
+    out = tmp_path / "set"
+    result = runner.invoke(app, ["voicemail", "devset", str(out), "--per-category", "1"])
+    assert result.exit_code == 0, result.output
+    rows = (out / "labels.csv").read_text().splitlines()
+    assert rows[0] == "file,label,category,split"
+    assert len(rows) == 1 + 2 * 7
+    assert all((out / row.split(",")[0]).exists() for row in rows[1:])

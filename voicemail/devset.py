@@ -10,14 +10,13 @@ band-pass, noise at several SNRs, G.711 mu-law round trip).
 Text and prompt pools are split in two halves: ``dev`` cases draw from one, ``test`` cases
 from the other, so figures on ``test`` are not tuned on the same sentences.
 
-``python -m voicemail.devset OUT_DIR`` writes the WAV files and ``labels.csv``.
+``callrobot voicemail devset OUT_DIR`` writes the WAV files and ``labels.csv``.
 """
 
 from __future__ import annotations
 
 import csv
 import os
-import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -286,9 +285,3 @@ def write_devset(cases: Sequence[DevCase], out_dir: Path) -> Path:
             write_wav(out_dir / f"{case.case_id}.wav", case.audio)
             writer.writerow([f"{case.case_id}.wav", case.label, case.category, case.split])
     return labels
-
-
-if __name__ == "__main__":  # pragma: no cover - developer entry point
-    target = Path(sys.argv[1] if len(sys.argv) > 1 else "var/voicemail-devset")
-    count = int(sys.argv[2]) if len(sys.argv) > 2 else 30
-    sys.stdout.write(f"{write_devset(build_devset(count), target)}\n")

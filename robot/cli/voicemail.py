@@ -101,3 +101,21 @@ def detect(
             typer.echo(f"{path}: {verdict.verdict} at {seconds:.2f} s ({verdict.reason})")
     if failed:
         fail(f"{failed} of {len(files)} file(s) could not be analysed", code=1)
+
+
+@voicemail_app.command("devset")
+def devset(
+    out_dir: Annotated[Path, typer.Argument(help="Folder for the WAV files and labels.csv.")],
+    per_category: Annotated[
+        int, typer.Option("--per-category", min=1, help="Cases per category and split.")
+    ] = 30,
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same set.")] = 4,
+) -> None:
+    """Write the labelled development set (Debian recordings + synthesized voices)."""
+    from voicemail.devset import build_devset, write_devset
+
+    try:
+        labels = write_devset(build_devset(per_category, seed=seed), out_dir)
+    except CallrobotError as e:
+        fail(str(e))
+    typer.echo(str(labels))
