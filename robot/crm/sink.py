@@ -72,6 +72,8 @@ class EventSink:
 
 class SinkRequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    #: Answer at once instead of waiting for the sender's delayed ACK (keep-alive).
+    disable_nagle_algorithm = True
     server: SinkServer
 
     def do_POST(self) -> None:
@@ -98,6 +100,8 @@ class SinkRequestHandler(BaseHTTPRequestHandler):
 
 class SinkServer(ThreadingHTTPServer):
     daemon_threads = True
+    #: Senders open many connections at once; the default backlog of 5 resets them.
+    request_queue_size = 256
 
     def __init__(
         self,

@@ -1,0 +1,116 @@
+"""Benchmark webhook delivery throughput to a local receiver.
+
+Queues events for many leads in the outbox, then times one :class:`DeliveryWorker` sending
+them all (signed, in order per lead) to ``callrobot crm-sink`` running as a separate process
+on 127.0.0.1, which verifies every signature. Prints one JSON line.
+
+    python bench/webhooks.py [--events 3000] [--leads 300] [--in-flight 8] [--database URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# This file is named like no package, but keep bench/ off the import path all the same.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
+
+from sqlalchemy import func, select  # noqa: E402
+
+from models.db import make_engine, upgrade  # noqa: E402
+from models.webhook import WebhookDelivery  # noqa: E402
+from robot.config import WebhookSettings  # noqa: E402
+from robot.crm.delivery import DeliveryWorker  # noqa: E402
+from robot.crm.outbox import enqueue_event  # noqa: E402
+from robot.crm.testing import SECRET, add_endpoint  # noqa: E402
+from robot.dialler.claims import write_transaction  # noqa: E402
+
+
+def start_receiver() -> tuple[subprocess.Popen[str], str]:
+    executable = Path(sys.executable).parent / "callrobot"
+    process = subprocess.Popen(
+        [str(executable), "crm-sink", "--secret", SECRET, "--port", "0", "--json"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    line = process.stderr.readline()
+    if not line.startswith("listening on "):
+        process.kill()
+        raise SystemExit(f"crm-sink did not start: {line}")
+    return process, line.split()[-1]
+
+
+def queue(engine: object, tenant_id: int, events: int, leads: int) -> None:
+    per_transaction = 200
+    n = 0
+    while n < events:
+        with write_transaction(engine) as conn:  # type: ignore[arg-type]
+            for _ in range(min(per_transaction, events - n)):
+                lead = n % leads + 1
+                enqueue_event(
+                    conn,
+                    tenant_id=tenant_id,
+                    event_type="call.completed",
+                    data={"lead_id": lead, "n": n, "outcome": "human", "answers": {"a": "b"}},
+                    ordering_key=f"lead:{lead}",
+                )
+                n += 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=3000)
+    parser.add_argument("--leads", type=int, default=300)
+    parser.add_argument("--in-flight", type=int, default=8)
+    parser.add_argument("--database", help="Database URL (default: a temporary SQLite file).")
+    args = parser.parse_args()
+    folder = tempfile.TemporaryDirectory(prefix="callrobot-bench-")
+    url = args.database or f"sqlite:///{Path(folder.name) / 'bench.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    process, receiver_url = start_receiver()
+    try:
+        tenant_id, _ = add_endpoint(engine, receiver_url, tenant=f"bench-{time.time_ns()}")
+        queue(engine, tenant_id, args.events, args.leads)
+        settings = WebhookSettings(
+            timeout_s=10, max_in_flight=args.in_flight, poll_interval_s=0.05, backoff_base_s=0.1
+        )
+        worker = DeliveryWorker(engine, settings, allow_private=True)
+        started = time.perf_counter()
+        asyncio.run(worker.run(until_idle=True))
+        elapsed = time.perf_counter() - started
+        with engine.connect() as conn:
+            delivered = conn.execute(
+                select(func.count())
+                .select_from(WebhookDelivery)
+                .where(WebhookDelivery.status == "delivered")  # type: ignore[arg-type]
+            ).scalar_one()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        engine.dispose()
+        folder.cleanup()
+    result = {
+        "bench": "webhooks",
+        "database": engine.dialect.name,
+        "events": args.events,
+        "leads": args.leads,
+        "in_flight": args.in_flight,
+        "delivered": delivered,
+        "attempts": worker.sent,
+        "seconds": round(elapsed, 3),
+        "events_per_s": round(delivered / elapsed, 1),
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
