@@ -53,6 +53,8 @@ class Lead(LeadBase, table=True):
     __table_args__ = (
         UniqueConstraint("campaign_id", "number", name="uq_lead_campaign_number"),
         Index("ix_lead_due", "campaign_id", "status", "next_attempt_at"),
+        # Leads leased right now, counted against the campaign's concurrency cap.
+        Index("ix_lead_lease", "campaign_id", "lease_until"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

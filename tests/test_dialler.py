@@ -440,3 +440,41 @@ def test_a_retry_that_falls_after_closing_moves_to_the_opening_across_dst(
     assert rows["+12125550100"].next_attempt_at == datetime(2026, 3, 8, 13, 0, tzinfo=UTC)
     # London has not changed its clocks yet: Sunday 09:00 GMT is 09:00Z.
     assert rows["+442079460958"].next_attempt_at == datetime(2026, 3, 8, 9, 0, tzinfo=UTC)
+
+
+def test_campaign_cap_holds_across_workers(fresh_db: FreshDatabase) -> None:
+    engine = fresh_db.engine
+    campaign_id = make_campaign(
+        engine, [{"phone": f"+1212555{i:04d}"} for i in range(8)], max_concurrent_calls=3
+    )
+    first = claim_due_leads(engine, campaign_id, "worker-a", 2, 60, T0, campaign_cap=3)
+    second = claim_due_leads(engine, campaign_id, "worker-b", 5, 60, T0, campaign_cap=3)
+    assert (len(first), len(second)) == (2, 1)
+    assert claim_due_leads(engine, campaign_id, "worker-c", 5, 60, T0, campaign_cap=3) == []
+    # An expired lease no longer counts against the cap.
+    later = T0 + timedelta(seconds=61)
+    assert len(claim_due_leads(engine, campaign_id, "worker-c", 5, 60, later, campaign_cap=3)) == 3
+
+    runner = HeldRunner()
+
+    async def two_workers() -> int:
+        workers = [
+            Dialler(engine, runner, limits=FAST, clock=Clock(later + timedelta(seconds=61)))
+            for _ in range(2)
+        ]
+        for dialler in workers:
+            await dialler.fill_slots()
+        for _ in range(1000):  # wait until the calls are really up at the runner
+            if sum(runner.open_by_campaign.values()) >= 3:
+                break
+            await asyncio.sleep(0.01)
+        for dialler in workers:  # both try again: the cap is reached, nobody claims more
+            await dialler.fill_slots()
+        in_flight = sum(dialler.active_calls for dialler in workers)
+        runner.release.set()
+        for dialler in workers:
+            await dialler.drain()
+        return in_flight
+
+    assert asyncio.run(asyncio.wait_for(two_workers(), timeout=60)) == 3
+    assert runner.peak_by_campaign[campaign_id] == 3

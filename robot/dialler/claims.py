@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from models.call import Call
+from models.campaign import Campaign
 from models.db import DatabaseError, is_postgres
 from models.dnc import DncEntry
 from models.lead import Lead, LeadStatus
@@ -93,13 +94,24 @@ def due_leads_query(campaign_id: int, now: datetime, limit: int) -> Any:
 
 
 def claim_due_leads(
-    engine: Engine, campaign_id: int, owner: str, limit: int, lease_s: float, now: datetime
+    engine: Engine,
+    campaign_id: int,
+    owner: str,
+    limit: int,
+    lease_s: float,
+    now: datetime,
+    *,
+    campaign_cap: int | None = None,
 ) -> list[ClaimedLead]:
-    """Atomically lease up to ``limit`` due leads of a campaign to ``owner``."""
+    """Atomically lease up to ``limit`` due leads of a campaign to ``owner``.
+
+    With ``campaign_cap``, leads leased by every worker together stay within the cap: the
+    campaign row is locked (PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already serialises
+    claims) while the live leases are counted.
+    """
     if limit <= 0:
         return []
     until = now + timedelta(seconds=lease_s)
-    due = due_leads_query(campaign_id, now, limit)
     values = {
         "lease_owner": owner,
         "lease_until": until,
@@ -107,12 +119,18 @@ def claim_due_leads(
         "updated_at": now,
     }
     lease_free = or_(LEAD.c.lease_until.is_(None), LEAD.c.lease_until < now)
-    if is_postgres(engine):
-        picked = due.with_for_update(skip_locked=True).cte("picked")
-        stmt = update(LEAD).where(LEAD.c.id == picked.c.id, lease_free)
-    else:
-        stmt = update(LEAD).where(LEAD.c.id.in_(due.scalar_subquery()), lease_free)
+    postgres = is_postgres(engine)
     with write_transaction(engine) as conn:
+        if campaign_cap is not None:
+            limit = min(limit, campaign_cap - _leased_now(conn, campaign_id, now, lock=postgres))
+            if limit <= 0:
+                return []
+        due = due_leads_query(campaign_id, now, limit)
+        if postgres:
+            picked = due.with_for_update(skip_locked=True).cte("picked")
+            stmt = update(LEAD).where(LEAD.c.id == picked.c.id, lease_free)
+        else:
+            stmt = update(LEAD).where(LEAD.c.id.in_(due.scalar_subquery()), lease_free)
         rows = conn.execute(stmt.values(**values).returning(*_CLAIM_COLUMNS)).all()
     claimed = [
         ClaimedLead(
@@ -130,6 +148,20 @@ def claim_due_leads(
     ]
     claimed.sort(key=lambda c: c.id)
     return claimed
+
+
+def _leased_now(conn: Connection, campaign_id: int, now: datetime, *, lock: bool) -> int:
+    """Leads of the campaign leased right now, by any worker (a range scan of ix_lead_lease)."""
+    if lock:
+        campaign = Campaign.__table__  # type: ignore[attr-defined]
+        conn.execute(select(campaign.c.id).where(campaign.c.id == campaign_id).with_for_update())
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(LEAD)
+            .where(LEAD.c.campaign_id == campaign_id, LEAD.c.lease_until > now)
+        ).scalar_one()
+    )
 
 
 def extend_leases(

@@ -191,6 +191,7 @@ class Dialler:
                     wanted,
                     self.limits.lease_s,
                     self.clock(),
+                    campaign_cap=plans[campaign_id].max_concurrent_calls,
                 )
                 if len(claimed) < wanted:
                     dry.add(campaign_id)
