@@ -464,7 +464,7 @@ async def test_espeak_persona_voice_and_a_broken_voice() -> None:
     text = "I'm driving right now, call me back tomorrow morning."
     high = await asyncio.wrap_future(persona_speech(pitched, text))
     low = await asyncio.wrap_future(persona_speech(plain, text))
-    assert high.duration_ms == pytest.approx(low.duration_ms, rel=0.15)  # same tempo
+    assert high.duration_ms == pytest.approx(low.duration_ms, rel=0.2)  # same tempo
     assert spectral_centroid_hz(high) > 1.1 * spectral_centroid_hz(low)  # a higher voice
 
 

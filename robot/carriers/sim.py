@@ -56,6 +56,10 @@ DEFAULT_ANNOUNCEMENT = (
     "The number you have dialed is not in service. Please check the number and dial again."
 )
 CARRIER_HOST = "sim.callrobot.invalid"
+#: Robot silence that ends a prompt. A robot synthesizing sentence by sentence on a busy
+#: machine leaves gaps of 0.6-1.3 s after a short first sentence ("Great."); a person waits
+#: for the question, so the persona does too (an answer not yet begun also waits).
+DEFAULT_PROMPT_END_SILENCE_MS = 1000.0
 
 #: kind -> (SIP status, reason phrase, Q.850 cause, cause text), as a real network answers.
 FAILURES: dict[PersonaKind, tuple[int, str, int, str]] = {
@@ -435,7 +439,7 @@ class SimCarrier:
         *,
         persona_dirs: Sequence[str | Path] = (),
         speed: float = 1.0,
-        prompt_end_silence_ms: float = 400.0,
+        prompt_end_silence_ms: float = DEFAULT_PROMPT_END_SILENCE_MS,
         seed: int = 0,
     ) -> None:
         if not speed > 0:

@@ -79,7 +79,7 @@ class PersonaConversation:
         speech: MutableMapping[str, Future[AudioChunk]],
         *,
         answered_ms: float,
-        prompt_end_silence_ms: float = 400.0,
+        prompt_end_silence_ms: float = 1000.0,
         on_dtmf: Callable[[str], None] = lambda digit: None,
     ) -> None:
         self.persona = persona
