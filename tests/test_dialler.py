@@ -121,7 +121,7 @@ def test_worker_calls_every_due_lead_once_and_finishes(fresh_db: FreshDatabase) 
 def test_retries_wait_per_outcome_until_max_attempts(fresh_db: FreshDatabase) -> None:
     engine = fresh_db.engine
     policy = {"max_attempts": 3, "delays_s": {"busy": 600, "no_answer": 1800}}
-    make_campaign(engine, NY[:2], retry_policy=policy)
+    campaign_id = make_campaign(engine, NY[:2], retry_policy=policy)
     outcomes = {NY[0]["phone"]: "busy", NY[1]["phone"]: "no_answer"}
     runner = ScriptedRunner(lambda job: CallResult(outcome=outcomes[job.number]))
     clock = Clock()
@@ -131,6 +131,7 @@ def test_retries_wait_per_outcome_until_max_attempts(fresh_db: FreshDatabase) ->
     assert leads[NY[0]["phone"]].next_attempt_at == T0 + timedelta(seconds=600)
     assert leads[NY[1]["phone"]].next_attempt_at == T0 + timedelta(seconds=1800)
     assert leads[NY[0]["phone"]].status_reason == "retry after busy"
+    assert campaign_stats(engine, campaign_id).status == "running"  # leads wait for retries
 
     clock.now = T0 + timedelta(seconds=599)
     run(dialler)
@@ -145,6 +146,7 @@ def test_retries_wait_per_outcome_until_max_attempts(fresh_db: FreshDatabase) ->
     leads = lead_rows(engine)
     assert {lead.status for lead in leads.values()} == {"exhausted"}
     assert leads[NY[0]["phone"]].attempts == 3 and leads[NY[0]["phone"]].next_attempt_at is None
+    assert campaign_stats(engine, campaign_id).status == "finished"
 
 
 def test_callback_time_is_kept_exactly_or_moved_into_the_window(fresh_db: FreshDatabase) -> None:

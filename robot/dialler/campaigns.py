@@ -132,18 +132,20 @@ def change_status(
 def finish_if_done(engine: Engine, campaign_id: int, now: datetime) -> bool:
     """Mark a running campaign finished when no lead is pending any more."""
     pending = (
-        select(func.count())
-        .select_from(LEAD)
+        select(LEAD.c.id)
         .where(LEAD.c.campaign_id == campaign_id, LEAD.c.status == LeadStatus.PENDING.value)
-        .scalar_subquery()
+        .limit(1)
     )
+    with engine.connect() as conn:  # cheap read first: most polls find pending leads
+        if conn.execute(pending).first() is not None:
+            return False
     with write_transaction(engine) as conn:
         result = conn.execute(
             update(CAMPAIGN)
             .where(
                 CAMPAIGN.c.id == campaign_id,
                 CAMPAIGN.c.status == CampaignStatus.RUNNING.value,
-                pending == 0,
+                ~pending.exists(),
             )
             .values(status=CampaignStatus.FINISHED.value, finished_at=now)
         )
