@@ -249,6 +249,17 @@ def test_dtmf_and_hangup_after_a_line() -> None:
     assert sim.hung_up_at == 400 + 600 + 300  # prompt end + think + pause before the BYE
 
 
+def test_dead_air_after_pickup_brings_the_hello_again_twice_at_most() -> None:
+    persona = human(hello="Hello?", hello_repeat_ms=1000, lines=[{"say": "Yes."}])
+    sim = Simulation(persona, {"Hello?": voice_pcm(400), "Yes.": voice_pcm(200)})
+    sim.run(5000)
+    starts = [s.start_ms for s in sim.conversation.spoken]
+    assert starts == [100, 1500, 2900]  # each 1 s after the previous hello ended
+    sim.run(500, ROBOT_FRAME)
+    sim.run(3000)
+    assert [s.text for s in sim.conversation.spoken] == ["Hello?"] * 3 + ["Yes."]
+
+
 def test_persona_hangs_up_when_nobody_talks() -> None:
     persona = human(hello="Hi.", patience_ms=2000)
     sim = Simulation(persona, {"Hi.": voice_pcm(200)})

@@ -158,6 +158,8 @@ class Persona(_Strict):
     answer_delay_ms: int = Field(400, ge=0, le=30_000)
     #: What a human says on picking up (``null``: picks up silently).
     hello: str | None = "Hello?"
+    #: Say the hello again after this much dead air before the robot's first word (twice at most).
+    hello_repeat_ms: int | None = Field(None, ge=500, le=30_000)
     lines: tuple[PersonaLine, ...] = ()
     noise: Noise | None = None
     voicemail: VoicemailSetup | None = None

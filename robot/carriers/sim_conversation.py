@@ -34,6 +34,7 @@ ROBOT_SPEECH_RMS = 30.0
 HANGUP_PAUSE_MS = 300.0
 #: Pause between a voicemail greeting and its beep (ms).
 BEEP_PAUSE_MS = 300.0
+MAX_HELLO_REPEATS = 2
 
 
 @dataclass(slots=True)
@@ -92,6 +93,7 @@ class PersonaConversation:
         self._scheduled_turns: set[int] = set()
         self._last_activity_ms = answered_ms
         self._hangup_at_ms: float | None = None
+        self._hellos_repeated = 0
         self.prompts: list[RobotPrompt] = []
         self.spoken: list[SpokenLine] = []
         self.barge_in_at_ms: float | None = None
@@ -107,6 +109,7 @@ class PersonaConversation:
         """Hear one robot frame, return the persona's frame; None once the persona hung up."""
         self._hear(call_ms, robot_frame)
         if self._speaking is None:
+            self._repeat_hello(call_ms)
             self._start_next(call_ms)
         frame = SILENCE_FRAME
         utterance = self._speaking
@@ -194,6 +197,19 @@ class PersonaConversation:
             self._pending.append(_Utterance(start, 0, pcm=pause + beep, is_beep=True))
         elif self.persona.hello and self.persona.kind == PersonaKind.HUMAN:
             self._pending.append(_Utterance(start, 0, self.persona.hello))
+
+    def _repeat_hello(self, call_ms: float) -> None:
+        """Dead air after picking up: "Hello?" again, as people do."""
+        persona = self.persona
+        repeat_ms = persona.hello_repeat_ms
+        if repeat_ms is None or not persona.hello or persona.kind != PersonaKind.HUMAN:
+            return
+        if self.prompts or self._pending:
+            return
+        quiet_ms = call_ms - self._last_activity_ms
+        if self._hellos_repeated < MAX_HELLO_REPEATS and quiet_ms >= repeat_ms:
+            self._hellos_repeated += 1
+            self._pending.append(_Utterance(call_ms, 0, persona.hello))
 
     def _start_next(self, call_ms: float) -> None:
         due = [u for u in self._pending if u.start_ms <= call_ms]
