@@ -21,6 +21,7 @@ from robot.carriers.personas import Persona, load_personas
 from robot.carriers.sim import SimCall, SimCarrier
 from robot.carriers.sim_audio import frame_rms, persona_speech
 from robot.carriers.sim_conversation import ROBOT_SPEECH_RMS
+from robot.errors import CarrierError
 from voicemail.signalling import ANSWERED, classify_signalling
 from voicemail.tones import ToneTracker, is_sit_sequence
 
@@ -488,3 +489,28 @@ async def test_a_voice_that_cannot_speak_leaves_the_persona_mute_not_the_call_br
     assert driver.kinds()[-1] == "hangup" and len(driver.frames) > 10
     assert not any(speech_frames(driver.frames))
     assert "persona speech synthesis failed" in caplog.text
+
+
+async def test_transfers_and_robot_dtmf() -> None:
+    carrier = SimCarrier([persona(hello=None)], speed=2.0)
+    ringing = await carrier.dial("+15550190")
+    with pytest.raises(CarrierError, match="cannot transfer"):
+        await ringing.transfer("+15550100")
+    bridged = RobotDriver(ringing)
+    await bridged.answered()
+    await ringing.send_dtmf("12#")
+    with pytest.raises(CarrierError, match="invalid DTMF"):
+        await ringing.send_dtmf("1x")
+    await ringing.transfer("+15550100", bridged=True)
+    assert ringing.state == CallState.ANSWERED  # the robot stays on a bridged call
+    blind_call = await carrier.dial("+15550190")
+    blind = RobotDriver(blind_call)
+    await blind.answered()
+    await blind_call.transfer("+15550101")
+    await blind.ended()
+    assert blind.events[-1].kind == "hangup" and blind.events[-1].by == "local"
+    await carrier.close()
+    await bridged.ended()
+    assert ringing.dtmf_received == "12#"
+    assert ringing.transfers == [("+15550100", True)]
+    assert blind_call.transfers == [("+15550101", False)]
