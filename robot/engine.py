@@ -113,10 +113,11 @@ class CallEngine:
 
         runtime = self.prepare(loaded)
         vad_kind = self.vad_kind
+        threshold = self.settings.speech.endpoint.vad_threshold
         return SessionEngines(
             tts=runtime.voice,
             asr=self.registry.recognizer(loaded.script.language),
-            vad_factory=lambda: create_vad(vad_kind),
+            vad_factory=lambda: create_vad(vad_kind, threshold=threshold),
             detector_factory=(lambda: VoicemailDetector()) if self.detect_voicemail else None,
         )
 
@@ -128,6 +129,7 @@ class CallEngine:
                 min_speech_listening_ms=ep.min_speech_listening_ms,
                 trailing_silence_ms=ep.trailing_silence_ms,
                 early_silence_ms=ep.early_silence_ms,
+                candidate_gap_ms=ep.candidate_gap_ms,
                 pre_roll_ms=ep.pre_roll_ms,
                 max_utterance_ms=ep.max_utterance_ms,
             ),

@@ -161,6 +161,8 @@ class CallSession:
         self._in_speech = False
         self._dialogue_started = float("inf")
         self._pending_asr = 0
+        self._first_turn = Turn()
+        self._first_audio: list[asyncio.Future[AudioChunk]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._events = call.events().__aiter__()
 
@@ -185,6 +187,8 @@ class CallSession:
     async def _cleanup(self) -> None:
         if self._speaker is not None:
             self._speaker.cancel()
+        for future in self._first_audio:
+            future.cancel()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -219,6 +223,9 @@ class CallSession:
                 self.report.recording_path = str(self.recorder.write(path))
 
     async def _run(self) -> None:
+        # The greeting is known before anyone answers: synthesize it while the phone rings.
+        self._first_turn = self.manager.start()
+        self._first_audio = self._synthesis(self._first_turn.text)
         if not await self._await_answer():
             return
         verdict = classify_signalling(self.call.signalling)
@@ -270,6 +277,13 @@ class CallSession:
             endpointer.robot_speaking = self._speaking
             for event in endpointer.feed(frame, vad.process(frame)):
                 kind = event.kind
+                log.debug(
+                    "call %s: %s at %.0f ms (robot speaking: %s)",
+                    self.call.call_id,
+                    kind.value,
+                    event.at_ms,
+                    self._speaking,
+                )
                 if kind is EndpointEventKind.SPEECH_STARTED:
                     self._in_speech = True
                     if self._speaking and self.manager.settings.barge_in:
@@ -335,8 +349,10 @@ class CallSession:
         self._speaking = False
         total = self._turn_audio_ms
         self.report.barge_ins += 1
-        if self.report.transcript and self.report.transcript[-1].who == "robot":
-            self.report.transcript[-1].interrupted = True
+        robot_turns = [t for t in self.report.transcript if t.who == "robot"]
+        if robot_turns:
+            robot_turns[-1].interrupted = True
+            robot_turns[-1].end_ms = self._now_ms()
         self.manager.handle(BargeIn(heard_ms=max(0.0, total - dropped_ms), total_ms=total))
 
     async def _converse(self) -> None:
@@ -352,7 +368,7 @@ class CallSession:
                     return
         self.report.outcome = CallOutcome.HUMAN.value
         self._dialogue_started = time.monotonic()
-        await self._play_turn(self.manager.start(), speech_end=None)
+        await self._play_turn(self._first_turn, speech_end=None, audio=self._first_audio)
         deadline = self.config.max_call_ms
         while not self.manager.ended and self._now_ms() < deadline:
             timeout = None
@@ -411,7 +427,12 @@ class CallSession:
 
     # -- speaking ---------------------------------------------------------------------------
 
-    async def _play_turn(self, turn: Turn, speech_end: float | None) -> None:
+    async def _play_turn(
+        self,
+        turn: Turn,
+        speech_end: float | None,
+        audio: list[asyncio.Future[AudioChunk]] | None = None,
+    ) -> None:
         if self._speaker is not None and not self._speaker.done():
             self._speaker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -420,23 +441,33 @@ class CallSession:
             if turn.ended:
                 await self._finish_actions()
             return
-        self.report.transcript.append(
-            TranscriptTurn("robot", turn.text, self._now_ms(), state=turn.state)
-        )
+        spoken = TranscriptTurn("robot", turn.text, self._now_ms(), state=turn.state)
+        self.report.transcript.append(spoken)
         self._speaking = True
         self._turn_audio_ms = 0.0
-        self._speaker = asyncio.create_task(self._speak(turn.text, speech_end))
+        self._speaker = asyncio.create_task(self._speak(spoken, speech_end, audio))
         if turn.ended:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._speaker
 
-    async def _speak(self, text: str, speech_end: float | None) -> None:
+    def _synthesis(self, text: str) -> list[asyncio.Future[AudioChunk]]:
+        """Start synthesizing every sentence at once, so no gap opens between sentences."""
         loop = asyncio.get_running_loop()
+        return [
+            loop.run_in_executor(speech_executor(), self.engines.tts.synthesize, sentence)
+            for sentence in split_sentences(text)
+        ]
+
+    async def _speak(
+        self,
+        spoken: TranscriptTurn,
+        speech_end: float | None,
+        audio: list[asyncio.Future[AudioChunk]] | None = None,
+    ) -> None:
+        pending = audio if audio is not None else self._synthesis(spoken.text)
         try:
-            for sentence in split_sentences(text):
-                chunk = await loop.run_in_executor(
-                    speech_executor(), self.engines.tts.synthesize, sentence
-                )
+            for future in pending:
+                chunk = await future
                 if speech_end is not None:
                     self.report.turn_latencies_ms.append((time.monotonic() - speech_end) * 1000)
                     speech_end = None
@@ -444,9 +475,10 @@ class CallSession:
                 self._turn_audio_ms += chunk.duration_ms
                 await self.call.play(chunk)
             await self.call.playback_done()
-            if self.report.transcript and self.report.transcript[-1].who == "robot":
-                self.report.transcript[-1].end_ms = self._now_ms()
+            spoken.end_ms = self._now_ms()
         finally:
+            for future in pending:
+                future.cancel()
             self._speaking = False
 
     async def _finish_actions(self) -> None:

@@ -70,6 +70,8 @@ class EndpointerConfig:
     min_speech_listening_ms: float = 120.0
     trailing_silence_ms: float = 600.0
     early_silence_ms: float = 250.0
+    #: A not yet confirmed start survives pauses this long ("Yes, ... speaking" is one answer).
+    candidate_gap_ms: float = 500.0
     pre_roll_ms: float = 200.0
     tail_ms: float = 200.0
     max_utterance_ms: float = 20000.0
@@ -205,7 +207,7 @@ class Endpointer:
             return []
         silence_ms = vad.end_ms - self._last_speech_end_ms
         if self._state is _State.CANDIDATE:
-            if silence_ms >= cfg.early_silence_ms:
+            if silence_ms >= cfg.candidate_gap_ms:
                 self._state = _State.IDLE  # too short to count: a click, a breath, an "uh-huh"
             return []
         if silence_ms >= cfg.trailing_silence_ms:

@@ -22,6 +22,11 @@ class EndpointSettings(BaseModel):
     trailing_silence_ms: float = 600.0
     #: Silence after which early decoding may start (``maybe_ended``).
     early_silence_ms: float = 250.0
+    #: Pause that an unconfirmed start of speech survives.
+    candidate_gap_ms: float = 500.0
+    #: Speech probability a VAD frame needs in calls (lower than the VAD's default: quiet or
+    #: unusual voices score 0.4-0.6 on Silero; noise stays far below).
+    vad_threshold: float = 0.35
     pre_roll_ms: float = 200.0
     max_utterance_ms: float = 20000.0
 
