@@ -112,10 +112,14 @@ def test_16k_input_is_resampled_at_the_edge() -> None:
 
 def test_initial_silence_verdict_is_a_setting() -> None:
     quiet = silence(4000)
-    assert detect_audio(quiet).verdict == "unknown"
-    verdict = detect_audio(quiet, DetectorSettings(initial_silence_verdict="human"))
+    verdict = detect_audio(quiet)
     assert verdict.verdict == "human"
     assert verdict.reason == "initial silence 2.5 s"
+    assert 2500 <= verdict.decision_ms < 2700  # plus the VAD window and resampler delay
+    wary = DetectorSettings(initial_silence_verdict="unknown", initial_silence_ms=1000)
+    verdict = detect_audio(quiet, wary)
+    assert verdict.verdict == "unknown"
+    assert verdict.reason == "initial silence 1.0 s"
 
 
 def test_thresholds_are_settings() -> None:

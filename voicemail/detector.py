@@ -45,7 +45,9 @@ class DetectorSettings(BaseModel):
     )
     initial_silence_ms: float = Field(2500, description="Nobody spoke for this long: give up.")
     initial_silence_verdict: VerdictKind = Field(
-        "unknown", description="Verdict after initial silence (people may wait silently too)."
+        "human",
+        description="Verdict when nobody spoke: people wary of robots answer and wait in "
+        "silence, and machines greet at once; hanging up on a person is the worse mistake.",
     )
     min_word_ms: float = Field(100, description="Shorter speech bursts are noise, not words.")
     between_words_silence_ms: float = Field(150, description="A pause this long splits words.")
