@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterator
+import time
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from api.errors import AuthenticationError
 from models.apikey import ApiKey, hash_token, token_prefix
@@ -25,12 +28,16 @@ bearer_scheme = HTTPBearer(
 )
 
 
-def get_engine(request: Request) -> Engine:
+# Dependencies are ``async def`` where they do no blocking work: a sync dependency costs a
+# thread hop per request.
+
+
+async def get_engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -39,7 +46,8 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
-def get_session(engine: EngineDep) -> Iterator[Session]:
+async def get_session(engine: EngineDep) -> AsyncIterator[Session]:
+    """A session per request; it connects only when a query runs (in the route's thread)."""
     with Session(engine, expire_on_commit=False) as session:
         yield session
 
@@ -47,25 +55,52 @@ def get_session(engine: EngineDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
+#: Keys recently checked: sha256 digest -> (checked at, monotonic s; tenant). A revoked key
+#: stops working within this many seconds.
+AUTH_CACHE_S = 5.0
+_auth_cache: dict[str, tuple[float, Tenant]] = {}
+_AUTH_CACHE_MAX = 10_000
+
+
+def _cached_tenant(digest: str) -> Tenant | None:
+    cached = _auth_cache.get(digest)
+    if cached is not None and time.monotonic() - cached[0] < AUTH_CACHE_S:
+        return cached[1]
+    return None
+
+
 def authenticate(session: Session, token: str) -> Tenant:
     """The tenant owning ``token``; raises AuthenticationError for unknown or revoked keys."""
     digest = hash_token(token)
-    candidates = session.exec(select(ApiKey).where(ApiKey.prefix == token_prefix(token))).all()
-    for key in candidates:
-        if hmac.compare_digest(key.key_hash, digest) and key.revoked_at is None:
-            tenant = session.get(Tenant, key.tenant_id)
-            if tenant is not None:
-                return tenant
+    cached = _cached_tenant(digest)
+    if cached is not None:
+        return cached
+    rows = session.execute(
+        sa_select(Tenant.id, Tenant.name, Tenant.created_at, ApiKey.key_hash)
+        .join(Tenant, Tenant.id == ApiKey.tenant_id)  # type: ignore[arg-type]
+        .where(ApiKey.prefix == token_prefix(token), ApiKey.revoked_at.is_(None))  # type: ignore[union-attr]
+    ).all()
+    for tenant_id, name, created_at, key_hash in rows:
+        if hmac.compare_digest(key_hash, digest):
+            tenant = Tenant(id=tenant_id, name=name, created_at=created_at)
+            if len(_auth_cache) >= _AUTH_CACHE_MAX:
+                _auth_cache.clear()
+            _auth_cache[digest] = (time.monotonic(), tenant)
+            return tenant
     raise AuthenticationError("the API key is unknown or revoked")
 
 
-def get_tenant(
+async def get_tenant(
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> Tenant:
     if credentials is None or not credentials.credentials:
         raise AuthenticationError("Authorization: Bearer KEY header is required")
-    return authenticate(session, credentials.credentials)
+    token = credentials.credentials
+    cached = _cached_tenant(hash_token(token))
+    if cached is not None:
+        return cached
+    return await run_in_threadpool(authenticate, session, token)
 
 
 TenantDep = Annotated[Tenant, Depends(get_tenant)]

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
 from api.deps import (
@@ -177,7 +178,8 @@ def list_calls(
     limit: LimitQuery = 50,
 ) -> CallPage:
     """Calls newest first, filtered; page with ``cursor``."""
-    query = select(Call).where(Call.tenant_id == tenant_id_of(tenant))
+    columns = [getattr(Call, name) for name in CallSummary.model_fields]
+    query = sa_select(*columns).where(Call.tenant_id == tenant_id_of(tenant))
     for column, value in (
         (Call.campaign_id, campaign_id),
         (Call.lead_id, lead_id),
@@ -195,10 +197,11 @@ def list_calls(
         query = query.where(Call.started_at < started_before)
     if cursor is not None:
         query = query.where(Call.id < cursor)  # type: ignore[operator]
-    rows = session.exec(query.order_by(Call.id.desc()).limit(limit + 1)).all()  # type: ignore[union-attr]
-    page = rows[:limit]
+    order = Call.id.desc()  # type: ignore[union-attr]
+    rows = session.execute(query.order_by(order).limit(limit + 1)).all()
+    page = [CallSummary.model_validate(row._mapping) for row in rows[:limit]]
     next_cursor = page[-1].id if len(rows) > limit and page else None
-    return CallPage(items=[CallSummary(**_summary(c)) for c in page], next_cursor=next_cursor)
+    return CallPage(items=page, next_cursor=next_cursor)
 
 
 def _timeline(session: Session, call: Call) -> list[CallEventOut]:
