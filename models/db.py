@@ -27,8 +27,8 @@ from robot.errors import CallrobotError, ConfigError, MissingExtraError
 
 logger = logging.getLogger(__name__)
 
-#: JSON on SQLite, JSONB on PostgreSQL.
-JsonColumn = JSON().with_variant(JSONB(), "postgresql")
+#: JSON on SQLite, JSONB on PostgreSQL; Python None is SQL NULL (not a JSON null).
+JsonColumn = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
 

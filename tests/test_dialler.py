@@ -34,7 +34,9 @@ from robot.dialler import (
 )
 from robot.dialler.claims import LEAD, begin_attempt, extend_leases
 from robot.dialler.pacing import TokenBucket
+from robot.dialler.sweep import reschedule_closed_leads
 from robot.leads import import_rows, rows_from_records
+from robot.windows import CallingWindow
 
 # Monday 2026-06-01 14:00Z: 10:00 in New York, 15:00 in London, 17:00 in Moscow.
 T0 = datetime(2026, 6, 1, 14, 0, tzinfo=UTC)
@@ -480,3 +482,30 @@ def test_campaign_cap_holds_across_workers(fresh_db: FreshDatabase) -> None:
 
     assert asyncio.run(asyncio.wait_for(two_workers(), timeout=60)) == 3
     assert runner.peak_by_campaign[campaign_id] == 3
+
+
+def test_a_sweep_moves_due_leads_of_closed_zones_in_bulk(fresh_db: FreshDatabase) -> None:
+    engine = fresh_db.engine
+    leads = [{"phone": f"+1212555{i:04d}", "timezone": "Asia/Tokyo"} for i in range(4)]
+    leads.append({"phone": "+442079460958"})  # London: open at T0
+    # Its own window is open at T0 in Tokyo (23:00): the per-lead check decides for it.
+    leads.append(
+        {"phone": "+12125559999", "timezone": "Asia/Tokyo",
+         "calling_window": {"hours": {"mon": "22:00-24:00"}}}
+    )  # fmt: skip
+    campaign_id = make_campaign(engine, leads)
+    with Session(engine) as session:
+        session.exec(update(LEAD).values(next_attempt_at=T0))  # type: ignore[call-overload]
+        session.commit()
+    window = CallingWindow()
+    assert reschedule_closed_leads(engine, campaign_id, window, T0) == 4
+    assert reschedule_closed_leads(engine, campaign_id, window, T0) == 0
+    rows = lead_rows(engine)
+    tokyo_opening = datetime(2026, 6, 2, 0, 0, tzinfo=UTC)
+    assert {rows[f"+1212555{i:04d}"].next_attempt_at for i in range(4)} == {tokyo_opening}
+    assert rows["+442079460958"].next_attempt_at == T0
+    assert rows["+12125559999"].next_attempt_at == T0
+
+    runner = ScriptedRunner(qualified)
+    run(Dialler(engine, runner, limits=FAST, clock=Clock()))
+    assert sorted(job.number for job in runner.jobs) == ["+12125559999", "+442079460958"]

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -41,6 +42,7 @@ from robot.dialler.claims import (
 from robot.dialler.jobs import CallResult, CallRunner, DialJob
 from robot.dialler.pacing import CampaignLoad, TokenBucket, share_slots
 from robot.dialler.retry import LeadDecision, RetryPolicy, decide_next
+from robot.dialler.sweep import reschedule_closed_leads
 from robot.errors import CallrobotError
 from robot.windows import CallingWindow, check_window, zone_info
 
@@ -58,6 +60,8 @@ class DiallerLimits:
     heartbeat_s: float | None = None
     #: How long to wait before looking for due leads again when nothing is due.
     poll_interval_s: float = 1.0
+    #: How often each campaign's due leads in closed windows are moved in bulk.
+    sweep_interval_s: float = 60.0
 
 
 def default_worker_name() -> str:
@@ -157,6 +161,7 @@ class Dialler:
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._by_campaign: Counter[int] = Counter()
         self._changed = asyncio.Event()
+        self._swept_at: dict[int, float] = {}
 
     @property
     def active_calls(self) -> int:
@@ -171,6 +176,8 @@ class Dialler:
             p.id: p
             for p in await asyncio.to_thread(load_running_campaigns, self.engine, self.campaign_ids)
         }
+        for plan in plans.values():
+            await self._sweep(plan)
         dry: set[int] = set()
         taken = 0
         while (free := self.limits.max_concurrent_calls - len(self._tasks)) > 0:
@@ -201,6 +208,15 @@ class Dialler:
             if not self._by_campaign[campaign_id]:
                 await asyncio.to_thread(finish_if_done, self.engine, campaign_id, self.clock())
         return taken
+
+    async def _sweep(self, plan: CampaignPlan) -> None:
+        last = self._swept_at.get(plan.id)
+        if last is not None and time.monotonic() - last < self.limits.sweep_interval_s:
+            return
+        self._swept_at[plan.id] = time.monotonic()
+        await asyncio.to_thread(
+            reschedule_closed_leads, self.engine, plan.id, plan.window, self.clock()
+        )
 
     async def _start(self, plan: CampaignPlan, leads: list[ClaimedLead]) -> None:
         if not leads:
