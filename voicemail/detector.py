@@ -13,6 +13,16 @@ final verdict. Evidence, strongest first:
 * ``total_analysis_ms`` without a decision -> machine if still talking, else unknown.
 
 Every threshold is a field of :class:`DetectorSettings`.
+
+In a call (``feed`` is CPU-bound: run it in an executor; one detector per call)::
+
+    verdict = classify_signalling(call.signalling)          # voicemail.signalling
+    if not verdict.is_final:
+        detector = VoicemailDetector(settings)
+        async for chunk in call.audio():                    # after the "answered" event
+            if result := await loop.run_in_executor(None, detector.feed, chunk):
+                break
+        outcome = combine_outcome(verdict, detector.finish())   # voicemail.outcome
 """
 
 from __future__ import annotations
