@@ -289,7 +289,7 @@ def test_voicemail_plays_greeting_beep_then_records_until_its_limit() -> None:
 
 def test_failing_kinds_map_to_their_outcome_through_the_classifier() -> None:
     from robot.carriers.base import Signalling, SipMessageInfo
-    from robot.carriers.sim import FAILURES
+    from robot.carriers.sim_network import FAILURES
 
     expected = {
         PersonaKind.BUSY: "busy",

@@ -35,14 +35,16 @@ import numpy as np
 from robot.audio import FRAME_MS, TELEPHONY_RATE_HZ, AudioChunk
 from robot.carriers.base import CallEvent, CallState, Signalling, SipMessageInfo
 from robot.carriers.personas import ANSWERING_KINDS, Persona, PersonaKind, load_personas
-from robot.carriers.sim_audio import (
-    FRAME_BYTES,
-    SILENCE_FRAME,
-    noise_bed,
-    persona_speech,
-    sit_tones,
+from robot.carriers.sim_audio import FRAME_BYTES, SILENCE_FRAME, noise_bed, persona_speech
+from robot.carriers.sim_conversation import PersonaConversation, RobotPrompt, SpokenLine
+from robot.carriers.sim_network import (
+    EarlyMedia,
+    answer_headers,
+    dialled_number,
+    failure_response,
+    q850_reason,
+    unknown_number_response,
 )
-from robot.carriers.sim_conversation import PersonaConversation, RobotPrompt, SpokenLine, speech_pcm
 from robot.errors import CarrierError, ConfigError
 
 log = logging.getLogger(__name__)
@@ -52,29 +54,10 @@ TRYING_MS = 20.0
 SETUP_MS = 250.0
 #: Callee frames kept for a consumer that lags behind (60 s); older ones are dropped.
 MAX_QUEUED_FRAMES = 3000
-DEFAULT_ANNOUNCEMENT = (
-    "The number you have dialed is not in service. Please check the number and dial again."
-)
-CARRIER_HOST = "sim.callrobot.invalid"
 #: Robot silence that ends a prompt. A robot synthesizing sentence by sentence on a busy
 #: machine leaves gaps of 0.6-1.3 s after a short first sentence ("Great."); a person waits
 #: for the question, so the persona does too (an answer not yet begun also waits).
 DEFAULT_PROMPT_END_SILENCE_MS = 1000.0
-
-#: kind -> (SIP status, reason phrase, Q.850 cause, cause text), as a real network answers.
-FAILURES: dict[PersonaKind, tuple[int, str, int, str]] = {
-    PersonaKind.BUSY: (486, "Busy Here", 17, "User busy"),
-    PersonaKind.NO_ANSWER: (480, "Temporarily Unavailable", 19, "No answer from user"),
-    PersonaKind.INVALID_NUMBER: (404, "Not Found", 1, "Unallocated number"),
-    PersonaKind.UNAVAILABLE: (480, "Temporarily Unavailable", 20, "Subscriber absent"),
-    PersonaKind.REJECTED: (603, "Decline", 21, "Call rejected"),
-    PersonaKind.NETWORK_ERROR: (503, "Service Unavailable", 38, "Network out of order"),
-}
-SIP_PHRASES = {
-    404: "Not Found", 408: "Request Timeout", 480: "Temporarily Unavailable",
-    484: "Address Incomplete", 486: "Busy Here", 487: "Request Terminated",
-    503: "Service Unavailable", 600: "Busy Everywhere", 603: "Decline", 604: "Does Not Exist",
-}  # fmt: skip
 
 
 class SimCall:
@@ -287,12 +270,12 @@ class SimCall:
         if not await self._wait_until(SETUP_MS):
             return self._cancel(16, "Normal call clearing")
         if persona is None:
-            return self._fail_unknown()
+            return self._fail(unknown_number_response(self.number))
         if persona.announcement or persona.kind == PersonaKind.INVALID_NUMBER:
             self._signal(183, "Session Progress", sdp=True)
             self._state = CallState.EARLY_MEDIA
             self._emit("early_media")
-            if not await self._tick(self._early_media_step()):
+            if not await self._tick(self._early_media_step(EarlyMedia(persona))):
                 return self._cancel(16, "Normal call clearing")
         elif persona.ring_ms > 0:
             self._signal(180, "Ringing")
@@ -304,11 +287,8 @@ class SimCall:
             if self.ring_timeout_ms < answer_ms:
                 return self._cancel(19, "No answer from user")
         if persona.kind not in ANSWERING_KINDS:
-            return self._fail(persona)
-        headers = {"contact": [f"<sip:{self.number}@{CARRIER_HOST}>"]}
-        if persona.voicemail and persona.voicemail.diversion:
-            headers["diversion"] = [f"<sip:{self.number}@{CARRIER_HOST}>;reason=no-answer"]
-        self._signal(200, "OK", headers=headers, sdp=True)
+            return self._fail(failure_response(persona))
+        self._signal(200, "OK", headers=answer_headers(self.number, persona), sdp=True)
         self._state = CallState.ANSWERED
         self._emit("answered")
         self.conversation = PersonaConversation(
@@ -320,32 +300,15 @@ class SimCall:
         )
         return True
 
-    def _fail(self, persona: Persona) -> bool:
-        status, phrase, cause, text = FAILURES[persona.kind]
-        if persona.final_status:
-            status = persona.final_status
-            phrase = SIP_PHRASES.get(status, "")
-        if persona.q850_cause:
-            cause, text = persona.q850_cause, ""
-        reason = f"Q.850;cause={cause}" + (f';text="{text}"' if text else "")
-        self._signal(status, phrase, headers={"reason": [reason]})
-        self._emit("failed")
-        return False
-
-    def _fail_unknown(self) -> bool:
-        """No persona: an unallocated number (or a malformed one) as a real network says it."""
-        malformed = not (self.number.startswith("+") and self.number[1:].isdigit())
-        status, cause, text = (484, 28, "Invalid number format") if malformed else (
-            404, 1, "Unallocated number")  # fmt: skip
-        reason = f'Q.850;cause={cause};text="{text}"'
-        self._signal(status, SIP_PHRASES[status], headers={"reason": [reason]})
+    def _fail(self, response: tuple[int, str, dict[str, list[str]]]) -> bool:
+        status, phrase, headers = response
+        self._signal(status, phrase, headers=headers)
         self._emit("failed")
         return False
 
     def _cancel(self, cause: int, text: str) -> bool:
         """The caller gives up before answer: CANCEL (with its reason), then 487."""
-        reason = f'Q.850;cause={cause};text="{text}"'
-        self._signal(None, "", "CANCEL", {"reason": [reason]})
+        self._signal(None, "", "CANCEL", {"reason": [q850_reason(cause, text)]})
         self._signal(487, "Request Terminated")
         self._emit("failed" if cause == 19 else "hangup", by=None if cause == 19 else "local")
         return False
@@ -384,28 +347,12 @@ class SimCall:
             self.dropped_callee_frames += 1
         self._audio.put_nowait(AudioChunk(pcm, TELEPHONY_RATE_HZ, call_ms))
 
-    def _early_media_step(self) -> Callable[[float], bool]:
-        """SIT tones (invalid number), the announcement, then the final response."""
-        persona = self.persona
-        assert persona is not None
-        text = persona.announcement or DEFAULT_ANNOUNCEMENT
-        future = persona_speech(persona.voice, text)
-        sit = sit_tones() if persona.kind == PersonaKind.INVALID_NUMBER else b""
-        buffer = bytearray(sit + SILENCE_FRAME * 10)
-        state = {"speech_added": False}
-
+    def _early_media_step(self, media: EarlyMedia) -> Callable[[float], bool]:
         def step(call_ms: float) -> bool:
-            if not state["speech_added"] and len(buffer) < FRAME_BYTES and future.done():
-                state["speech_added"] = True
-                buffer.extend(speech_pcm(future) + SILENCE_FRAME * 15)
-            if not buffer:
-                if state["speech_added"]:
-                    return False
-                buffer.extend(SILENCE_FRAME)  # the announcement is still being synthesized
-            frame = bytes(buffer[:FRAME_BYTES]).ljust(FRAME_BYTES, b"\0")
-            del buffer[:FRAME_BYTES]
-            self._send(frame, call_ms, answered=False)
-            return True
+            frame = media.next_frame()
+            if frame is not None:
+                self._send(frame, call_ms, answered=False)
+            return frame is not None
 
         return step
 
@@ -455,7 +402,7 @@ class SimCarrier:
         self._closed = False
 
     def persona_for(self, number: str) -> Persona | None:
-        return self._by_number.get(_dialled_number(number))
+        return self._by_number.get(dialled_number(number))
 
     async def dial(
         self,
@@ -467,7 +414,7 @@ class SimCarrier:
     ) -> SimCall:
         if self._closed:
             raise CarrierError("the sim carrier is closed")
-        dialled = _dialled_number(number)
+        dialled = dialled_number(number)
         persona = self._by_number.get(dialled)
         call = SimCall(
             dialled,
@@ -487,12 +434,3 @@ class SimCarrier:
         self._closed = True
         await asyncio.gather(*(call.hangup() for call in self.calls))
         self.calls.clear()
-
-
-def _dialled_number(number: str) -> str:
-    """``+15550101``, ``sip:+15550101@host`` or ``tel:+1-555-0101`` -> ``+15550101``."""
-    user = number.strip()
-    for scheme in ("sip:", "sips:", "tel:"):
-        if user.lower().startswith(scheme):
-            user = user[len(scheme) :].split("@", 1)[0].split(";", 1)[0]
-    return "".join(ch for ch in user if ch.isdigit() or ch == "+") or user
