@@ -185,6 +185,7 @@ async def test_close_ends_every_call_and_leaves_no_tasks(bundled: dict[str, Pers
     for driver in drivers:
         await driver.ended()
     assert all(c.state == CallState.ENDED for c in calls)
+    assert carrier.calls == calls  # kept for inspection after the fact
     assert no_other_tasks()
     with pytest.raises(Exception, match="closed"):
         await carrier.dial("+15550101")
@@ -204,3 +205,16 @@ async def test_bundled_persona_voices_are_recognized(
         words = [w.strip(".,?'").lower() for w in text.split() if len(w) > 3]
         found = sum(w in heard for w in words)
         assert found >= 0.75 * len(words), (name, text, heard)
+
+
+async def test_the_carrier_forgets_old_ended_calls() -> None:
+    from robot.carriers.sim import KEEP_ENDED_CALLS
+
+    carrier = SimCarrier([], speed=50.0)
+    dialled = []
+    for i in range(KEEP_ENDED_CALLS + 6):
+        dialled.append(call := await carrier.dial(f"+1555019{i:03d}"))
+        await call.wait_ended(5.0)
+    assert len(carrier.calls) == KEEP_ENDED_CALLS
+    assert carrier.calls == dialled[-KEEP_ENDED_CALLS:]
+    await carrier.close()

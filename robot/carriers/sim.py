@@ -54,6 +54,8 @@ TRYING_MS = 20.0
 SETUP_MS = 250.0
 #: Callee frames kept for a consumer that lags behind (60 s); older ones are dropped.
 MAX_QUEUED_FRAMES = 3000
+#: Ended calls a carrier keeps in ``calls`` for inspection (their audio stays in memory).
+KEEP_ENDED_CALLS = 64
 #: Robot silence that ends a prompt. A robot synthesizing sentence by sentence on a busy
 #: machine leaves gaps of 0.6-1.3 s after a short first sentence ("Great."); a person waits
 #: for the question, so the persona does too (an answer not yet begun also waits).
@@ -398,7 +400,9 @@ class SimCarrier:
         self.speed = speed
         self.prompt_end_silence_ms = prompt_end_silence_ms
         self._seed = seed
+        #: Calls still up, then the most recent ended ones (for inspection after the fact).
         self.calls: list[SimCall] = []
+        self._dialled = 0
         self._closed = False
 
     def persona_for(self, number: str) -> Persona | None:
@@ -422,9 +426,13 @@ class SimCarrier:
             speed=self.speed,
             ring_timeout_ms=ring_timeout_s * 1000.0,
             prompt_end_silence_ms=self.prompt_end_silence_ms,
-            seed=self._seed + len(self.calls),
+            seed=self._seed + self._dialled,
         )
-        self.calls = [c for c in self.calls if c.state != CallState.ENDED]
+        self._dialled += 1
+        ended = [c for c in self.calls if c.state == CallState.ENDED]
+        if len(ended) >= KEEP_ENDED_CALLS:  # forget the oldest ended calls and their audio
+            forget = {id(c) for c in ended[: len(ended) - KEEP_ENDED_CALLS + 1]}
+            self.calls = [c for c in self.calls if id(c) not in forget]
         self.calls.append(call)
         call.start()
         log.debug("dial %s -> persona %s", dialled, persona.name if persona else None)
@@ -433,4 +441,3 @@ class SimCarrier:
     async def close(self) -> None:
         self._closed = True
         await asyncio.gather(*(call.hangup() for call in self.calls))
-        self.calls.clear()
