@@ -160,21 +160,26 @@ async def test_barge_in_starts_during_the_prompt(
     await driver.ended()
     prompt = call.robot_prompts[0]
     assert call.spoken[0].barge_in
-    assert call.barge_in_at_ms == pytest.approx(prompt.start_ms + 1500, abs=40)
-    after = call.robot_audio_ms_after_barge_in
-    assert after is not None
+    (barge_in,) = call.barge_ins
+    assert barge_in.start_ms == call.barge_in_at_ms
+    assert barge_in.start_ms == pytest.approx(prompt.start_ms + 1500, abs=40)
     first_ms, last_ms = voiced_span_ms(consent)
-    remaining_ms = last_ms - first_ms - (call.barge_in_at_ms - prompt.start_ms)
-    barge_frame = int(first_ms + call.barge_in_at_ms - prompt.start_ms) // 20
+    remaining_ms = last_ms - first_ms - (barge_in.start_ms - prompt.start_ms)
+    barge_frame = int(first_ms + barge_in.start_ms - prompt.start_ms) // 20
     voiced_after_ms = 20 * sum(speech_frames(consent.frames()[barge_frame:], ROBOT_SPEECH_RMS))
     if robot_stops:
         (dropped,) = driver.dropped_ms
         assert dropped > 0.5 * remaining_ms
-        assert after < voiced_after_ms - 0.5 * remaining_ms
         assert call.stop_playback_log[0][1] == dropped
+        assert barge_in.robot_stopped_ms is not None
+        assert barge_in.robot_stopped_ms > barge_in.start_ms
+        assert 0 < barge_in.talkover_ms < voiced_after_ms - 0.5 * remaining_ms
+        assert call.robot_audio_ms_after_barge_in == 0  # nothing leaked after the stop
         assert prompt.end_ms < prompt.start_ms + last_ms - first_ms - 1000
     else:  # the robot talked on: the persona heard every remaining word
-        assert after == pytest.approx(voiced_after_ms, abs=40)
+        assert call.robot_audio_ms_after_barge_in is None
+        assert barge_in.robot_stopped_ms is None
+        assert barge_in.talkover_ms == pytest.approx(voiced_after_ms, abs=40)
         assert call.stop_playback_log == []
 
 

@@ -228,16 +228,30 @@ def test_robot_going_on_before_the_answer_starts_is_the_same_prompt() -> None:
     assert [(s.text, s.start_ms) for s in conversation.spoken] == [("Yes.", 2100)]
 
 
-def test_barge_in_counts_robot_audio_until_the_prompt_ends() -> None:
+def test_a_robot_that_talks_on_over_a_barge_in() -> None:
     persona = human(hello=None, lines=[{"say": "Stop.", "interrupt_after_ms": 500}])
     sim = Simulation(persona, {"Stop.": voice_pcm(600)})
     sim.run(700, ROBOT_FRAME)  # the persona starts at 500 ms; the robot goes on to 680 ms
     sim.run(2000)
     conversation = sim.conversation
-    assert conversation.barge_in_at_ms == 500
-    assert conversation.spoken[0].barge_in
-    assert conversation.robot_audio_ms_after_barge_in == 180
-    assert sim.speaking_at(520)
+    assert conversation.spoken[0].barge_in and sim.speaking_at(520)
+    (barge_in,) = conversation.barge_ins
+    assert (barge_in.start_ms, barge_in.end_ms, barge_in.robot_stopped_ms) == (500, 1100, None)
+    assert barge_in.talkover_ms == 180
+
+
+def test_a_robot_that_stops_for_a_barge_in_and_one_that_leaks_audio_after() -> None:
+    persona = human(hello=None, lines=[{"say": "Stop.", "interrupt_after_ms": 500}])
+    sim = Simulation(persona, {"Stop.": voice_pcm(1000)})
+    sim.run(800, ROBOT_FRAME)  # the robot hears the persona and stops at 780 ms ...
+    sim.conversation.robot_stopped()
+    sim.run(200, ROBOT_FRAME)  # ... but sends another 200 ms of speech
+    sim.run(2000)
+    sim.conversation.robot_stopped()  # a later stop is not a reaction to this barge-in
+    (barge_in,) = sim.conversation.barge_ins
+    assert (barge_in.start_ms, barge_in.robot_stopped_ms, barge_in.end_ms) == (500, 780, 1500)
+    assert barge_in.talkover_ms == 280
+    assert barge_in.after_stop_ms == 200
 
 
 def test_dtmf_and_hangup_after_a_line() -> None:

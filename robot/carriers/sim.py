@@ -12,7 +12,7 @@ The persona hears the robot by watching that robot audio: a *prompt* starts when
 becomes non-silent and ends after ``prompt_end_silence_ms`` without it. ``lines[n]`` of the
 persona answers prompt n+1 (after ``think_ms``, or ``interrupt_after_ms`` into the prompt for a
 barge-in). What the persona heard and what happened at barge-in stay on the call for tests and
-recordings (:attr:`SimCall.heard_robot_audio`, :attr:`SimCall.robot_audio_ms_after_barge_in`).
+recordings (:attr:`SimCall.heard_robot_audio`, :attr:`SimCall.barge_ins`).
 
 All times are call milliseconds since the INVITE; ``speed`` 2.0 runs the network at twice real
 time (tests). One asyncio task per call; it ends at hang-up, and :meth:`SimCarrier.close` ends
@@ -36,7 +36,12 @@ from robot.audio import FRAME_MS, TELEPHONY_RATE_HZ, AudioChunk
 from robot.carriers.base import CallEvent, CallState, Signalling, SipMessageInfo
 from robot.carriers.personas import ANSWERING_KINDS, Persona, PersonaKind, load_personas
 from robot.carriers.sim_audio import FRAME_BYTES, SILENCE_FRAME, noise_bed, persona_speech
-from robot.carriers.sim_conversation import PersonaConversation, RobotPrompt, SpokenLine
+from robot.carriers.sim_conversation import (
+    BargeIn,
+    PersonaConversation,
+    RobotPrompt,
+    SpokenLine,
+)
 from robot.carriers.sim_network import (
     EarlyMedia,
     answer_headers,
@@ -144,6 +149,8 @@ class SimCall:
         self._robot_frames.clear()
         self._drained.set()
         self.stop_playback_log.append((self._now_ms(), dropped_ms))
+        if self.conversation is not None:
+            self.conversation.robot_stopped()
         return dropped_ms
 
     async def playback_done(self) -> None:
@@ -190,14 +197,25 @@ class SimCall:
         return self.conversation.prompts if self.conversation else []
 
     @property
+    def barge_ins(self) -> list[BargeIn]:
+        """Every time the persona talked over the robot, and how the robot reacted."""
+        return self.conversation.barge_ins if self.conversation else []
+
+    @property
     def barge_in_at_ms(self) -> float | None:
-        """Call ms at which the persona started talking over the robot (None: never)."""
-        return self.conversation.barge_in_at_ms if self.conversation else None
+        """Call ms at which the persona first talked over the robot (None: never)."""
+        return self.barge_ins[0].start_ms if self.barge_ins else None
 
     @property
     def robot_audio_ms_after_barge_in(self) -> float | None:
-        """Robot speech the persona still heard after it barged in (None: no barge-in)."""
-        return self.conversation.robot_audio_ms_after_barge_in if self.conversation else None
+        """Robot speech the persona still heard after the robot stopped for a barge-in.
+
+        0 when ``stop_playback()`` really silenced the robot; more when the robot kept
+        sending audio while the persona talked. None when there was no barge-in or the robot
+        never stopped (then :attr:`BargeIn.talkover_ms` says how long it talked on).
+        """
+        stopped = [b.after_stop_ms for b in self.barge_ins if b.robot_stopped_ms is not None]
+        return max(stopped) if stopped else None
 
     async def wait_ended(self, timeout_s: float | None = None) -> None:
         """Wait until the call has ended (TimeoutError after ``timeout_s`` real seconds)."""

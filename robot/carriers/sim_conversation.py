@@ -9,8 +9,9 @@ keeps the turn-taking rules testable on their own:
   has begun its answer (a slow sentence, a reply followed by a question), it is the same
   prompt and the answer waits for its new end, as a person would;
 - ``lines[n-1]`` answers prompt n: ``think_ms`` after it ends, or ``interrupt_after_ms`` after
-  it starts (a barge-in: the persona talks over the robot, and every robot speech frame it
-  still hears until that prompt ends is counted in ``robot_audio_ms_after_barge_in``);
+  it starts (a barge-in: the persona talks over the robot; :class:`BargeIn` records how long
+  the robot talked on and whether any robot speech still came after it called
+  ``stop_playback()``);
 - a voicemail plays its greeting, then the beep, then records until ``record_max_ms``;
 - a human hangs up after ``patience_ms`` with nobody saying anything.
 """
@@ -55,8 +56,22 @@ class RobotPrompt:
     start_ms: float
     last_speech_ms: float
     end_ms: float | None = None
-    #: Robot speech heard after the persona barged in on this prompt (None: no barge-in).
-    robot_ms_after_barge_in: float | None = None
+
+
+@dataclass(slots=True)
+class BargeIn:
+    """The persona talking over a robot prompt, and how the robot reacted (call ms)."""
+
+    turn: int
+    start_ms: float
+    #: When the robot called ``stop_playback()`` (None: it talked on).
+    robot_stopped_ms: float | None = None
+    #: Robot speech heard from ``start_ms`` until the robot stopped or its prompt ended.
+    talkover_ms: float = 0.0
+    #: Robot speech heard after the robot stopped, while the persona was still talking.
+    after_stop_ms: float = 0.0
+    #: When the persona's line ended.
+    end_ms: float | None = None
 
 
 @dataclass(slots=True)
@@ -96,17 +111,19 @@ class PersonaConversation:
         self._hellos_repeated = 0
         self.prompts: list[RobotPrompt] = []
         self.spoken: list[SpokenLine] = []
-        self.barge_in_at_ms: float | None = None
+        self.barge_ins: list[BargeIn] = []
+        self._now_ms = answered_ms
         self._schedule_first_sound(answered_ms)
 
-    @property
-    def robot_audio_ms_after_barge_in(self) -> float | None:
-        heard = [p.robot_ms_after_barge_in for p in self.prompts]
-        values = [v for v in heard if v is not None]
-        return max(values) if values else None
+    def robot_stopped(self) -> None:
+        """The robot called ``stop_playback()``: it answers a barge-in still in progress."""
+        barge_in = self.barge_ins[-1] if self.barge_ins else None
+        if barge_in is not None and barge_in.robot_stopped_ms is None and barge_in.end_ms is None:
+            barge_in.robot_stopped_ms = self._now_ms
 
     def step(self, call_ms: float, robot_frame: bytes | None) -> bytes | None:
         """Hear one robot frame, return the persona's frame; None once the persona hung up."""
+        self._now_ms = call_ms
         self._hear(call_ms, robot_frame)
         if self._speaking is None:
             self._repeat_hello(call_ms)
@@ -134,11 +151,15 @@ class PersonaConversation:
     def _hear(self, call_ms: float, frame: bytes | None) -> None:
         is_speech = frame is not None and frame_rms(frame) > ROBOT_SPEECH_RMS
         prompt = self.prompts[-1] if self.prompts else None
+        barge_in = self.barge_ins[-1] if self.barge_ins else None
+        if is_speech and barge_in is not None:
+            if barge_in.robot_stopped_ms is None and prompt is not None and prompt.end_ms is None:
+                barge_in.talkover_ms += FRAME_MS
+            elif barge_in.robot_stopped_ms is not None and barge_in.end_ms is None:
+                barge_in.after_stop_ms += FRAME_MS
         if prompt is not None and prompt.end_ms is None:
             if is_speech:
                 prompt.last_speech_ms = call_ms
-                if prompt.robot_ms_after_barge_in is not None:
-                    prompt.robot_ms_after_barge_in += FRAME_MS
             elif call_ms - prompt.last_speech_ms >= self.prompt_end_silence_ms:
                 prompt.end_ms = prompt.last_speech_ms + FRAME_MS
                 self._prompt_ended(len(self.prompts), prompt.end_ms, call_ms)
@@ -231,9 +252,8 @@ class PersonaConversation:
         self._speaking, self._position = utterance, 0
         prompt = self.prompts[-1] if self.prompts else None
         barging = utterance.barge_in and prompt is not None and prompt.end_ms is None
-        if barging and prompt is not None:
-            self.barge_in_at_ms = call_ms
-            prompt.robot_ms_after_barge_in = 0.0
+        if barging:
+            self.barge_ins.append(BargeIn(utterance.turn, call_ms))
         if utterance.text:
             self.spoken.append(SpokenLine(utterance.turn, utterance.text, call_ms, None, barging))
             log.debug("persona %s says %r", self.persona.name, utterance.text)
@@ -243,6 +263,8 @@ class PersonaConversation:
     def _done(self, utterance: _Utterance, end_ms: float) -> None:
         self._speaking = None
         self._last_activity_ms = end_ms
+        if utterance.barge_in and self.barge_ins and self.barge_ins[-1].end_ms is None:
+            self.barge_ins[-1].end_ms = end_ms
         if utterance.text and self.spoken and self.spoken[-1].end_ms is None:
             self.spoken[-1].end_ms = end_ms
         for digit in utterance.dtmf:
