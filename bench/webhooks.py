@@ -4,7 +4,8 @@ Queues events for many leads in the outbox, then times one :class:`DeliveryWorke
 them all (signed, in order per lead) to ``callrobot crm-sink`` running as a separate process
 on 127.0.0.1, which verifies every signature. Prints one JSON line.
 
-    python bench/webhooks.py [--events 3000] [--leads 300] [--in-flight 8] [--database URL]
+    python bench/webhooks.py [--events 3000] [--leads 300] [--in-flight 8] [--workers 1]
+        [--database URL]
 """
 
 from __future__ import annotations
@@ -65,11 +66,24 @@ def queue(engine: object, tenant_id: int, events: int, leads: int) -> None:
                 n += 1
 
 
+def run_worker(url: str, in_flight: int) -> int:
+    """One delivery worker process on the shared database; returns the attempts it made."""
+    engine = make_engine(url)
+    settings = WebhookSettings(
+        timeout_s=10, max_in_flight=in_flight, poll_interval_s=0.05, backoff_base_s=0.1
+    )
+    worker = DeliveryWorker(engine, settings, allow_private=True)
+    asyncio.run(worker.run(until_idle=True))
+    engine.dispose()
+    return worker.sent
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=3000)
     parser.add_argument("--leads", type=int, default=300)
     parser.add_argument("--in-flight", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=1, help="Worker processes.")
     parser.add_argument("--database", help="Database URL (default: a temporary SQLite file).")
     args = parser.parse_args()
     folder = tempfile.TemporaryDirectory(prefix="callrobot-bench-")
@@ -80,12 +94,17 @@ def main() -> None:
     try:
         tenant_id, _ = add_endpoint(engine, receiver_url, tenant=f"bench-{time.time_ns()}")
         queue(engine, tenant_id, args.events, args.leads)
-        settings = WebhookSettings(
-            timeout_s=10, max_in_flight=args.in_flight, poll_interval_s=0.05, backoff_base_s=0.1
-        )
-        worker = DeliveryWorker(engine, settings, allow_private=True)
         started = time.perf_counter()
-        asyncio.run(worker.run(until_idle=True))
+        if args.workers == 1:
+            attempts = run_worker(url, args.in_flight)
+        else:
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(args.workers) as pool:
+                futures = [
+                    pool.submit(run_worker, url, args.in_flight) for _ in range(args.workers)
+                ]
+                attempts = sum(f.result() for f in futures)
         elapsed = time.perf_counter() - started
         with engine.connect() as conn:
             delivered = conn.execute(
@@ -103,9 +122,10 @@ def main() -> None:
         "database": engine.dialect.name,
         "events": args.events,
         "leads": args.leads,
+        "workers": args.workers,
         "in_flight": args.in_flight,
         "delivered": delivered,
-        "attempts": worker.sent,
+        "attempts": attempts,
         "seconds": round(elapsed, 3),
         "events_per_s": round(delivered / elapsed, 1),
     }

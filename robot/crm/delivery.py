@@ -339,11 +339,16 @@ class DeliveryWorker:
             follow_redirects=False,
         )
         try:
+            # Results are stored and new work claimed in batches: once a quarter of the slots
+            # are free (or nothing is in flight), not after every single response.
+            batch = max(1, self.settings.max_in_flight // 4)
             while stop is None or not stop.is_set():
-                self._wake.clear()
+                free = self.settings.max_in_flight - len(self._inflight)
+                if free < batch and self._inflight:
+                    await self._wait(self.settings.poll_interval_s)
+                    continue
                 if self._results:
                     await self._flush()
-                free = self.settings.max_in_flight - len(self._inflight)
                 claimed = await asyncio.to_thread(self.claim, free)
                 for delivery in claimed:
                     task = asyncio.create_task(self._send_and_collect(client, delivery))
@@ -372,3 +377,5 @@ class DeliveryWorker:
         finally:
             for waiter in waiters:
                 waiter.cancel()
+        # Cleared only after waking: a completion signalled before the wait is never lost.
+        self._wake.clear()
