@@ -8,6 +8,7 @@ session would, so these tests do not depend on the session.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from typing import Any
 
@@ -301,3 +302,25 @@ async def test_transfers_and_robot_dtmf() -> None:
     assert ringing.dtmf_received == "12#"
     assert ringing.transfers == [("+15550100", True)]
     assert blind_call.transfers == [("+15550101", False)]
+
+
+async def test_persona_speech_is_cached_and_synthesized_off_the_loop() -> None:
+    voice = persona(voice={"pitch": 1.1}).voice
+    text = "This sentence is only synthesized once, however often it is asked for."
+    first = persona_speech(voice, text)
+    assert persona_speech(voice, text) is first  # one synthesis for concurrent requests
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.005)
+
+    ticking = asyncio.create_task(ticker())
+    audio = await asyncio.wrap_future(first)
+    ticking.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await ticking
+    assert ticks > 2  # the loop kept running while Piper worked
+    assert persona_speech(voice, text).result() is audio
