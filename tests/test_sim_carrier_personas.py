@@ -25,7 +25,6 @@ from robot.carriers.personas import (
 )
 from robot.carriers.sim_audio import FRAME_BYTES, SILENCE_FRAME, frame_rms, tone
 from robot.carriers.sim_conversation import PersonaConversation
-from voicemail.signalling import classify_signalling
 
 ROBOT_FRAME = tone(440.0, 20, -12.0)
 
@@ -299,30 +298,6 @@ def test_voicemail_plays_greeting_beep_then_records_until_its_limit() -> None:
     spectrum = np.abs(np.fft.rfft(beep))
     assert np.argmax(spectrum) * 8000 / len(beep) == pytest.approx(1000, abs=20)
     assert sim.hung_up_at == 1000 + 300 + 500 + 1000
-
-
-def test_failing_kinds_map_to_their_outcome_through_the_classifier() -> None:
-    from robot.carriers.base import Signalling, SipMessageInfo
-    from robot.carriers.sim_network import FAILURES
-
-    expected = {
-        PersonaKind.BUSY: "busy",
-        PersonaKind.NO_ANSWER: "no_answer",
-        PersonaKind.INVALID_NUMBER: "invalid_number",
-        PersonaKind.UNAVAILABLE: "unavailable",
-        PersonaKind.REJECTED: "rejected",
-        PersonaKind.NETWORK_ERROR: "network_error",
-    }
-    for kind, (status, phrase, cause, _text) in FAILURES.items():
-        signalling = Signalling()
-        reason = {"reason": [f"Q.850;cause={cause}"]}
-        signalling.record(SipMessageInfo(status, None, phrase, reason))
-        assert classify_signalling(signalling).outcome == expected[kind]
-        bare = Signalling()
-        bare.record(SipMessageInfo(status, None, phrase))
-        # the status alone agrees, except 480 which only the cause tells from no answer
-        bare_outcome = "no_answer" if kind == PersonaKind.UNAVAILABLE else expected[kind]
-        assert classify_signalling(bare).outcome == bare_outcome
 
 
 # --- the bundled personas fit the demo script ---------------------------------------------
