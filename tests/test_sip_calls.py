@@ -330,3 +330,20 @@ async def test_proxy_challenge_407_is_answered_with_proxy_authorization() -> Non
     expected = hashlib.md5(f"{ha1}:n0nce:{ha2}".encode()).hexdigest()
     assert f'response="{expected}"' in answer and 'username="bob"' in answer
     assert [m.status for m in call.signalling.messages] == [407, 603]
+
+
+async def test_unresolvable_trunk_is_a_clear_error() -> None:
+    carrier = SipCarrier.from_url("sip://no-such-trunk.invalid:5060;local_host=127.0.0.1")
+    with pytest.raises(CarrierError, match=r"cannot resolve SIP host 'no-such-trunk\.invalid'"):
+        await carrier.dial("700")
+    await carrier.close()
+    assert carrier.pending_tasks() == 0
+
+
+async def test_local_address_defaults_to_the_route_towards_the_trunk() -> None:
+    carrier = SipCarrier.from_url("sip://127.0.0.1:5099")
+    await carrier.start()
+    try:
+        assert carrier.local_address[0] == "127.0.0.1"  # the loopback route to the trunk
+    finally:
+        await carrier.close()

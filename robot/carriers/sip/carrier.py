@@ -7,6 +7,7 @@ import contextlib
 import logging
 import re
 import secrets
+import socket
 
 from robot.carriers.sip.call import CallEndpoint, SipCall
 from robot.carriers.sip.clock import MediaClock
@@ -40,6 +41,8 @@ class SipCarrier:
         self._started = False
         self._start_lock = asyncio.Lock()
         self._local_host = ""
+        self._trunk: tuple[str, int] = (config.host, config.port)
+        self._proxy: tuple[str, int] | None = None
         self._registration_call_id = secrets.token_hex(10) + "@callrobot"
         self.registered = asyncio.Event()
         #: Successful registrations so far (the first one and every refresh).
@@ -53,7 +56,12 @@ class SipCarrier:
         async with self._start_lock:
             if self._started:
                 return
-            self._local_host = self.config.resolved_local_host()
+            if self.config.outbound_proxy is not None:  # the trunk is then only a domain
+                self._proxy = await resolve_address(*self.config.outbound_proxy)
+            else:
+                self._trunk = await resolve_address(self.config.host, self.config.port)
+            next_hop = self._proxy or self._trunk
+            self._local_host = self.config.resolved_local_host(next_hop[0])
             await self._ua.start(self.config.transport, self._local_host, self.config.local_port)
             self._started = True
             if self.config.register:
@@ -64,9 +72,9 @@ class SipCarrier:
         return self._ua.local_address
 
     def _endpoint(self, direct_to: tuple[str, int] | None = None) -> CallEndpoint:
-        proxy = self.config.outbound_proxy
+        proxy = self._proxy
         return CallEndpoint(
-            destination=proxy or direct_to or (self.config.host, self.config.port),
+            destination=proxy or direct_to or self._trunk,
             local_host=self._local_host,
             username=self.config.username,
             password=self.config.password,
@@ -109,7 +117,9 @@ class SipCarrier:
         extra = [("p-asserted-identity", f"<sip:{caller}@{self._domain()}>")]
         extra += _header_variables(variables or {})
         # a SIP URI goes straight to its host unless an outbound proxy is configured
-        direct_to = uri_address(request_uri) if number.startswith(("sip:", "sips:")) else None
+        direct_to = None
+        if number.startswith(("sip:", "sips:")) and self._proxy is None:
+            direct_to = await resolve_address(*uri_address(request_uri))
         call = OutboundSipCall(self._ua, self._endpoint(direct_to), dialog, dial_leg=self._dial_leg)
         self._calls[call.call_id] = call
         call.start_outbound(request_uri, ring_timeout_s, extra)
@@ -256,3 +266,22 @@ def _header_variables(variables: dict[str, str]) -> list[tuple[str, str]]:
             raise CarrierError(f"call variable {name!r} is not a valid SIP header")
         headers.append((header.lower(), value))
     return headers
+
+
+RESOLVE_TIMEOUT_S = 5.0
+
+
+async def resolve_address(host: str, port: int) -> tuple[str, int]:
+    """Resolve a host name once, without blocking the event loop (A/AAAA, no SRV)."""
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await asyncio.wait_for(
+            loop.getaddrinfo(host, port, family=socket.AF_INET, type=socket.SOCK_DGRAM),
+            RESOLVE_TIMEOUT_S,
+        )
+    except (OSError, TimeoutError) as e:
+        raise CarrierError(f"cannot resolve SIP host {host!r}: {e}") from e
+    if not infos:
+        raise CarrierError(f"SIP host {host!r} has no IPv4 address")
+    address = infos[0][4]
+    return str(address[0]), int(address[1])

@@ -89,11 +89,11 @@ class SipCarrierConfig:
             inbound_numbers=tuple(n for n in params.get("numbers", "").split(",") if n),
         )
 
-    def resolved_local_host(self) -> str:
-        """The address the trunk can reach us on: configured, or the route towards it."""
+    def resolved_local_host(self, next_hop_ip: str) -> str:
+        """The address the trunk can reach us on: configured, or our route towards it."""
         if self.local_host:
             return self.local_host
-        target = self.outbound_proxy[0] if self.outbound_proxy else self.host
+        target = next_hop_ip
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
             try:
                 probe.connect((target, 9))
