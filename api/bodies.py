@@ -58,12 +58,12 @@ async def read_upload(
         raise UnsupportedMediaTypeError(
             f"Content-Type: {media_type or 'none'} is not accepted here; use one of {expected}"
         )
-    data = bytearray()
+    received = bytearray()
     async for chunk in request.stream():
-        data += chunk
-        if len(data) > max_bytes:
+        received += chunk
+        if len(received) > max_bytes:
             raise PayloadTooLargeError(f"body: larger than {max_bytes} bytes")
-    return Upload(_decode(bytes(data), "body"), default_filename, media_type)
+    return Upload(_decode(bytes(received), "body"), default_filename, media_type)
 
 
 def upload_openapi(

@@ -75,10 +75,12 @@ def authenticate(session: Session, token: str) -> Tenant:
     cached = _cached_tenant(digest)
     if cached is not None:
         return cached
+    keys = ApiKey.__table__.c  # type: ignore[attr-defined]
+    tenants = Tenant.__table__.c  # type: ignore[attr-defined]
     rows = session.execute(
-        sa_select(Tenant.id, Tenant.name, Tenant.created_at, ApiKey.key_hash)
-        .join(Tenant, Tenant.id == ApiKey.tenant_id)  # type: ignore[arg-type]
-        .where(ApiKey.prefix == token_prefix(token), ApiKey.revoked_at.is_(None))  # type: ignore[union-attr]
+        sa_select(tenants.id, tenants.name, tenants.created_at, keys.key_hash)
+        .join_from(ApiKey.__table__, Tenant.__table__, tenants.id == keys.tenant_id)  # type: ignore[attr-defined]
+        .where(keys.prefix == token_prefix(token), keys.revoked_at.is_(None))
     ).all()
     for tenant_id, name, created_at, key_hash in rows:
         if hmac.compare_digest(key_hash, digest):

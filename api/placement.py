@@ -11,6 +11,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import update
@@ -24,6 +25,20 @@ from robot.dialler.claims import write_transaction
 from robot.dialler.worker import CallResult, DialJob
 
 logger = logging.getLogger(__name__)
+
+
+def shared_nlu_dir() -> Path:
+    """Where ``nlu:`` files of uploaded scripts are found: the bundled ones (common intents)."""
+    import dialogues
+
+    return Path(dialogues.__file__).resolve().parent / "scripts"
+
+
+def load_stored_script(yaml_text: str, filename: str) -> Any:
+    """Load an uploaded script (raises ScriptError with every problem)."""
+    from dialogues.loader import load_script_text
+
+    return load_script_text(yaml_text, filename=filename, base_dir=shared_nlu_dir())
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,13 +67,12 @@ class EngineCallPlacer:
         self._engine: Any = None
 
     async def place(self, request: PlaceCall) -> CallResult:
-        from dialogues.loader import load_script_text
         from robot.carriers.factory import create_carrier
         from robot.engine import CallEngine
 
         if self._engine is None:
             self._engine = CallEngine(settings=self.settings)
-        loaded = load_script_text(request.script_yaml, filename=f"script-{request.script_id}")
+        loaded = load_stored_script(request.script_yaml, f"script-{request.script_id}")
         carrier = create_carrier(self.settings.carrier_url)
         started = utc_now()
         try:

@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 from api.bodies import read_upload, upload_openapi
 from api.deps import IdPath, LimitQuery, OffsetQuery, SessionDep, TenantDep, tenant_id_of
 from api.errors import PROBLEM_EXAMPLE
+from api.placement import load_stored_script
 from models.script import Script
 from robot.errors import NotFoundError, ValidationError
 
@@ -103,15 +104,13 @@ def _store(session: Session, tenant_id: int, name: str, text: str) -> Script:
 )
 async def upload_script(request: Request, session: SessionDep, tenant: TenantDep) -> ScriptDetail:
     """Upload a script; the same name again becomes its next version."""
-    from dialogues.loader import load_script_text
-
     upload = await read_upload(
         request,
         accepted=YAML_TYPES,
         default_filename="script.yaml",
         max_bytes=MAX_SCRIPT_BYTES,
     )
-    loaded = await run_in_threadpool(load_script_text, upload.text, filename=upload.filename)
+    loaded = await run_in_threadpool(load_stored_script, upload.text, upload.filename)
     name = loaded.script.script.strip()
     if not name or len(name) > 200:
         raise ValidationError("script: the name must be 1 to 200 characters")

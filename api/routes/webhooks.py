@@ -196,8 +196,8 @@ def delete_endpoint(endpoint_id: IdPath, session: SessionDep, tenant: TenantDep)
     """Remove an endpoint with its delivery history."""
     endpoint = _owned_endpoint(session, tenant_id_of(tenant), endpoint_id)
     deliveries = select(WebhookDelivery.id).where(WebhookDelivery.endpoint_id == endpoint.id)
-    session.exec(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(deliveries)))  # type: ignore[call-overload,attr-defined]
-    session.exec(delete(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id))  # type: ignore[call-overload,arg-type]
+    session.exec(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(deliveries)))  # type: ignore[attr-defined]
+    session.exec(delete(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id))  # type: ignore[arg-type]
     session.delete(endpoint)
     session.commit()
     return Response(status_code=204)
