@@ -28,11 +28,13 @@ class CadenceLimits:
     #: A greeting this short (a bare "hello?") needs only ``short_greeting_silence_ms``.
     short_greeting_ms: float = 0.0
     short_greeting_silence_ms: float = 500.0
-    #: People introducing themselves talk in one breath; machines pause between sentences.
-    #: When set, a greeting over ``max_greeting_ms`` is a machine only once it contains a
-    #: pause of ``sentence_pause_ms`` or more, or once it exceeds this length.
+    #: People introducing themselves say one or two phrases; machines read several sentences.
+    #: When set, a greeting over ``max_greeting_ms`` is a machine only once it contains
+    #: ``min_sentence_pauses`` pauses of ``sentence_pause_ms`` or more, or once it exceeds
+    #: this length.
     max_continuous_greeting_ms: float = 0.0
     sentence_pause_ms: float = 350.0
+    min_sentence_pauses: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +116,7 @@ class CadenceTracker:
         greeting = self.greeting_ms
         if limits.max_greeting_ms and greeting > limits.max_greeting_ms:
             continuous_limit = limits.max_continuous_greeting_ms
-            if not continuous_limit or self.sentence_pauses:
+            if not continuous_limit or self.sentence_pauses >= limits.min_sentence_pauses:
                 return CadenceCall(
                     "machine",
                     self.now_ms,

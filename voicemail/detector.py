@@ -62,12 +62,15 @@ class DetectorSettings(BaseModel):
     min_word_ms: float = Field(100, description="Shorter speech bursts are noise, not words.")
     between_words_silence_ms: float = Field(150, description="A pause this long splits words.")
     max_greeting_ms: float = Field(
-        1800, description="A longer greeting with a sentence pause in it is a machine's."
+        2000, description="A longer greeting with min_sentence_pauses in it is a machine's."
     )
     max_continuous_greeting_ms: float = Field(
-        3000, description="A longer greeting is a machine's even in one breath (0: off)."
+        4000, description="A longer greeting is a machine's whatever its pauses (0: off)."
     )
-    sentence_pause_ms: float = Field(250, description="A pause this long ends a sentence.")
+    sentence_pause_ms: float = Field(350, description="A pause this long ends a sentence.")
+    min_sentence_pauses: int = Field(
+        3, description="Machines read several sentences; people introduce themselves in one."
+    )
     after_greeting_silence_ms: float = Field(800, description="Silence that ends a human hello.")
     max_words: int = Field(0, description="More words than this is a machine (0: no limit).")
     short_greeting_ms: float = Field(
@@ -97,6 +100,7 @@ class DetectorSettings(BaseModel):
             short_greeting_silence_ms=self.short_greeting_silence_ms,
             max_continuous_greeting_ms=self.max_continuous_greeting_ms,
             sentence_pause_ms=self.sentence_pause_ms,
+            min_sentence_pauses=self.min_sentence_pauses,
         )
 
 

@@ -51,6 +51,10 @@ MACHINE_TEXTS_EN = (
     "Hey, it's Anna, sorry I missed you. Leave me a message and I will get back to you soon.",
     "The subscriber you have dialed is not available. Please try again later.",
     "Thank you for calling. Nobody is available to take your call, please leave a message.",
+    "Hi, you've reached Tom and Lisa. We're not home, please leave a message.",
+    "This is Dr. Brown's office. We are closed, please call back during office hours.",
+    "Hello, I'm away from my desk. Leave your name, number and a short message.",
+    "Your call has been forwarded to an automatic voice message system.",
 )
 SHORT_GREETINGS_EN = (
     "Leave a message.",
@@ -90,6 +94,14 @@ INTROS_EN = (
     "Yes, hello, this is David.",
     "Hello, Smith residence.",
     "Hi, Lisa here, who is this?",
+    "Hello, yes, this is Peter, who am I speaking to?",
+    "Good afternoon, Johnson and Sons, Mary speaking.",
+    "Hello? Yes, speaking, what is it about?",
+    "Hi, this is Kate, sorry, I was driving.",
+    "Hello, Dr. Brown's office, this is Emma.",
+    "Yeah, hi, Robert here, what can I do for you?",
+    "Hello, this is the Miller family, who is calling please?",
+    "Morning, Steve speaking, go ahead.",
 )
 VM_PROMPTS = (
     ("vm-nobodyavail",),
