@@ -7,6 +7,7 @@ import contextlib
 import shutil
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,34 @@ def free_port(kind: int = socket.SOCK_DGRAM) -> int:
             except OSError:
                 continue
         return port
+
+
+def free_port_pair() -> int:
+    """A port P with P and P+1 free for UDP and TCP (baresip puts SIP/TLS on P+1)."""
+    while True:
+        port = free_port(socket.SOCK_STREAM)
+        if port < 65535 and port_is_free(port + 1) and tcp_port_is_free(port + 1):
+            return port
+
+
+def tcp_port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _started_listening(
+    process: subprocess.Popen[bytes], port: int, timeout_s: float = 15.0
+) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while port_is_free(port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def port_is_free(port: int) -> bool:
@@ -84,38 +113,29 @@ def sipp_uas(
 ) -> Iterator[SippPeer]:
     """Run SIPp as a UAS with one of tests/sipp/*.xml for exactly one call."""
     assert SIPP is not None
-    port, media_port = free_port(), free_port()
-    command = [
-        SIPP,
-        "-sf",
-        str(SCENARIOS / scenario),
-        "-i",
-        "127.0.0.1",
-        "-mi",
-        "127.0.0.1",
-        "-p",
-        str(port),
-        "-mp",
-        str(media_port),
-        "-t",
-        transport,
-        "-m",
-        "1",
-        "-nostdin",
-        "-trace_err",
-        "-timeout",
-        "30s",
-        "-timeout_error",
-    ]
-    for name, value in (keys or {}).items():
-        command += ["-key", name, value]
-    process = subprocess.Popen(
-        command,
-        cwd=workdir,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    for _attempt in range(3):  # another process may grab a port between probe and bind
+        port, media_port = free_port(), free_port()
+        command = [SIPP, "-sf", str(SCENARIOS / scenario), "-i", "127.0.0.1"]
+        command += ["-mi", "127.0.0.1", "-p", str(port), "-mp", str(media_port)]
+        command += ["-t", transport, "-m", "1", "-nostdin", "-trace_err"]
+        command += ["-timeout", "30s", "-timeout_error"]
+        for name, value in (keys or {}).items():
+            command += ["-key", name, value]
+        stderr_path = workdir / "sipp.stderr"
+        with stderr_path.open("wb") as stderr:
+            process = subprocess.Popen(
+                command,
+                cwd=workdir,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
+        if transport.startswith("t") or _started_listening(process, port):
+            break
+        process.kill()
+        process.wait()
+    else:
+        raise AssertionError(f"sipp did not start: {stderr_path.read_text()[-500:]}")
     peer = SippPeer(process, port, media_port, workdir)
     try:
         yield peer
@@ -189,25 +209,32 @@ def baresip_uas(
     dump of the decoded stream.
     """
     assert BARESIP is not None
-    port = free_port(socket.SOCK_STREAM)
     config_dir = workdir / "baresip"
     recordings = workdir / "recordings"
     config_dir.mkdir()
     recordings.mkdir()
-    (config_dir / "config").write_text(
-        BARESIP_CONFIG.format(port=port, source=source_wav, recordings=recordings)
-    )
     (config_dir / "accounts").write_text(
         f"<sip:robot-test@127.0.0.1>;regint=0;answermode=auto;audio_codecs={codecs}\n"
     )
     log = workdir / "baresip.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [BARESIP, "-f", str(config_dir)],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
+    for _attempt in range(3):  # another process may grab the port between probe and bind
+        port = free_port_pair()
+        (config_dir / "config").write_text(
+            BARESIP_CONFIG.format(port=port, source=source_wav, recordings=recordings)
         )
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [BARESIP, "-f", str(config_dir)],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        if _started_listening(process, port):
+            break
+        process.kill()
+        process.wait()
+    else:
+        raise AssertionError(f"baresip did not start; log:\n{log.read_text()}")
     peer = BaresipPeer(process, port, recordings, log)
     try:
         yield peer
