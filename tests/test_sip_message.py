@@ -227,3 +227,14 @@ def test_only_sip_header_variables_become_invite_headers() -> None:
         _header_variables({"sip_header_X:Bad": "1"})
     with pytest.raises(CarrierError, match="not a valid SIP header"):
         _header_variables({"sip_header_X-Ok": "a\r\nInjected: 1"})
+
+
+def test_granted_registration_time() -> None:
+    from robot.carriers.sip.carrier import _granted_expiry
+
+    response = parse_message(RESPONSE_486.replace(b"SIP/2.0 486 Busy Here", b"SIP/2.0 200 OK"))
+    assert _granted_expiry(response, 600) == 600
+    response.add_header("expires", "120")
+    assert _granted_expiry(response, 600) == 120
+    response.add_header("contact", "<sip:robot@10.0.0.1:5060>;expires=90")
+    assert _granted_expiry(response, 600) == 90

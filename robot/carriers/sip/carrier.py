@@ -15,7 +15,7 @@ from robot.carriers.sip.config import SipCarrierConfig
 from robot.carriers.sip.dialog import Dialog, uri_address
 from robot.carriers.sip.digest import DigestError, digest_response, parse_challenge
 from robot.carriers.sip.inbound import InboundSipCall, IncomingCallHandler
-from robot.carriers.sip.message import SipMessage, address_uri, new_tag
+from robot.carriers.sip.message import SipMessage, address_uri, header_params, new_tag
 from robot.carriers.sip.outbound import OutboundSipCall
 from robot.carriers.sip.useragent import SipUserAgent
 from robot.errors import CarrierError
@@ -207,8 +207,7 @@ class SipCarrier:
             )
             status = response.status or 0
             if 200 <= status < 300:
-                granted = response.header("expires")
-                return int(granted) if granted and granted.isdigit() else expires_s
+                return _granted_expiry(response, expires_s)
             if status in (401, 407) and attempt == 0 and self.config.username:
                 name = "www-authenticate" if status == 401 else "proxy-authenticate"
                 try:
@@ -285,3 +284,13 @@ async def resolve_address(host: str, port: int) -> tuple[str, int]:
         raise CarrierError(f"SIP host {host!r} has no IPv4 address")
     address = infos[0][4]
     return str(address[0]), int(address[1])
+
+
+def _granted_expiry(response: SipMessage, asked_s: int) -> int:
+    """The registration time the registrar granted: Contact ``expires`` param, else Expires."""
+    for contact in response.header_values("contact"):
+        value = header_params(contact).get("expires", "")
+        if value.isdigit():
+            return int(value)
+    granted = response.header("expires") or ""
+    return int(granted) if granted.isdigit() else asked_s
