@@ -62,6 +62,8 @@ class OutboxEvent(SQLModel, table=True):
     call_id: int | None = Field(default=None, index=True)
     lead_id: int | None = Field(default=None)
     campaign_id: int | None = Field(default=None)
+    #: One event per fact (``call:7:call.completed``): a second writer of it fails.
+    dedupe_key: str | None = Field(default=None, max_length=120, unique=True)
     #: The exact JSON body POSTed to endpoints.
     body: str = Field(sa_type=Text)
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)

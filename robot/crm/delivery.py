@@ -30,17 +30,19 @@ from sqlalchemy.engine import Connection, Engine
 from models.db import is_postgres, utc_now
 from models.webhook import DeliveryStatus, WebhookAttempt
 from robot.config import WebhookSettings, get_settings
-from robot.crm.outbox import DELIVERY, ENDPOINT, OUTBOX
+from robot.crm.outbox import DELIVERY, ENDPOINT, OUTBOX, sweep_unreported
 from robot.crm.signing import EVENT_ID_HEADER, SIGNATURE_HEADER, sign
 from robot.crm.urls import check_webhook_url
 from robot.dialler.claims import write_transaction
-from robot.errors import NotFoundError, ValidationError
+from robot.errors import CallrobotError, NotFoundError, ValidationError
 
 logger = logging.getLogger(__name__)
 
 ATTEMPT = WebhookAttempt.__table__  # type: ignore[attr-defined]
 #: A lease outlives the request timeout by this much before another worker may take over.
 LEASE_MARGIN_S = 30.0
+#: How often finished calls and campaigns without events are looked for.
+SWEEP_INTERVAL_S = 2.0
 USER_AGENT = "callrobot-webhooks/1"
 
 
@@ -126,6 +128,8 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self.sent = 0
         self.delivered = 0
+        self._sweep_from_call_id = 0
+        self._swept_at = float("-inf")
 
     # -- database ---------------------------------------------------------------------------
 
@@ -280,6 +284,18 @@ class DeliveryWorker:
                 ).scalar_one()
             )
 
+    def sweep(self) -> int:
+        """Queue events of finished calls and campaigns nobody reported (see sweep_unreported)."""
+        self._swept_at = time.monotonic()
+        try:
+            queued, self._sweep_from_call_id = sweep_unreported(
+                self.engine, self._sweep_from_call_id
+            )
+        except CallrobotError as e:
+            logger.warning("looking for unreported calls failed: %s", e)
+            return 0
+        return queued
+
     # -- sending ----------------------------------------------------------------------------
 
     async def send(self, client: httpx.AsyncClient, delivery: ClaimedDelivery) -> AttemptResult:
@@ -343,6 +359,8 @@ class DeliveryWorker:
             # are free (or nothing is in flight), not after every single response.
             batch = max(1, self.settings.max_in_flight // 4)
             while stop is None or not stop.is_set():
+                if time.monotonic() - self._swept_at >= SWEEP_INTERVAL_S:
+                    await asyncio.to_thread(self.sweep)
                 free = self.settings.max_in_flight - len(self._inflight)
                 if free < batch and self._inflight:
                     await self._wait(self.settings.poll_interval_s)

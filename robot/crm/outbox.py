@@ -12,16 +12,18 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
-from sqlalchemy.engine import Connection
+from sqlalchemy import exists, func, insert, select
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from models.call import Call, Disposition
 from models.campaign import Campaign
-from models.db import utc_now
+from models.db import DatabaseError, utc_now
 from models.lead import Lead
 from models.webhook import DeliveryStatus, EventType, OutboxEvent, WebhookDelivery, WebhookEndpoint
 from robot.config import get_settings
@@ -63,9 +65,14 @@ def enqueue_event(
     call_id: int | None = None,
     lead_id: int | None = None,
     campaign_id: int | None = None,
+    dedupe_key: str | None = None,
     now: datetime | None = None,
 ) -> str:
-    """Write one event and its deliveries inside ``conn``'s transaction; return the event id."""
+    """Write one event and its deliveries inside ``conn``'s transaction; return the event id.
+
+    ``dedupe_key`` names the fact the event reports; writing the same fact twice fails the
+    transaction (IntegrityError), so two writers can never both report it.
+    """
     now = now or utc_now()
     event_id = new_event_id()
     event_pk = conn.execute(
@@ -78,6 +85,7 @@ def enqueue_event(
             call_id=call_id,
             lead_id=lead_id,
             campaign_id=campaign_id,
+            dedupe_key=dedupe_key,
             body=event_body(event_id, event_type, now, data),
             created_at=now,
         )
@@ -168,6 +176,7 @@ def record_call_events(
             event_type=EventType.CALL_COMPLETED,
             data=completed,
             ordering_key=key,
+            dedupe_key=f"call:{row.id}:{EventType.CALL_COMPLETED}",
             now=now,
             **ids,
         )
@@ -181,6 +190,7 @@ def record_call_events(
                 event_type=EventType.RECORDING_READY,
                 data=ready,
                 ordering_key=key,
+                dedupe_key=f"call:{row.id}:{EventType.RECORDING_READY}",
                 now=now,
                 **ids,
             )
@@ -203,6 +213,7 @@ def record_call_events(
                 event_type=EventType.LEAD_QUALIFIED,
                 data=qualified,
                 ordering_key=key,
+                dedupe_key=f"call:{row.id}:{EventType.LEAD_QUALIFIED}",
                 now=now,
                 **ids,
             )
@@ -231,5 +242,91 @@ def record_campaign_finished(
         data=data,
         ordering_key=f"campaign:{row.id}",
         campaign_id=row.id,
+        dedupe_key=campaign_finished_key(row.id, row.finished_at),
         now=now,
     )
+
+
+def campaign_finished_key(campaign_id: int, finished_at: datetime | None) -> str:
+    return f"campaign:{campaign_id}:finished:{_iso(finished_at)}"
+
+
+#: Most calls a sweep reports at once.
+SWEEP_LIMIT = 500
+#: Call ids below the watermark that every sweep looks at again.
+SWEEP_REVISIT_IDS = 1000
+
+
+def sweep_unreported(engine: Engine, from_call_id: int = 0) -> tuple[int, int]:
+    """Queue events for finished calls and campaigns that have none yet.
+
+    The catch-up for writers that store a call's end without :func:`record_call_events` (or
+    crashed between two transactions): every finished call gets its events exactly once (the
+    dedupe keys stop a concurrent sweeper). Calls below ``from_call_id`` are not looked at;
+    returns ``(events queued, the from_call_id to use next time)``.
+    """
+    queued = 0
+    reported = exists().where(OUTBOX.c.call_id == CALL.c.id)
+    with engine.connect() as conn:
+        running = conn.execute(select(func.min(CALL.c.id)).where(CALL.c.outcome.is_(None)))
+        lowest_running = running.scalar_one()
+        top = conn.execute(select(func.max(CALL.c.id))).scalar_one() or 0
+        call_ids = (
+            conn.execute(
+                select(CALL.c.id)
+                .where(
+                    CALL.c.id >= from_call_id,
+                    CALL.c.id <= top,
+                    CALL.c.outcome.is_not(None),
+                    CALL.c.ended_at.is_not(None),
+                    ~reported,
+                )
+                .order_by(CALL.c.id)
+                .limit(SWEEP_LIMIT)
+            )
+            .scalars()
+            .all()
+        )
+        finished = conn.execute(
+            select(CAMPAIGN.c.id, CAMPAIGN.c.finished_at).where(
+                CAMPAIGN.c.status.in_(("finished", "stopped")),
+                CAMPAIGN.c.finished_at.is_not(None),
+            )
+        ).all()
+        keys = {campaign_finished_key(c.id, c.finished_at): c.id for c in finished}
+        known = (
+            set(
+                conn.execute(select(OUTBOX.c.dedupe_key).where(OUTBOX.c.dedupe_key.in_(list(keys))))
+                .scalars()
+                .all()
+            )
+            if keys
+            else set()
+        )
+    for call_id in call_ids:
+        queued += _record_once(engine, lambda conn, cid=call_id: record_call_events(conn, cid))
+    for key, campaign_id in keys.items():
+        if key not in known:
+            queued += _record_once(
+                engine, lambda conn, cid=campaign_id: [record_campaign_finished(conn, cid)]
+            )
+    if len(call_ids) >= SWEEP_LIMIT:
+        next_from = call_ids[-1] + 1
+    else:
+        next_from = min(lowest_running or top + 1, top + 1)
+    if queued:
+        logger.info("queued %d event(s) for finished calls and campaigns", queued)
+    # Ids are not always committed in order (PostgreSQL sequences): look back a little.
+    return queued, max(0, max(next_from, from_call_id) - SWEEP_REVISIT_IDS)
+
+
+def _record_once(engine: Engine, write: Callable[[Connection], list[str]]) -> int:
+    from robot.dialler.claims import write_transaction
+
+    try:
+        with write_transaction(engine) as conn:
+            return len(write(conn))
+    except DatabaseError as e:
+        if isinstance(e.__cause__, IntegrityError):
+            return 0  # another sweeper reported it first
+        raise
