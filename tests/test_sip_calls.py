@@ -347,3 +347,25 @@ async def test_local_address_defaults_to_the_route_towards_the_trunk() -> None:
         assert carrier.local_address[0] == "127.0.0.1"  # the loopback route to the trunk
     finally:
         await carrier.close()
+
+
+async def test_repeated_provisional_responses_are_recorded_once() -> None:
+    loop = asyncio.get_running_loop()
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer.bind(("127.0.0.1", 0))
+    peer.setblocking(False)
+    port = peer.getsockname()[1]
+    carrier = SipCarrier.from_url(f"sip://127.0.0.1:{port};local_host=127.0.0.1")
+    try:
+        call = await carrier.dial("603", ring_timeout_s=5)
+        data, source = await asyncio.wait_for(loop.sock_recvfrom(peer, 65535), 5)
+        invite = parse_message(data)
+        for _ in range(3):  # as a UAS does for each retransmission of the INVITE
+            await loop.sock_sendto(peer, _response_to(invite, 180, "Ringing"), source)
+        await loop.sock_sendto(peer, _response_to(invite, 486, "Busy Here"), source)
+        await call.wait_ended(5)
+    finally:
+        await carrier.close()
+        peer.close()
+    assert call.signalling.provisional == [180]
+    assert [m.status for m in call.signalling.messages] == [180, 486]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 from robot.carriers.base import CallState
 from robot.carriers.sip.call import CANCEL_GRACE_S, MAX_AUTH_ATTEMPTS, SipCall
@@ -19,6 +20,11 @@ log = logging.getLogger(__name__)
 
 class OutboundSipCall(SipCall):
     """A call we place: sends the INVITE and follows it to a final response."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: Provisional responses already recorded (copies come back for retransmitted INVITEs).
+        self._seen_provisional: set[tuple[object, ...]] = set()
 
     async def _end_unanswered(self) -> None:
         """Hang up before answer: CANCEL the INVITE and wait for its final response."""
@@ -127,6 +133,10 @@ class OutboundSipCall(SipCall):
     def _provisional(self, response: SipMessage) -> None:
         if self._state is CallState.ENDED:
             return
+        key = (response.status, response.to_tag, response.cseq, response.body)
+        if key in self._seen_provisional:  # a copy sent again for a retransmitted INVITE
+            return
+        self._seen_provisional.add(key)
         self.signalling.record(message_info(response, self._elapsed_ms()))
         status = response.status or 0
         if response.body and "sdp" in (response.header("content-type") or "").lower():
