@@ -13,6 +13,7 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
+from functools import partial
 from datetime import datetime
 from typing import Any
 
@@ -304,12 +305,10 @@ def sweep_unreported(engine: Engine, from_call_id: int = 0) -> tuple[int, int]:
             else set()
         )
     for call_id in call_ids:
-        queued += _record_once(engine, lambda conn, cid=call_id: record_call_events(conn, cid))
+        queued += _record_once(engine, partial(record_call_events, call=call_id))
     for key, campaign_id in keys.items():
         if key not in known:
-            queued += _record_once(
-                engine, lambda conn, cid=campaign_id: [record_campaign_finished(conn, cid)]
-            )
+            queued += _record_once(engine, partial(_campaign_events, campaign_id=campaign_id))
     if len(call_ids) >= SWEEP_LIMIT:
         next_from = call_ids[-1] + 1
     else:
@@ -318,6 +317,10 @@ def sweep_unreported(engine: Engine, from_call_id: int = 0) -> tuple[int, int]:
         logger.info("queued %d event(s) for finished calls and campaigns", queued)
     # Ids are not always committed in order (PostgreSQL sequences): look back a little.
     return queued, max(0, max(next_from, from_call_id) - SWEEP_REVISIT_IDS)
+
+
+def _campaign_events(conn: Connection, campaign_id: int) -> list[str]:
+    return [record_campaign_finished(conn, campaign_id)]
 
 
 def _record_once(engine: Engine, write: Callable[[Connection], list[str]]) -> int:
