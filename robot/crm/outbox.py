@@ -13,8 +13,8 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
-from functools import partial
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import exists, func, insert, select
