@@ -62,7 +62,7 @@ class DetectorSettings(BaseModel):
     min_word_ms: float = Field(100, description="Shorter speech bursts are noise, not words.")
     between_words_silence_ms: float = Field(150, description="A pause this long splits words.")
     max_greeting_ms: float = Field(
-        2000, description="A longer greeting with min_sentence_pauses in it is a machine's."
+        1500, description="A longer greeting with min_sentence_pauses in it is a machine's."
     )
     max_continuous_greeting_ms: float = Field(
         4000, description="A longer greeting is a machine's whatever its pauses (0: off)."
@@ -71,7 +71,9 @@ class DetectorSettings(BaseModel):
     min_sentence_pauses: int = Field(
         3, description="Machines read several sentences; people introduce themselves in one."
     )
-    after_greeting_silence_ms: float = Field(800, description="Silence that ends a human hello.")
+    after_greeting_silence_ms: float = Field(
+        1000, description="Silence that ends a human hello (machines pause for less)."
+    )
     max_words: int = Field(0, description="More words than this is a machine (0: no limit).")
     short_greeting_ms: float = Field(
         0, description="A greeting this short needs only short_greeting_silence_ms (0: off)."
