@@ -52,6 +52,7 @@ class WebhookEndpoint(WebhookEndpointBase, table=True):
 
 class OutboxEvent(SQLModel, table=True):
     __tablename__ = "outbox_event"
+    __table_args__ = (UniqueConstraint("dedupe_key", name="uq_outbox_event_dedupe_key"),)
 
     id: int | None = Field(default=None, primary_key=True)
     #: The public event id (``evt_...``), sent as ``Callrobot-Event-Id``.
@@ -63,7 +64,7 @@ class OutboxEvent(SQLModel, table=True):
     lead_id: int | None = Field(default=None)
     campaign_id: int | None = Field(default=None)
     #: One event per fact (``call:7:call.completed``): a second writer of it fails.
-    dedupe_key: str | None = Field(default=None, max_length=120, unique=True)
+    dedupe_key: str | None = Field(default=None, max_length=120)
     #: The exact JSON body POSTed to endpoints.
     body: str = Field(sa_type=Text)
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)

@@ -50,7 +50,6 @@ def upgrade() -> None:
         sa.Column("call_id", sa.Integer(), nullable=True),
         sa.Column("lead_id", sa.Integer(), nullable=True),
         sa.Column("campaign_id", sa.Integer(), nullable=True),
-        sa.Column("dedupe_key", sa.String(length=120), nullable=True),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("created_at", models.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -59,7 +58,6 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("event_id"),
-        sa.UniqueConstraint("dedupe_key"),
     )
     with op.batch_alter_table("outbox_event", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_outbox_event_call_id"), ["call_id"], unique=False)
