@@ -117,7 +117,7 @@ def test_one_breath_greeting_waits_for_the_continuous_limit() -> None:
     call, _ = run_cadence("s" * 60 + "." * 45, limits)  # 1.2 s in one breath, then silence
     assert call is not None and call.kind == "human"
     call, _ = run_cadence("s" * 120, limits)
-    assert call is not None and call.reason == "greeting 2.0 s > 2.0 s without a pause"
+    assert call is not None and call.reason == "greeting 2.0 s > 2.0 s in few sentences"
     # A sentence pause (>= 350 ms) inside a long greeting is what machines do.
     call, tracker = run_cadence("s" * 30 + "." * 20 + "s" * 40, limits)
     assert call is not None and call.kind == "machine"

@@ -17,7 +17,11 @@ from voicemail.vad import VadFrame
 
 @dataclass(frozen=True, slots=True)
 class CadenceLimits:
-    """The AMD-style thresholds (all in ms except ``max_words``; 0 disables a limit)."""
+    """The AMD-style thresholds (all in ms except counts; 0 disables a limit).
+
+    These defaults are the classic AMD-like ones; :class:`~voicemail.detector.DetectorSettings`
+    holds the values tuned on the development set and passes them in.
+    """
 
     initial_silence_ms: float = 2500.0
     min_word_ms: float = 100.0
@@ -126,7 +130,7 @@ class CadenceTracker:
                 return CadenceCall(
                     "machine",
                     self.now_ms,
-                    f"greeting {_s(greeting)} > {_s(continuous_limit)} without a pause",
+                    f"greeting {_s(greeting)} > {_s(continuous_limit)} in few sentences",
                 )
         if limits.max_words and self.words > limits.max_words:
             return CadenceCall("machine", self.now_ms, f"{self.words} words > {limits.max_words}")
