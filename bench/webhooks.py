@@ -66,13 +66,29 @@ def queue(engine: object, tenant_id: int, events: int, leads: int) -> None:
                 n += 1
 
 
+def remove_tenant(engine: object, tenant_id: int) -> None:
+    """Leave a shared database as it was: delete the benchmark tenant's rows."""
+    from sqlalchemy import delete
+
+    from models.tenant import Tenant
+    from models.webhook import OutboxEvent, WebhookAttempt, WebhookEndpoint
+
+    deliveries = select(WebhookDelivery.id).where(WebhookDelivery.tenant_id == tenant_id)  # type: ignore[arg-type]
+    with write_transaction(engine) as conn:  # type: ignore[arg-type]
+        conn.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(deliveries)))  # type: ignore[attr-defined]
+        for table in (WebhookDelivery, OutboxEvent, WebhookEndpoint):
+            conn.execute(delete(table).where(table.tenant_id == tenant_id))  # type: ignore[attr-defined]
+        conn.execute(delete(Tenant).where(Tenant.id == tenant_id))  # type: ignore[arg-type]
+
+
 def run_worker(url: str, in_flight: int) -> int:
     """One delivery worker process on the shared database; returns the attempts it made."""
     engine = make_engine(url)
     settings = WebhookSettings(
         timeout_s=10, max_in_flight=in_flight, poll_interval_s=0.05, backoff_base_s=0.1
     )
-    worker = DeliveryWorker(engine, settings, allow_private=True)
+    # No sweep: a shared database may hold other people's calls.
+    worker = DeliveryWorker(engine, settings, allow_private=True, sweep=False)
     asyncio.run(worker.run(until_idle=True))
     engine.dispose()
     return worker.sent
@@ -110,8 +126,13 @@ def main() -> None:
             delivered = conn.execute(
                 select(func.count())
                 .select_from(WebhookDelivery)
-                .where(WebhookDelivery.status == "delivered")  # type: ignore[arg-type]
+                .where(
+                    WebhookDelivery.tenant_id == tenant_id,  # type: ignore[arg-type]
+                    WebhookDelivery.status == "delivered",  # type: ignore[arg-type]
+                )
             ).scalar_one()
+        if args.database:
+            remove_tenant(engine, tenant_id)
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -112,6 +112,7 @@ class DeliveryWorker:
         client: httpx.AsyncClient | None = None,
         clock: Callable[[], datetime] = utc_now,
         rng: random.Random | None = None,
+        sweep: bool = True,
     ) -> None:
         app_settings = get_settings()
         self.engine = engine
@@ -129,6 +130,8 @@ class DeliveryWorker:
         self.sent = 0
         self.delivered = 0
         self._sweep_from_call_id = 0
+        #: Whether this worker also queues events for calls that finished without any.
+        self.sweeps = sweep
         self._swept_at = float("-inf")
 
     # -- database ---------------------------------------------------------------------------
@@ -359,7 +362,7 @@ class DeliveryWorker:
             # are free (or nothing is in flight), not after every single response.
             batch = max(1, self.settings.max_in_flight // 4)
             while stop is None or not stop.is_set():
-                if time.monotonic() - self._swept_at >= SWEEP_INTERVAL_S:
+                if self.sweeps and time.monotonic() - self._swept_at >= SWEEP_INTERVAL_S:
                     await asyncio.to_thread(self.sweep)
                 free = self.settings.max_in_flight - len(self._inflight)
                 if free < batch and self._inflight:
