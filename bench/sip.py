@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+from typing import Any
 
 import numpy as np
 
@@ -40,7 +41,7 @@ async def drain(call: SipCall, frames: list[int]) -> None:
         frames[0] += 1
 
 
-async def run(calls: int, seconds: float, sipp: str) -> dict[str, float | None]:
+async def run(calls: int, seconds: float, sipp: str) -> dict[str, Any]:
     port, media_port = free_port(), free_port()
     peer = subprocess.Popen(
         [
@@ -69,7 +70,10 @@ async def run(calls: int, seconds: float, sipp: str) -> dict[str, float | None]:
         await asyncio.sleep(0.5)
         tone = np.sin(np.arange(int(8000 * seconds)) * 2 * np.pi * 440 / 8000) * 8000
         prompt = AudioChunk.from_array(tone.astype("<i2"), 8000)
-        placed = [await carrier.dial(f"{1000 + i}", ring_timeout_s=10) for i in range(calls)]
+        placed = []
+        for i in range(calls):  # set calls up at 100 per second, as a dialler would pace them
+            placed.append(await carrier.dial(f"{1000 + i}", ring_timeout_s=10))
+            await asyncio.sleep(0.01)
         answered = []
         for call in placed:
             async for event in call.events():
@@ -97,6 +101,9 @@ async def run(calls: int, seconds: float, sipp: str) -> dict[str, float | None]:
         return {
             "calls": calls,
             "answered": len(answered),
+            "unanswered_final_statuses": sorted(
+                str(c.signalling.final_status) for c in placed if c not in answered
+            ),
             "sent_packets": sent,
             "late_packets": late,
             "late_ratio": round(late / sent, 5) if sent else 1.0,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Callable
 
 from robot.carriers.sip.message import SipMessage, SipParseError, StreamFramer, parse_message
@@ -20,6 +21,9 @@ log = logging.getLogger(__name__)
 Address = tuple[str, int]
 MessageHandler = Callable[[SipMessage, Address], None]
 CONNECT_TIMEOUT_S = 5.0
+#: Room for bursts of responses (many calls set up at once): UDP has no flow control and
+#: a provisional response that overflows the socket buffer is never retransmitted.
+UDP_BUFFER_BYTES = 2 * 1024 * 1024
 
 
 class SipTransport:
@@ -92,6 +96,7 @@ class UdpSipTransport(SipTransport):
         except OSError as e:
             raise CarrierError(f"cannot bind SIP UDP port {host}:{port}: {e}") from e
         self._udp = udp
+        _enlarge_buffers(udp.get_extra_info("socket"))
         sockname = udp.get_extra_info("sockname")
         self.local_address = (sockname[0], sockname[1])
 
@@ -212,3 +217,13 @@ async def open_transport(
         raise CarrierError(f"SIP transport {protocol!r} is not supported (use udp or tcp)")
     await transport.start(host, port)
     return transport
+
+
+def _enlarge_buffers(sock: socket.socket | None) -> None:
+    if sock is None:
+        return
+    for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, option, UDP_BUFFER_BYTES)
+        except OSError as e:  # the kernel caps it at net.core.[rw]mem_max; that is fine
+            log.debug("cannot enlarge the SIP socket buffer: %s", e)
