@@ -4,7 +4,7 @@ Prints one JSON line: figures on the held-out ``test`` split (accuracy, human-as
 machine-as-human rates, median/p95 decision time after answer, per-category accuracy, VAD
 engine) plus the same figures for the ``dev`` split the defaults were tuned on.
 
-    python bench/voicemail.py [--per-category 30] [--vad silero] [--phrases] [--seed 4]
+    python bench/voicemail.py [--per-category 30] [--vad silero] [--no-phrases] [--seed 4]
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-category", type=int, default=30)
     parser.add_argument("--seed", type=int, default=4)
     parser.add_argument("--vad", default="silero")
-    parser.add_argument("--phrases", action="store_true")
+    parser.add_argument("--phrases", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--errors", action="store_true", help="list misread cases on stderr")
     args = parser.parse_args(argv)
     started = time.perf_counter()

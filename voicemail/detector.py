@@ -87,7 +87,9 @@ class DetectorSettings(BaseModel):
     tone_min_tonality: float = Field(0.8, description="Share of a window's energy at its peak.")
     tone_min_level_dbfs: float = Field(-45, description="Quieter windows are never tones.")
     sit: bool = Field(True, description="Detect Special Information Tones.")
-    phrases: bool = Field(False, description="Spot voicemail phrases with ASR (pocketsphinx).")
+    phrases: bool = Field(
+        True, description="Spot voicemail phrases with ASR (pocketsphinx keyword spotting)."
+    )
     phrase_language: str = Field("en", description="Language of the phrase list.")
 
     def cadence_limits(self) -> CadenceLimits:

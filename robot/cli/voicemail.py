@@ -62,7 +62,7 @@ def detect(
     vad: Annotated[str, typer.Option("--vad", help="VAD engine: silero or webrtc.")] = "silero",
     phrases: Annotated[
         bool, typer.Option("--phrases/--no-phrases", help="Also spot voicemail phrases (ASR).")
-    ] = False,
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per file.")] = False,
 ) -> None:
     """Decide human / machine / unknown for each recording, one line per file."""
