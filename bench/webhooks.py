@@ -4,7 +4,7 @@ Queues events for many leads in the outbox, then times one :class:`DeliveryWorke
 them all (signed, in order per lead) to ``callrobot crm-sink`` running as a separate process
 on 127.0.0.1, which verifies every signature. Prints one JSON line.
 
-    python bench/webhooks.py [--events 3000] [--leads 300] [--in-flight 8] [--workers 1]
+    python bench/webhooks.py [--events 3000] [--leads 300] [--in-flight 16] [--workers 1]
         [--database URL]
 """
 
@@ -98,7 +98,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=3000)
     parser.add_argument("--leads", type=int, default=300)
-    parser.add_argument("--in-flight", type=int, default=8)
+    parser.add_argument("--in-flight", type=int, default=16)
     parser.add_argument("--workers", type=int, default=1, help="Worker processes.")
     parser.add_argument("--database", help="Database URL (default: a temporary SQLite file).")
     args = parser.parse_args()
