@@ -4,9 +4,10 @@ The peer is SIPp on 127.0.0.1 (built-in UAS scenario, RTP echo): every call send
 G.711 packet every 20 ms and receives the echo through the jitter buffer into its audio
 queue, which a consumer drains as a call session would. A packet is late when it leaves more
 than 10 ms after its slot. The number of calls grows until 1% or more of the packets are
-late; the largest count below that is reported. Prints one JSON line.
+late in every attempt at that count; the largest count below that is reported with every
+run's figures, CPU per call-second and the machine's load. Prints one JSON line.
 
-Usage: python bench/sip.py [--seconds 6] [--max-calls 400]
+Usage: python bench/sip.py [--seconds 6] [--max-calls 400] [--attempts 2]
 """
 
 from __future__ import annotations
