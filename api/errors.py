@@ -45,7 +45,6 @@ STATUS_BY_ERROR: list[tuple[type[CallrobotError], int]] = [
     (UnsupportedMediaTypeError, 415),
     (ScriptError, 422),
     (ValidationError, 422),
-    (DatabaseError, 503),
 ]
 
 #: Shown in OpenAPI for every route that can fail this way.
@@ -81,10 +80,12 @@ def error_problem(exc: CallrobotError) -> JSONResponse:
         return problem(422, "a value is not acceptable to the database (too long or malformed)")
     if isinstance(exc, DatabaseError) and isinstance(exc.__cause__, IntegrityError):
         return problem(409, "the change conflicts with existing data")
+    if isinstance(exc, DatabaseError):
+        # The message may quote SQL parameters (numbers): keep it out of logs and responses.
+        logger.warning("request failed: database error %s", type(exc.__cause__).__name__)
+        return problem(503, "the database refused the operation or is unavailable; try again")
     for cls, status in STATUS_BY_ERROR:
         if isinstance(exc, cls):
-            if status >= 500:
-                logger.warning("request failed: %s", exc)
             return problem(status, str(exc))
     return problem(400, str(exc))
 

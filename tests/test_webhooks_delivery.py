@@ -237,3 +237,25 @@ async def test_body_and_headers_are_what_the_outbox_stored(
     assert event["type"] == "call.completed"
     assert event["data"] == {"lead": 1, "n": 0}
     assert json.loads(json.dumps(event))["created_at"].endswith("+00:00")
+
+
+async def test_results_for_deliveries_of_a_deleted_endpoint_are_dropped_quietly(
+    db: FreshDatabase, receiver: tuple[FlakyReceiver, str]
+) -> None:
+    from sqlalchemy import delete
+
+    from models.webhook import WebhookEndpoint
+    from robot.crm.delivery import AttemptResult
+
+    _, url = receiver
+    tenant_id, endpoint_id = add_endpoint(db.engine, url)
+    queue_lead_events(db.engine, tenant_id, leads=2, per_lead=1)
+    worker = DeliveryWorker(db.engine, FAST, allow_private=True)
+    taken = worker.claim(10)
+    assert len(taken) == 2
+    with write_transaction(db.engine) as conn:  # what DELETE /v1/webhooks/{id} does
+        conn.execute(delete(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id))  # type: ignore[arg-type]
+        conn.execute(delete(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id))  # type: ignore[arg-type]
+    worker.store_results([AttemptResult(d, utc_now(), 200, None, 1.0) for d in taken])
+    with db.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(WebhookAttempt)).scalar_one() == 0

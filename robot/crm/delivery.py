@@ -19,24 +19,26 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, update
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from models.db import is_postgres, utc_now
 from models.webhook import DeliveryStatus, WebhookAttempt
 from robot.config import WebhookSettings, get_settings
+from robot.crm.attempts import AttemptResult, ClaimedDelivery, backoff_s, schedule_redelivery
 from robot.crm.outbox import DELIVERY, ENDPOINT, OUTBOX, sweep_unreported
 from robot.crm.signing import EVENT_ID_HEADER, SIGNATURE_HEADER, sign
 from robot.crm.urls import check_webhook_url
 from robot.dialler.claims import write_transaction
-from robot.errors import CallrobotError, NotFoundError, ValidationError
+from robot.errors import CallrobotError, ValidationError
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["AttemptResult", "ClaimedDelivery", "DeliveryWorker", "schedule_redelivery"]
 
 ATTEMPT = WebhookAttempt.__table__  # type: ignore[attr-defined]
 #: A lease outlives the request timeout by this much before another worker may take over.
@@ -44,59 +46,6 @@ LEASE_MARGIN_S = 30.0
 #: How often finished calls and campaigns without events are looked for.
 SWEEP_INTERVAL_S = 2.0
 USER_AGENT = "callrobot-webhooks/1"
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimedDelivery:
-    id: int
-    event_id: str
-    event_type: str
-    endpoint_id: int
-    body: str
-    url: str
-    secret: str
-    attempts: int
-    retry_started_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class AttemptResult:
-    delivery: ClaimedDelivery
-    at: datetime
-    status_code: int | None
-    error: str | None
-    duration_ms: float
-
-    @property
-    def ok(self) -> bool:
-        return self.status_code is not None and 200 <= self.status_code < 300
-
-
-def backoff_s(attempts: int, base_s: float, max_s: float, rng: random.Random) -> float:
-    """Delay before retry number ``attempts``: doubling, capped, with 50 % random jitter."""
-    ceiling = min(max_s, base_s * (2 ** max(0, attempts - 1)))
-    return ceiling / 2 + rng.uniform(0, ceiling / 2)
-
-
-def schedule_redelivery(
-    conn: Connection, delivery_id: int, tenant_id: int, now: datetime | None = None
-) -> None:
-    """Make a delivery (usually ``dead``) pending again now, with a fresh retry period."""
-    now = now or utc_now()
-    result = conn.execute(
-        update(DELIVERY)
-        .where(DELIVERY.c.id == delivery_id, DELIVERY.c.tenant_id == tenant_id)
-        .values(
-            status=DeliveryStatus.PENDING.value,
-            next_attempt_at=now,
-            retry_started_at=now,
-            lease_owner=None,
-            lease_until=None,
-            delivered_at=None,
-        )
-    )
-    if result.rowcount != 1:
-        raise NotFoundError(f"webhook delivery {delivery_id} not found")
 
 
 class DeliveryWorker:
@@ -274,7 +223,14 @@ class DeliveryWorker:
         ]
         with write_transaction(self.engine) as conn:
             conn.execute(stmt, updates)
-            conn.execute(insert(ATTEMPT), attempts_rows)
+            # An endpoint deleted meanwhile took its deliveries along: log only what remains.
+            ids = [row["delivery_id"] for row in attempts_rows]
+            alive = set(
+                conn.execute(select(DELIVERY.c.id).where(DELIVERY.c.id.in_(ids))).scalars().all()
+            )
+            kept = [row for row in attempts_rows if row["delivery_id"] in alive]
+            if kept:
+                conn.execute(insert(ATTEMPT), kept)
         self.delivered += sum(1 for r in results if r.ok)
 
     def pending_count(self) -> int:
@@ -346,7 +302,21 @@ class DeliveryWorker:
 
     async def _flush(self) -> None:
         results, self._results = self._results, []
-        await asyncio.to_thread(self.store_results, results)
+        try:
+            await asyncio.to_thread(self.store_results, results)
+        except CallrobotError as e:  # the database is away: keep the results, try again
+            logger.warning(
+                "storing %d delivery result(s) failed: %s", len(results), type(e).__name__
+            )
+            self._results = results + self._results
+            await asyncio.sleep(self.settings.poll_interval_s)
+
+    async def _claim(self, free: int) -> list[ClaimedDelivery]:
+        try:
+            return await asyncio.to_thread(self.claim, free)
+        except CallrobotError as e:
+            logger.warning("claiming deliveries failed: %s", type(e).__name__)
+            return []
 
     async def run(self, stop: asyncio.Event | None = None, *, until_idle: bool = False) -> None:
         """Deliver until ``stop`` is set (or, with ``until_idle``, until nothing is pending)."""
@@ -370,7 +340,7 @@ class DeliveryWorker:
                     continue
                 if self._results:
                     await self._flush()
-                claimed = await asyncio.to_thread(self.claim, free)
+                claimed = await self._claim(free)
                 for delivery in claimed:
                     task = asyncio.create_task(self._send_and_collect(client, delivery))
                     self._inflight.add(task)
