@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
-from api.errors import install_error_handlers
+from api.errors import install_error_handlers, problem
 from api.placement import CallPlacer, EngineCallPlacer, ScriptCallRunner
 from api.routes import calls, campaigns, dnc, health, leads, scripts, webhooks
 from robot.config import Settings, get_settings
@@ -33,6 +33,27 @@ Every route but `/health` needs `Authorization: Bearer KEY` (create a key with
 `callrobot keys create --tenant NAME`). Another tenant's resources answer 404.
 Errors are JSON problems: `{"detail": "...", "errors": [...]}`.
 """
+
+
+#: Largest request body accepted (lead files included); larger ones get 413 before reading.
+MAX_BODY_BYTES = 60_000_000
+
+
+class BodySizeLimit:
+    """Pure ASGI middleware: a declared ``Content-Length`` above the limit gets 413 at once."""
+
+    def __init__(self, app: Any, max_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            for name, value in scope["headers"]:
+                if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                    response = problem(413, f"body: larger than {self.max_bytes} bytes")
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
 
 
 async def _run_workers(app: FastAPI, stop: asyncio.Event) -> None:
@@ -92,6 +113,7 @@ def create_app(
     app.state.call_placer = call_placer or EngineCallPlacer(settings)
     app.state.background = set()
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimit)
     for module in (health, scripts, campaigns, leads, dnc, calls, webhooks):
         app.include_router(module.router)
     return app

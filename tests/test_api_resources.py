@@ -106,6 +106,13 @@ def test_bad_bodies_are_4xx_naming_the_problem(api: ApiHarness) -> None:
     missing_field = api.request("POST", "/v1/campaigns", json={"priority": 2})
     assert missing_field.status_code == 422
     assert "body.name" in missing_field.json()["detail"]
+    too_large = api.request(
+        "POST",
+        "/v1/campaigns",
+        content=b"{}",
+        headers={"Content-Type": "application/json", "Content-Length": str(10**9)},
+    )
+    assert too_large.status_code == 413
     no_file = api.request("POST", "/v1/scripts", files={"other": ("x.yaml", "a: b")})
     assert no_file.status_code == 422
     assert "file" in no_file.json()["detail"]
