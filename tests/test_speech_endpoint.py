@@ -146,3 +146,14 @@ def test_mixed_rates_are_refused() -> None:
     endpointer.feed(silence(20), [])
     with pytest.raises(ValidationError, match="16000 Hz"):
         endpointer.feed(silence(20, rate=16000), [])
+
+
+def test_configuration_comes_from_settings(isolated_settings) -> None:
+    from robot.speech.endpoint import endpointer_config_from_settings
+
+    isolated_settings.speech.endpoint.trailing_silence_ms = 450
+    config = endpointer_config_from_settings()
+    assert config.trailing_silence_ms == 450 and config.min_speech_ms == 300
+    isolated_settings.speech.endpoint.early_silence_ms = 500
+    with pytest.raises(ValidationError, match="early_silence_ms"):
+        endpointer_config_from_settings()

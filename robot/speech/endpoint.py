@@ -30,6 +30,7 @@ from typing import Protocol
 
 from robot.audio import SAMPLE_WIDTH_BYTES, AudioChunk
 from robot.errors import ValidationError
+from robot.speech.settings import EndpointSettings
 
 
 class VadFrameLike(Protocol):
@@ -93,6 +94,22 @@ class EndpointerConfig:
                 f"endpointer early_silence_ms ({self.early_silence_ms}) must be > 0 and "
                 f"<= trailing_silence_ms ({self.trailing_silence_ms})"
             )
+
+
+def endpointer_config_from_settings(settings: EndpointSettings | None = None) -> EndpointerConfig:
+    """The endpointer configuration from ``speech.endpoint`` settings (default: current)."""
+    if settings is None:
+        from robot.config import get_settings
+
+        settings = get_settings().speech.endpoint
+    return EndpointerConfig(
+        min_speech_ms=settings.min_speech_ms,
+        min_speech_listening_ms=settings.min_speech_listening_ms,
+        trailing_silence_ms=settings.trailing_silence_ms,
+        early_silence_ms=settings.early_silence_ms,
+        pre_roll_ms=settings.pre_roll_ms,
+        max_utterance_ms=settings.max_utterance_ms,
+    )
 
 
 class _State(StrEnum):
