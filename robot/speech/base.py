@@ -143,8 +143,3 @@ def require_module(module: str, what: str, extra: str, package: str) -> ModuleTy
         return importlib.import_module(module)
     except ImportError as e:
         raise MissingExtraError(what, extra, package) from e
-
-
-def concat(chunks: Sequence[AudioChunk], rate: int) -> AudioChunk:
-    """Join chunks (all resampled to ``rate``) into one."""
-    return AudioChunk(b"".join(c.resampled(rate).pcm for c in chunks), rate)
