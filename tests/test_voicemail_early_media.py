@@ -89,3 +89,11 @@ def test_beep_waiter_gives_up_after_quiet_greeting_end() -> None:
     assert at_ms is not None
     assert greeting.duration_ms + 1300 < at_ms < greeting.duration_ms + 1900
     assert waiter.reason == "no beep; quiet for 1.5 s"
+
+
+def test_cannot_complete_announcement_means_invalid_number() -> None:
+    detector = EarlyMediaDetector(PocketsphinxPhraseSpotter())
+    found = feed_all(detector, read_wav(SOUNDS / "cannot-complete-as-dialed.wav", 8000))
+    assert found is not None
+    assert "cannot be completed" in found.reason
+    assert found.outcome == CallOutcome.INVALID_NUMBER

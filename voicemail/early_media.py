@@ -28,6 +28,7 @@ PHRASE_OUTCOMES: dict[str, CallOutcome] = {
     "not in service": CallOutcome.INVALID_NUMBER,
     "check the number": CallOutcome.INVALID_NUMBER,
     "cannot be completed": CallOutcome.INVALID_NUMBER,
+    "your call cannot be completed": CallOutcome.INVALID_NUMBER,
     "circuits are busy": CallOutcome.NETWORK_ERROR,
     "is not answering": CallOutcome.NO_ANSWER,
     "not available": CallOutcome.UNAVAILABLE,

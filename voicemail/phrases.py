@@ -41,6 +41,8 @@ ENGLISH_MACHINE_PHRASES: dict[str, float] = {
     "not in service": 1e-15,
     "circuits are busy": 1e-15,
     "cannot be completed": 1e-15,
+    "your call cannot be completed": 1e-20,
+    "try your call again": 1e-25,
     "please try again": 1e-15,
     "check the number": 1e-15,
     "to take your call": 1e-20,
