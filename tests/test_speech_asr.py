@@ -153,6 +153,18 @@ def test_keyword_spotting_finds_the_phrase(piper) -> None:
     assert spotter.transcribe(silence(800)).is_empty
 
 
+def test_strict_mode_needs_keyword_spotting_to_agree(piper) -> None:
+    phrases = ["yes", "no", "maybe", "call me later", "one", "two", "three"]
+    strict = PocketsphinxRecognizer(phrases, mode="strict")
+    # words outside the list, which a plain grammar tends to force onto "no" / "yes"
+    assert strict.transcribe(read_wav(EN / "hello.wav")).is_empty
+    assert strict.transcribe(read_wav(EN / "digits/0.wav")).is_empty
+    assert strict.transcribe(read_wav(EN / "vm-goodbye.wav")).is_empty
+    assert strict.transcribe(read_wav(EN / "vm-no.wav")).text == "no"
+    assert strict.transcribe(piper.synthesize("Yes.")).text == "yes"
+    assert strict.transcribe(piper.synthesize("Call me later.")).text == "call me later"
+
+
 def test_grammar_names_a_word_missing_from_the_dictionary(grammar) -> None:
     with pytest.raises(ValidationError, match="'zzyzxq'"):
         grammar.transcribe(silence(500), hints=["yes", "zzyzxq please"])

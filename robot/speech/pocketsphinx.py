@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from robot.audio import AudioChunk
-from robot.errors import EngineError, ValidationError
+from robot.errors import CallrobotError, EngineError, ValidationError
 from robot.speech.base import Transcript, Word, require_module
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,12 @@ def normalize_phrase(phrase: str) -> str:
 
 
 class PocketsphinxRecognizer:
-    """Closed-vocabulary recognizer: ``mode="grammar"`` (JSGF) or ``"keywords"`` (spotting)."""
+    """Closed-vocabulary recognizer over expected phrases.
+
+    ``mode="grammar"``: JSGF grammar, best recall. ``"keywords"``: keyword spotting, finds a
+    phrase inside longer speech. ``"strict"``: the grammar's answer must also be found by
+    keyword spotting, fewer false answers ("hello" heard as "no") at the cost of recall.
+    """
 
     name = "pocketsphinx"
 
@@ -56,7 +61,7 @@ class PocketsphinxRecognizer:
         self,
         phrases: Sequence[str] = (),
         *,
-        mode: Literal["grammar", "keywords"] = "grammar",
+        mode: Literal["grammar", "keywords", "strict"] = "grammar",
         language: str = "en",
         model_dir: str | Path | None = None,
         dictionary: str | Path | None = None,
@@ -64,8 +69,10 @@ class PocketsphinxRecognizer:
         keyword_threshold: float = 1e-5,
     ) -> None:
         ps = require_module("pocketsphinx", "pocketsphinx ASR", "speech", "pocketsphinx")
-        if mode not in ("grammar", "keywords"):
-            raise ValidationError(f"pocketsphinx mode must be grammar or keywords, not {mode!r}")
+        if mode not in ("grammar", "keywords", "strict"):
+            raise ValidationError(
+                f"pocketsphinx mode must be grammar, keywords or strict, not {mode!r}"
+            )
         kwargs: dict[str, Any] = {"samprate": SPHINX_RATE_HZ, "lm": None, "loglevel": "ERROR"}
         if model_dir is not None:
             kwargs["hmm"] = str(model_dir)
@@ -87,7 +94,7 @@ class PocketsphinxRecognizer:
         self.keyword_threshold = keyword_threshold
         self.phrases = tuple(phrases)
         self._lock = threading.Lock()
-        self._searches: dict[tuple[str, ...], str] = {}
+        self._searches: dict[tuple[str, tuple[str, ...]], str] = {}
 
     def _check_words(self, phrases: Sequence[str]) -> None:
         for phrase in phrases:
@@ -98,14 +105,14 @@ class PocketsphinxRecognizer:
                         "pocketsphinx dictionary (spell numbers as words)"
                     )
 
-    def _search_for(self, phrases: tuple[str, ...]) -> str:
-        if phrases in self._searches:
-            return self._searches[phrases]
+    def _search_for(self, kind: str, phrases: tuple[str, ...]) -> str:
+        if (kind, phrases) in self._searches:
+            return self._searches[(kind, phrases)]
         self._check_words(phrases)
         key = hashlib.sha1("|".join(phrases).encode()).hexdigest()[:12]
-        name = f"{self.mode}_{key}"
+        name = f"{kind}_{key}"
         try:
-            if self.mode == "grammar":
+            if kind == "grammar":
                 alternatives = " | ".join(phrases)
                 jsgf = f"#JSGF V1.0;\ngrammar expected;\npublic <answer> = {alternatives};\n"
                 self._decoder.add_jsgf_string(name, jsgf)
@@ -118,7 +125,7 @@ class PocketsphinxRecognizer:
                     os.unlink(keyword_file)
         except Exception as e:
             raise EngineError(f"pocketsphinx rejected the expected phrases {phrases}: {e}") from e
-        self._searches[phrases] = name
+        self._searches[(kind, phrases)] = name
         return name
 
     def _decode(self, search: str, pcm: bytes) -> tuple[str, float]:
@@ -139,23 +146,31 @@ class PocketsphinxRecognizer:
         if not phrases:
             raise ValidationError("pocketsphinx needs expected phrases (hints) to listen for")
         pcm = audio.resampled(SPHINX_RATE_HZ).pcm
+        grammar = self.mode in ("grammar", "strict")
         with self._lock:
-            search = self._search_for(phrases)
+            search = self._search_for("grammar" if grammar else "keywords", phrases)
             try:
                 text, score = self._decode(search, pcm)
                 loop_score = 0.0
-                if text and self.mode == "grammar" and self._has_phone_loop:
+                if text and grammar and self._has_phone_loop:
                     _, loop_score = self._decode(_PHONE_LOOP, pcm)
+                if text and self.mode == "strict":
+                    spotted, _ = self._decode(self._search_for("keywords", phrases), pcm)
+                    if f" {text} " not in f" {spotted} ":
+                        log.debug("pocketsphinx: %r not confirmed by keyword spotting", text)
+                        text = ""
+            except CallrobotError:
+                raise
             except Exception as e:
                 raise EngineError(f"pocketsphinx decoding failed: {e}") from e
         confidence = 1.0 if text else 0.0
-        if text and self.mode == "grammar" and score > 0 and loop_score > 0:
+        if text and grammar and score > 0 and loop_score > 0:
             confidence = _margin_to_confidence(math.log(score) - math.log(loop_score))
         if text and self.mode == "keywords":
             text = " ".join(dict.fromkeys(text.split()))  # spotted phrases, once each
         max_words = max(len(p.split()) for p in phrases)
         too_long = audio.duration_ms > MAX_MS_SLACK + MAX_MS_PER_WORD * max_words + 1000.0
-        if text and (confidence < self.min_confidence or (self.mode == "grammar" and too_long)):
+        if text and (confidence < self.min_confidence or (grammar and too_long)):
             log.debug("pocketsphinx: rejected %r (confidence %.2f)", text, confidence)
             text, confidence = "", 0.0
         words = tuple(Word(w) for w in text.split())
