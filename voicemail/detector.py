@@ -76,9 +76,9 @@ class DetectorSettings(BaseModel):
     )
     max_words: int = Field(0, description="More words than this is a machine (0: no limit).")
     short_greeting_ms: float = Field(
-        0, description="A greeting this short needs only short_greeting_silence_ms (0: off)."
+        700, description="A greeting this short needs only short_greeting_silence_ms (0: off)."
     )
-    short_greeting_silence_ms: float = Field(500, description="Silence after a bare hello.")
+    short_greeting_silence_ms: float = Field(600, description="Silence after a bare hello.")
     total_analysis_ms: float = Field(6000, description="Decide by this time at the latest.")
     beep_min_hz: float = Field(350, description="Lowest beep frequency.")
     beep_max_hz: float = Field(3000, description="Highest beep frequency.")
