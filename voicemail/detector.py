@@ -8,8 +8,11 @@ final verdict. Evidence, strongest first:
 * SIT (three rising tones) -> machine: a carrier announcement follows.
 * a beep (sustained pure tone) -> machine.
 * a voicemail phrase from the optional :class:`~voicemail.phrases.PhraseSpotter` -> machine.
-* cadence (:mod:`voicemail.cadence`): a greeting longer than ``max_greeting_ms`` -> machine;
-  a greeting followed by ``after_greeting_silence_ms`` of silence -> human.
+* cadence (:mod:`voicemail.cadence`): a greeting longer than ``max_greeting_ms`` that holds
+  ``min_sentence_pauses`` sentence pauses, or longer than ``max_continuous_greeting_ms``
+  -> machine; a greeting followed by ``after_greeting_silence_ms`` of silence (only
+  ``short_greeting_silence_ms`` after a bare hello) -> human; nobody speaking for
+  ``initial_silence_ms`` -> ``initial_silence_verdict``.
 * ``total_analysis_ms`` without a decision -> machine if still talking, else unknown.
 
 Every threshold is a field of :class:`DetectorSettings`.
