@@ -2,7 +2,7 @@
 
 Persona speech is synthesized once per (voice, text) and kept in a process-wide LRU cache of
 futures, so two calls asking for the same line at once share one synthesis. Synthesis runs in
-the shared speech executor (:func:`robot.speech.base.speech_executor`), never on the loop.
+its own executor (not the robot's speech executor), never on the loop.
 
 Piper persona voices are the packaged Piper voice pitch-shifted by resampling: synthesized
 with ``length_scale = pitch / speed`` and then played ``pitch`` times faster, which raises the
@@ -16,7 +16,7 @@ import logging
 import math
 import threading
 from collections import OrderedDict
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any
 
@@ -24,7 +24,6 @@ import numpy as np
 
 from robot.audio import FRAME_MS, SAMPLE_WIDTH_BYTES, TELEPHONY_RATE_HZ, AudioChunk
 from robot.carriers.personas import Noise, PersonaVoice
-from robot.speech.base import speech_executor
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +44,23 @@ _cache_lock = threading.Lock()
 _speech_cache: OrderedDict[tuple[PersonaVoice, str], Future[AudioChunk]] = OrderedDict()
 
 
+_persona_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def persona_executor() -> ThreadPoolExecutor:
+    """The simulated callees' own synthesis threads.
+
+    Kept apart from the robot's speech executor: on a real network the callee's voice costs
+    the robot nothing, so the simulation must not queue the robot's prompts behind it.
+    """
+    global _persona_executor
+    with _executor_lock:
+        if _persona_executor is None:
+            _persona_executor = ThreadPoolExecutor(2, thread_name_prefix="sim-persona")
+        return _persona_executor
+
+
 def persona_speech(voice: PersonaVoice, text: str) -> Future[AudioChunk]:
     """8 kHz speech of ``text`` in ``voice``: a cached future, synthesizing on first request."""
     key = (voice, text)
@@ -54,7 +70,7 @@ def persona_speech(voice: PersonaVoice, text: str) -> Future[AudioChunk]:
         if future is not None and not failed:
             _speech_cache.move_to_end(key)
             return future
-        future = speech_executor().submit(synthesize_persona_speech, voice, text)
+        future = persona_executor().submit(synthesize_persona_speech, voice, text)
         _speech_cache[key] = future
         while len(_speech_cache) > SPEECH_CACHE_ENTRIES:
             _speech_cache.popitem(last=False)
