@@ -219,8 +219,11 @@ class CallSession:
             self.report.do_not_call = result.do_not_call
         if self.config.recording_dir is not None and self.report.answered_ms is not None:
             path = self.config.recording_dir / f"{self.call.call_id}.wav"
-            with contextlib.suppress(OSError):
+            try:
                 self.report.recording_path = str(self.recorder.write(path))
+                write_turn_log(path.with_suffix(".json"), self.report, self.manager)
+            except OSError as e:
+                log.warning("cannot write the recording of call %s: %s", self.call.call_id, e)
 
     async def _run(self) -> None:
         # The greeting is known before anyone answers: synthesize it while the phone rings.
@@ -494,3 +497,30 @@ def _text_turn(text: str, state: str) -> Turn:
     from dialogues.manager import Reply
 
     return Turn(replies=[Reply(text, "say", state)], state=state, ended=True)
+
+
+def write_turn_log(path: Path, report: CallReport, manager: DialogueManager) -> None:
+    """The turn log stored beside a recording: what was said, when, understood as what.
+
+    ``callrobot replay`` reads it to compare a recorded call with what the current script
+    and engines make of the same callee audio."""
+    import json
+
+    script = manager.script
+    data = {
+        "call_id": report.call_id,
+        "script": {"name": script.script, "version": script.version},
+        "lead": manager.lead,
+        "timezone": str(manager.tz),
+        "outcome": report.outcome,
+        "disposition": report.disposition,
+        "slots": report.slots,
+        "voicemail": {
+            "verdict": report.voicemail_verdict,
+            "reason": report.voicemail_reason,
+            "decision_ms": report.voicemail_decision_ms,
+        },
+        "answered_ms": report.answered_ms,
+        "turns": [turn.to_json() for turn in report.transcript],
+    }
+    path.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
