@@ -16,14 +16,18 @@ import argparse
 import asyncio
 import json
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from dialogues.loader import load_script
-from robot.carriers.sim import SimCarrier
-from robot.config import Settings
-from robot.engine import CallEngine
+# bench/voicemail.py is named like the voicemail package: keep this folder off the import path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
+
+from dialogues.loader import load_script  # noqa: E402
+from robot.carriers.sim import SimCarrier  # noqa: E402
+from robot.config import Settings  # noqa: E402
+from robot.engine import CallEngine  # noqa: E402
 
 SCRIPT = Path(__file__).resolve().parents[1] / "dialogues" / "scripts" / "lead_qualification.yaml"
 #: Human personas and the disposition each one is scripted to reach.
