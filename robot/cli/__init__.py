@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "demo",
     "leads",
     "personas",
+    "replay",
     "scripts",
     "speech",
     "voicemail",
