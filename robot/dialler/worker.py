@@ -133,6 +133,10 @@ def finish_attempt(
                 updated_at=now,
             )
         )
+        # The CRM hears about the call in the same transaction that stores its end.
+        from robot.crm.outbox import record_call_events
+
+        record_call_events(conn, job.call_id, now=now)
     if updated.rowcount != 1:
         logger.warning("lead %d: lease lost during call %d", job.lead_id, job.call_id)
     return decision
