@@ -183,7 +183,24 @@ def align_turns(
         else:
             pairs.append((None, after[j - 1]))
             j -= 1
-    return pairs[::-1]
+    return _unpaired_in_time_order(pairs[::-1])
+
+
+def _unpaired_in_time_order(
+    pairs: list[tuple[CalleeTurn | None, CalleeTurn | None]],
+) -> list[tuple[CalleeTurn | None, CalleeTurn | None]]:
+    """Sort each run of turns heard only once by time, so rows read in call order."""
+    out: list[tuple[CalleeTurn | None, CalleeTurn | None]] = []
+    run: list[tuple[CalleeTurn | None, CalleeTurn | None]] = []
+    for pair in [*pairs, (None, None)]:
+        if (pair[0] is None) != (pair[1] is None):
+            run.append(pair)
+            continue
+        out += sorted(run, key=lambda p: (p[0] or p[1]).at_ms)  # type: ignore[union-attr]
+        run = []
+        if pair != (None, None):
+            out.append(pair)
+    return out
 
 
 def compare_turns(
