@@ -63,6 +63,12 @@ class ScriptVoice:
             return self.cache.get(self.synthesizer, text)
         return self.synthesizer.synthesize(text)
 
+    def cached(self, text: str) -> AudioChunk | None:
+        """The audio of a static sentence already in memory (no thread hop needed)."""
+        if self.cache is None or text not in self.static:
+            return None
+        return self.cache.peek(self.synthesizer, text)
+
     def warm(self) -> int:
         if self.cache is None:
             return 0

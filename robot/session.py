@@ -456,10 +456,19 @@ class CallSession:
     def _synthesis(self, text: str) -> list[asyncio.Future[AudioChunk]]:
         """Start synthesizing every sentence at once, so no gap opens between sentences."""
         loop = asyncio.get_running_loop()
-        return [
-            loop.run_in_executor(speech_executor(), self.engines.tts.synthesize, sentence)
-            for sentence in split_sentences(text)
-        ]
+        futures: list[asyncio.Future[AudioChunk]] = []
+        peek = getattr(self.engines.tts, "cached", None)
+        for sentence in split_sentences(text):
+            ready = peek(sentence) if peek is not None else None
+            if ready is not None:
+                done: asyncio.Future[AudioChunk] = loop.create_future()
+                done.set_result(ready)
+                futures.append(done)
+            else:
+                futures.append(
+                    loop.run_in_executor(speech_executor(), self.engines.tts.synthesize, sentence)
+                )
+        return futures
 
     async def _speak(
         self,

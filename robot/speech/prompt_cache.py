@@ -106,6 +106,10 @@ class PromptCache:
         except OSError as e:
             log.warning("cannot write prompt cache file %s: %s", path, e)
 
+    def peek(self, synthesizer: Synthesizer, text: str) -> AudioChunk | None:
+        """The prompt's audio if it is in memory now; never synthesizes or reads disk."""
+        return self._from_memory(prompt_key(synthesizer, text))
+
     def get(self, synthesizer: Synthesizer, text: str) -> AudioChunk:
         """The prompt's audio: from memory, else disk, else synthesized now (blocking)."""
         key = prompt_key(synthesizer, text)

@@ -19,9 +19,9 @@ class EndpointSettings(BaseModel):
     #: Voiced time needed to open an utterance while the robot is silent.
     min_speech_listening_ms: float = 120.0
     #: Silence that ends an utterance.
-    trailing_silence_ms: float = 600.0
+    trailing_silence_ms: float = 500.0
     #: Silence after which early decoding may start (``maybe_ended``).
-    early_silence_ms: float = 250.0
+    early_silence_ms: float = 200.0
     #: Pause that an unconfirmed start of speech survives.
     candidate_gap_ms: float = 500.0
     #: Speech probability a VAD frame needs in calls (lower than the VAD's default: quiet or
