@@ -229,7 +229,7 @@ def load_recorded_call(wav_path: str | Path) -> RecordedCall:
     answered_ms = data.get("answered_ms")
     if not isinstance(answered_ms, int | float):
         raise ValidationError(f"{log_path}: field 'answered_ms' must be a number")
-    script = data.get("script") if isinstance(data.get("script"), dict) else {}
+    script: dict[str, Any] = data["script"] if isinstance(data.get("script"), dict) else {}
     callee = _read_callee_channel(wav_path)
     return RecordedCall(
         wav_path=wav_path,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +43,17 @@ class TurnComparison:
     wer: float | None = None
     #: What differs: "transcript", "intent", "state", "missing" (not heard now), "extra".
     kinds: list[str] = field(default_factory=list)
+
+    @property
+    def at_ms(self) -> float:
+        """When the turn was said (ms since answer), as first recorded."""
+        turn = self.before or self.after
+        return turn.at_ms if turn is not None else 0.0
+
+    @property
+    def text(self) -> str:
+        turn = self.before or self.after
+        return turn.text if turn is not None else ""
 
 
 @dataclass
@@ -96,7 +107,7 @@ class ReplayResult:
 def _turn_difference(n: int, kind: str, turn: TurnComparison) -> dict[str, Any]:
     before, after = turn.before, turn.after
     item: dict[str, Any] = {"turn": n, "kind": kind}
-    item["at_ms"] = round((before or after).at_ms) if (before or after) else None
+    item["at_ms"] = round(turn.at_ms)
     field_name = {"transcript": "text", "intent": "intent", "state": "state_after"}.get(kind)
     if field_name is not None:
         item["before"] = getattr(before, field_name, None)
@@ -104,12 +115,12 @@ def _turn_difference(n: int, kind: str, turn: TurnComparison) -> dict[str, Any]:
         if kind == "transcript":
             item["wer"] = turn.wer
     else:
-        item["text"] = (before or after).text if (before or after) else None
+        item["text"] = turn.text
     return item
 
 
 def callee_turns(
-    turns: list[Mapping[str, Any]], answered_ms: float, time_scale: float = 1.0
+    turns: Sequence[Mapping[str, Any]], answered_ms: float, time_scale: float = 1.0
 ) -> list[CalleeTurn]:
     """Callee turns of a turn log, timed in ms since answer (``time_scale`` x call time)."""
     out = []

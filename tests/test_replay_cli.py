@@ -15,6 +15,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -23,6 +24,7 @@ from robot.carriers.sim import SimCarrier
 from robot.cli import app
 from robot.config import Settings
 from robot.engine import CallEngine
+from robot.recording import read_recording
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "dialogues" / "scripts"
 WRONG_PERSON = "+15550105"
@@ -69,17 +71,27 @@ def replay(*args: str) -> tuple[int, list[dict], str]:
 
 
 def test_replay_by_call_id_against_the_same_script_finds_no_difference(
-    recorded: Path, isolated_settings: Settings
+    recorded: Path, isolated_settings: Settings, tmp_path: Path
 ) -> None:
     stored = isolated_settings.data_dir / "recordings" / "2026-11-26"
     stored.mkdir(parents=True)
     for suffix in (".wav", ".json"):
         shutil.copy(recorded.with_suffix(suffix), stored)
-    code, lines, stderr = replay(recorded.stem)
+    code, lines, stderr = replay(recorded.stem, "--record", str(tmp_path / "new"))
     assert lines and lines[0]["call_id"] == recorded.stem, stderr
     assert lines[0]["differences"] == [] and lines[0]["same"] is True
     assert lines[0]["disposition_before"] == lines[0]["disposition_after"] == "wrong_person"
     assert code == 0
+    # --record keeps the replayed call: the same callee channel beside the new robot channel
+    new_callee, new_robot = read_recording(tmp_path / "new" / f"{recorded.stem}-replay.wav")
+    old_callee, _ = read_recording(recorded)
+    new_left, old_left = new_callee.to_array(), old_callee.to_array()
+    last_sound = int(np.nonzero(old_left)[0][-1])  # channels are zero-padded to the robot's end
+    assert len(new_left) > last_sound
+    assert np.array_equal(new_left[: last_sound + 1], old_left[: last_sound + 1])
+    assert np.abs(new_robot.to_array()).max() > 1000
+    turn_log = json.loads((tmp_path / "new" / f"{recorded.stem}-replay.json").read_text())
+    assert turn_log["disposition"] == "wrong_person"
 
 
 def test_replay_against_a_changed_script_names_the_turn_and_the_disposition(

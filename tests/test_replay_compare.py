@@ -205,3 +205,20 @@ async def test_replay_call_ends_at_a_local_hangup() -> None:
     await call.hangup()
     assert (await anext(events)).by == "local"
     await carrier.close()
+
+
+def test_human_output_marks_differing_turns(capsys: pytest.CaptureFixture[str]) -> None:
+    from robot.cli.replay import _print_result
+
+    rows = compare_turns(
+        [CalleeTurn(1000, "Hello?", None, "greeting"), CalleeTurn(6000, "No.", "deny", "end_a")],
+        [CalleeTurn(1000, "Hello?", None, "greeting"), CalleeTurn(6100, "No.", "deny", "end_b")],
+    )
+    result = ReplayResult("x.wav", "x", rows, "human", "human", "a", "b", {}, {})
+    _print_result(result)
+    lines = capsys.readouterr().out.splitlines()
+    assert "x.wav (x): 2 difference(s)" in lines[0]
+    marked = [line for line in lines if "*" in line and "end_a -> end_b" in line]
+    assert len(marked) == 1 and "No." in marked[0]
+    assert not [line for line in lines if "*" in line and "Hello?" in line]
+    assert "* disposition: a -> b" in lines

@@ -153,11 +153,10 @@ def _print_result(result: ReplayResult) -> None:
         table.add_column(column)
     for n, turn in enumerate(result.turns, 1):
         old, new = turn.before, turn.after
-        at_ms = (old or new).at_ms if (old or new) else 0.0
         table.add_row(
             "*" if turn.kinds else "",
             str(n),
-            f"{at_ms / 1000:.1f}",
+            f"{turn.at_ms / 1000:.1f}",
             old.text if old else "-",
             (new.text if new else "-") + (f"  (WER {turn.wer:.2f})" if turn.wer else ""),
             _change(old.intent if old else None, new.intent if new else None),
