@@ -282,4 +282,11 @@ async def replay_call(
         )
     finally:
         await carrier.close()
-    return compare_calls(recorded, report, speed=speed, max_wer=max_wer)
+    result = compare_calls(recorded, report, speed=speed, max_wer=max_wer)
+    log.info(
+        "replayed call %s with script %s: %s",
+        recorded.call_id,
+        loaded.name,
+        "same" if result.same else f"{len(result.differences)} difference(s)",
+    )
+    return result

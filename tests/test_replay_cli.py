@@ -135,3 +135,10 @@ def test_replay_of_an_unknown_call_id_is_bad_input() -> None:
     result = CliRunner().invoke(app, ["replay", "no-such-call"])
     assert result.exit_code == 2
     assert "no-such-call: no such recording file, folder or call id" in result.stderr
+
+
+def test_replay_with_a_missing_script_is_bad_input(recorded: Path, tmp_path: Path) -> None:
+    code, lines, stderr = replay(str(recorded), "--script", str(tmp_path / "gone.yaml"))
+    assert code == 2
+    assert "gone.yaml:1:1: file not found" in stderr
+    assert lines[0]["file"] == str(recorded) and lines[0]["same"] is False
