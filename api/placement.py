@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -65,14 +66,29 @@ class EngineCallPlacer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._engine: Any = None
+        #: Loaded scripts by id (a stored version never changes), so NLU trains once.
+        self._scripts: dict[int, Any] = {}
+        self._lock = threading.Lock()
+
+    def _prepare(self, request: PlaceCall) -> Any:
+        """Load the script, train its NLU and load its engines (blocking: run in a thread)."""
+        from robot.engine import CallEngine
+
+        with self._lock:
+            if self._engine is None:
+                self._engine = CallEngine(settings=self.settings)
+            loaded = self._scripts.get(request.script_id)
+            if loaded is None:
+                loaded = load_stored_script(request.script_yaml, f"script-{request.script_id}")
+                self._scripts[request.script_id] = loaded
+            self._engine.prepare(loaded)
+            self._engine.registry.recognizer(loaded.script.language)
+        return loaded
 
     async def place(self, request: PlaceCall) -> CallResult:
         from robot.carriers.factory import create_carrier
-        from robot.engine import CallEngine
 
-        if self._engine is None:
-            self._engine = CallEngine(settings=self.settings)
-        loaded = load_stored_script(request.script_yaml, f"script-{request.script_id}")
+        loaded = await asyncio.to_thread(self._prepare, request)
         carrier = create_carrier(self.settings.carrier_url)
         started = utc_now()
         try:
