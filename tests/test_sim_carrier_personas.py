@@ -218,13 +218,30 @@ def test_robot_going_on_before_the_answer_starts_is_the_same_prompt() -> None:
     persona = human(hello=None, lines=[{"say": "Yes.", "think_ms": 600}, {"say": "No."}])
     sim = Simulation(persona, {"Yes.": voice_pcm(200), "No.": voice_pcm(200)})
     conversation = sim.conversation
-    sim.run(500, ROBOT_FRAME)  # a reply ...
-    sim.run(500)  # ... a 500 ms gap: the prompt ends at 500 ms, the answer is due at 1100 ms
-    assert conversation.prompts[0].end_ms == 500
-    sim.run(500, ROBOT_FRAME)  # ... then the question, from 1000 ms
+    sim.run(1000, ROBOT_FRAME)  # a reply ...
+    sim.run(500)  # ... a 500 ms gap: the prompt ends at 1000 ms, the answer is due at 1600 ms
+    assert conversation.prompts[0].end_ms == 1000
+    sim.run(500, ROBOT_FRAME)  # ... then the question, from 1500 ms
     sim.run(3000)
-    assert [(p.start_ms, p.end_ms) for p in conversation.prompts] == [(0, 1500)]
-    assert [(s.text, s.start_ms) for s in conversation.spoken] == [("Yes.", 2100)]
+    assert [(p.start_ms, p.end_ms) for p in conversation.prompts] == [(0, 2000)]
+    assert [(s.text, s.start_ms) for s in conversation.spoken] == [("Yes.", 2600)]
+
+
+def test_after_a_very_short_prompt_the_persona_waits_for_the_question() -> None:
+    persona = human(hello=None, lines=[{"say": "Yes.", "think_ms": 600}, {"say": "No."}])
+    sim = Simulation(persona, {"Yes.": voice_pcm(200), "No.": voice_pcm(200)})
+    conversation = sim.conversation
+    sim.run(300, ROBOT_FRAME)  # "Great." ...
+    sim.run(2000)  # ... a robot slow to go on ...
+    assert conversation.prompts[0].end_ms is None and not conversation.spoken
+    sim.run(1500, ROBOT_FRAME)  # ... "Are you still interested?"
+    sim.run(3000)
+    assert [(p.start_ms, p.end_ms) for p in conversation.prompts] == [(0, 3800)]
+    assert [s.start_ms for s in conversation.spoken] == [4400]
+    sim.run(300, ROBOT_FRAME)  # a short prompt from 6800 ms that really is the whole turn ...
+    sim.run(4000)
+    assert conversation.prompts[1].end_ms == 7100
+    assert conversation.spoken[1].start_ms == 7080 + 3000  # ... answered after the wait
 
 
 def test_a_robot_that_talks_on_over_a_barge_in() -> None:
@@ -256,10 +273,10 @@ def test_a_robot_that_stops_for_a_barge_in_and_one_that_leaks_audio_after() -> N
 def test_dtmf_and_hangup_after_a_line() -> None:
     persona = human(hello=None, lines=[{"dtmf": "1#", "hangup_after": True}])
     sim = Simulation(persona, {})
-    sim.run(400, ROBOT_FRAME)
+    sim.run(1000, ROBOT_FRAME)
     sim.run(3000)
     assert sim.dtmf == ["1", "#"]
-    assert sim.hung_up_at == 400 + 600 + 300  # prompt end + think + pause before the BYE
+    assert sim.hung_up_at == 1000 + 600 + 300  # prompt end + think + pause before the BYE
 
 
 def test_dead_air_after_pickup_brings_the_hello_again_twice_at_most() -> None:

@@ -7,7 +7,8 @@ keeps the turn-taking rules testable on their own:
 - a robot *prompt* starts at the first robot frame louder than ``ROBOT_SPEECH_RMS`` and ends
   after ``prompt_end_silence_ms`` without one; if the robot speaks again before the persona
   has begun its answer (a slow sentence, a reply followed by a question), it is the same
-  prompt and the answer waits for its new end, as a person would;
+  prompt and the answer waits for its new end, as a person would; after a very short prompt
+  ("Great.") the persona waits ``SHORT_PROMPT_WAIT_MS`` for the question that should follow;
 - ``lines[n-1]`` answers prompt n: ``think_ms`` after it ends, or ``interrupt_after_ms`` after
   it starts (a barge-in: the persona talks over the robot; :class:`BargeIn` records how long
   the robot talked on and whether any robot speech still came after it called
@@ -36,6 +37,10 @@ HANGUP_PAUSE_MS = 300.0
 #: Pause between a voicemail greeting and its beep (ms).
 BEEP_PAUSE_MS = 300.0
 MAX_HELLO_REPEATS = 2
+#: A prompt with less robot speech than this ("Great.") is probably not the whole turn ...
+SHORT_PROMPT_MS = 800.0
+#: ... so the persona waits this long for the rest before answering it anyway.
+SHORT_PROMPT_WAIT_MS = 3000.0
 
 
 @dataclass(slots=True)
@@ -56,6 +61,8 @@ class RobotPrompt:
     start_ms: float
     last_speech_ms: float
     end_ms: float | None = None
+    #: Robot speech in the prompt (pauses left out).
+    speech_ms: float = 0.0
 
 
 @dataclass(slots=True)
@@ -160,17 +167,24 @@ class PersonaConversation:
         if prompt is not None and prompt.end_ms is None:
             if is_speech:
                 prompt.last_speech_ms = call_ms
-            elif call_ms - prompt.last_speech_ms >= self.prompt_end_silence_ms:
+                prompt.speech_ms += FRAME_MS
+            elif call_ms - prompt.last_speech_ms >= self._end_silence_ms(prompt):
                 prompt.end_ms = prompt.last_speech_ms + FRAME_MS
                 self._prompt_ended(len(self.prompts), prompt.end_ms, call_ms)
         elif is_speech and prompt is not None and self._unschedule(len(self.prompts)):
             prompt.end_ms = None  # the robot went on before the answer began: same prompt
             prompt.last_speech_ms = call_ms
+            prompt.speech_ms += FRAME_MS
         elif is_speech:
-            self.prompts.append(RobotPrompt(call_ms, call_ms))
+            self.prompts.append(RobotPrompt(call_ms, call_ms, speech_ms=FRAME_MS))
             self._prompt_started(len(self.prompts), call_ms)
         if is_speech:
             self._last_activity_ms = call_ms
+
+    def _end_silence_ms(self, prompt: RobotPrompt) -> float:
+        if prompt.speech_ms < SHORT_PROMPT_MS:
+            return max(self.prompt_end_silence_ms, SHORT_PROMPT_WAIT_MS)
+        return self.prompt_end_silence_ms
 
     def _prompt_started(self, turn: int, call_ms: float) -> None:
         line = self._line(turn)
