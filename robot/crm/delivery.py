@@ -105,7 +105,9 @@ class DeliveryWorker:
                 or_(DELIVERY.c.lease_until.is_(None), DELIVERY.c.lease_until < now),
                 ~blocked,
             )
-            .order_by(DELIVERY.c.id)
+            # Served by ix_delivery_due however many delivered rows pile up; per-lead order is
+            # kept by ``blocked``, not by this order.
+            .order_by(DELIVERY.c.next_attempt_at, DELIVERY.c.id)
             .limit(limit)
         )
         lease = {
