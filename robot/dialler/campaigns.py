@@ -149,6 +149,10 @@ def finish_if_done(engine: Engine, campaign_id: int, now: datetime) -> bool:
             )
             .values(status=CampaignStatus.FINISHED.value, finished_at=now)
         )
+        if result.rowcount:
+            from robot.crm.outbox import record_campaign_finished
+
+            record_campaign_finished(conn, campaign_id, now=now)
     if result.rowcount:
         logger.info("campaign %d finished: no lead left to call", campaign_id)
     return bool(result.rowcount)
