@@ -32,14 +32,14 @@ from robot.engine import CallEngine  # noqa: E402
 SCRIPT = Path(__file__).resolve().parents[1] / "dialogues" / "scripts" / "lead_qualification.yaml"
 #: Human personas and the disposition each one is scripted to reach.
 EXPECTED = {
-    "+15550101": "transferred",
-    "+15550102": "qualified",
-    "+15550103": "not_interested",
-    "+15550104": "callback",
-    "+15550105": "wrong_person",
-    "+15550106": "transferred",
-    "+15550107": "do_not_call",
-    "+15550108": "transferred",
+    "+12025550101": "transferred",
+    "+12025550102": "qualified",
+    "+12025550103": "not_interested",
+    "+12025550104": "callback",
+    "+12025550105": "wrong_person",
+    "+12025550106": "transferred",
+    "+12025550107": "do_not_call",
+    "+12025550108": "transferred",
 }
 FRAME_S = 0.020
 

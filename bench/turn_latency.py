@@ -27,7 +27,7 @@ from robot.config import Settings  # noqa: E402
 from robot.engine import CallEngine  # noqa: E402
 
 SCRIPT = Path(__file__).resolve().parents[1] / "dialogues" / "scripts" / "lead_qualification.yaml"
-HUMANS = ["+15550101", "+15550102", "+15550106", "+15550108", "+15550103"]
+HUMANS = ["+12025550101", "+12025550102", "+12025550106", "+12025550108", "+12025550103"]
 
 
 def percentile(values: list[float], q: float) -> float:

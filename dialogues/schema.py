@@ -125,7 +125,7 @@ class SlotDef(_Strict):
 
 class Action(_Strict):
     """One side effect. YAML: ``hangup``, ``do_not_call``, ``{set: {slot: value}}``,
-    ``{transfer: "+15550100"}`` or ``{transfer: {to: ..., mode: bridged}}``,
+    ``{transfer: "+12025550100"}`` or ``{transfer: {to: ..., mode: bridged}}``,
     ``{callback: SLOT}`` (the slot holding the time asked for)."""
 
     kind: Literal["set", "transfer", "hangup", "callback", "do_not_call"]

@@ -53,7 +53,7 @@ def test_busy_number_through_the_sim_network(client: tuple[TestClient, dict, obj
         "/v1/calls",
         headers=headers,
         json={
-            "number": "+15550111",
+            "number": "+12025550111",
             "script_id": script.json()["id"],
             "variables": {"first_name": "Ann"},
         },
@@ -84,7 +84,11 @@ def test_human_conversation_through_the_api_with_real_speech(
     accepted = http.post(
         "/v1/calls",
         headers=headers,
-        json={"number": "+15550101", "script_id": script["id"], "variables": {"first_name": "Ann"}},
+        json={
+            "number": "+12025550101",
+            "script_id": script["id"],
+            "variables": {"first_name": "Ann"},
+        },
     )
     detail = wait_for_end(http, headers, accepted.json()["id"], 240)
     assert detail["outcome"] == "human", detail

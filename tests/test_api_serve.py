@@ -82,7 +82,7 @@ def test_served_api_places_a_call_and_delivers_its_webhook(tmp_path: Path) -> No
         call = httpx.post(
             f"{base}/v1/calls",
             headers=headers,
-            json={"number": "+15550111", "script_id": script["id"]},
+            json={"number": "+12025550111", "script_id": script["id"]},
         ).json()
         deadline = time.monotonic() + 120
         while not flaky.accepted and time.monotonic() < deadline:

@@ -69,7 +69,7 @@ states:
     end: true
   done:
     say: Budget {slot.budget}. Transferring.
-    actions: [{transfer: "+15550100"}]
+    actions: [{transfer: "+12025550100"}]
     disposition: qualified
     end: true
   no_end: {say: Bye., disposition: not_interested, end: true}
@@ -127,7 +127,7 @@ def test_happy_path_fills_slots_and_transfers() -> None:
     turn = m.handle(UserText("we have a big roof"))
     assert m.slots["note"] == "we have a big roof"
     assert turn.ended and turn.disposition == "transferred"
-    assert turn.actions[0].kind == "transfer" and turn.actions[0].to == "+15550100"
+    assert turn.actions[0].kind == "transfer" and turn.actions[0].to == "+12025550100"
     assert "hangup" not in turn.action_kinds
     assert "Budget 5,000 dollars." in turn.text
 

@@ -27,7 +27,7 @@ from robot.engine import CallEngine
 from robot.recording import read_recording
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "dialogues" / "scripts"
-WRONG_PERSON = "+15550105"
+WRONG_PERSON = "+12025550105"
 #: The recording is made in real time (turn log times are wall-clock ms); replays run faster.
 REPLAY_SPEED = "1.5"
 

@@ -81,12 +81,12 @@ async def test_dead_numbers_end_with_signalling_outcomes(
     engine: CallEngine, tmp_path: Path
 ) -> None:
     expected = {
-        "+15550111": ("busy", 17),
-        "+15550112": ("no_answer", 19),
-        "+15550113": ("invalid_number", 1),
-        "+15550114": ("unavailable", 20),
-        "+15550115": ("rejected", 21),
-        "+15550116": ("network_error", 38),
+        "+12025550111": ("busy", 17),
+        "+12025550112": ("no_answer", 19),
+        "+12025550113": ("invalid_number", 1),
+        "+12025550114": ("unavailable", 20),
+        "+12025550115": ("rejected", 21),
+        "+12025550116": ("network_error", 38),
     }
     reports, _ = await call_all(engine, list(expected), tmp_path, concurrency=6)
     for number, (outcome, q850) in expected.items():
@@ -94,13 +94,13 @@ async def test_dead_numbers_end_with_signalling_outcomes(
         assert (report.outcome, report.q850) == (outcome, q850), number
         assert report.disposition is None and report.transcript == []
         assert report.recording_path is None  # nothing answered, nothing recorded
-    assert reports["+15550111"].signalling["final_status"] == 486
-    assert reports["+15550113"].signalling["early_media"] is True
+    assert reports["+12025550111"].signalling["final_status"] == 486
+    assert reports["+12025550113"].signalling["early_media"] is True
 
 
 async def test_answering_machines_are_not_talked_to(engine: CallEngine, tmp_path: Path) -> None:
-    reports, _ = await call_all(engine, ["+15550109", "+15550110"], tmp_path)
-    greeting_machine, carrier_voicemail = reports["+15550109"], reports["+15550110"]
+    reports, _ = await call_all(engine, ["+12025550109", "+12025550110"], tmp_path)
+    greeting_machine, carrier_voicemail = reports["+12025550109"], reports["+12025550110"]
     assert greeting_machine.outcome == "machine"
     assert greeting_machine.voicemail_verdict == "machine"
     assert greeting_machine.voicemail_reason
@@ -114,11 +114,11 @@ async def test_conversations_reach_the_right_disposition(
     engine: CallEngine, tmp_path: Path
 ) -> None:
     expected = {
-        "+15550101": "transferred",  # interested, asks to be connected now
-        "+15550103": "not_interested",
-        "+15550104": "callback",  # driving, call me back tomorrow morning
-        "+15550105": "wrong_person",
-        "+15550107": "do_not_call",
+        "+12025550101": "transferred",  # interested, asks to be connected now
+        "+12025550103": "not_interested",
+        "+12025550104": "callback",  # driving, call me back tomorrow morning
+        "+12025550105": "wrong_person",
+        "+12025550107": "do_not_call",
     }
     reports, _ = await call_all(engine, list(expected), tmp_path)
     for number, disposition in expected.items():
@@ -126,21 +126,21 @@ async def test_conversations_reach_the_right_disposition(
         said = [t.text for t in report.transcript if t.who == "callee"]
         assert report.outcome == "human", (number, report.voicemail_reason)
         assert report.disposition == disposition, (number, said)
-    interested = reports["+15550101"]
+    interested = reports["+12025550101"]
     assert interested.slots["consent"] is True
     assert interested.slots["budget"]["amount"] == "15000"
     assert interested.slots["timeframe"] == "within_month"
-    assert interested.transfer_to == "+15550100"
-    later = reports["+15550104"]
+    assert interested.transfer_to == "+12025550100"
+    later = reports["+12025550104"]
     assert later.callback_at is not None and later.callback_at.hour in (9, 10)
-    assert reports["+15550107"].do_not_call
+    assert reports["+12025550107"].do_not_call
 
 
 async def test_barge_in_stops_the_robot_and_recording_is_aligned(
     engine: CallEngine, tmp_path: Path
 ) -> None:
-    reports, calls = await call_all(engine, ["+15550108"], tmp_path)
-    report = reports["+15550108"]
+    reports, calls = await call_all(engine, ["+12025550108"], tmp_path)
+    report = reports["+12025550108"]
     assert report.outcome == "human"
     assert report.barge_ins >= 1
     assert any(t.interrupted for t in report.transcript if t.who == "robot")

@@ -93,7 +93,7 @@ async def test_invalid_number_plays_sit_tones_then_the_announcement(
     bundled: dict[str, Persona], whisper: Any
 ) -> None:
     carrier = SimCarrier([bundled["invalid_number"]], speed=4.0)
-    driver = RobotDriver(await carrier.dial("+15550113"))
+    driver = RobotDriver(await carrier.dial("+12025550113"))
     await driver.ended()
     audio = AudioChunk(b"".join(f.pcm for f in driver.frames))
     tracker = ToneTracker()
@@ -106,10 +106,10 @@ async def test_invalid_number_plays_sit_tones_then_the_announcement(
 
 async def test_unknown_and_malformed_numbers_are_refused_by_the_network() -> None:
     carrier = SimCarrier([], speed=4.0)
-    unknown = await carrier.dial("sip:+15550177@example.org")
+    unknown = await carrier.dial("sip:+12025550177@example.org")
     malformed = await carrier.dial("555-ABC")
     await asyncio.gather(unknown.wait_ended(), malformed.wait_ended())
-    assert unknown.number == "+15550177"
+    assert unknown.number == "+12025550177"
     assert unknown.signalling.final_status == 404
     assert classify_signalling(unknown.signalling).outcome == "invalid_number"
     assert malformed.signalling.final_status == 484
@@ -119,7 +119,7 @@ async def test_unknown_and_malformed_numbers_are_refused_by_the_network() -> Non
 
 async def test_ring_timeout_cancels_with_no_answer_cause(bundled: dict[str, Persona]) -> None:
     carrier = SimCarrier([bundled["no_answer"]], speed=4.0)
-    call = await carrier.dial("+15550112", ring_timeout_s=1.0)
+    call = await carrier.dial("+12025550112", ring_timeout_s=1.0)
     driver = RobotDriver(call)
     await driver.ended()
     assert statuses(call) == [100, 180, "CANCEL", 487]
@@ -130,7 +130,7 @@ async def test_ring_timeout_cancels_with_no_answer_cause(bundled: dict[str, Pers
 
 async def test_robot_hanging_up_while_ringing_cancels_the_call(bundled: dict[str, Persona]) -> None:
     carrier = SimCarrier([bundled["no_answer"]], speed=4.0)
-    call = await carrier.dial("+15550112")
+    call = await carrier.dial("+12025550112")
     driver = RobotDriver(call)
     await wait_until(lambda: "ringing" in driver.kinds())
     await call.hangup()
@@ -178,7 +178,10 @@ async def test_voicemail_answers_with_greeting_and_beep(
 async def test_close_ends_every_call_and_leaves_no_tasks(bundled: dict[str, Persona]) -> None:
     carrier = SimCarrier(list(bundled.values()), speed=1.0)
     assert isinstance(carrier, Carrier)
-    calls = [await carrier.dial(n) for n in ("+15550101", "+15550109", "+15550112", "+15550113")]
+    calls = [
+        await carrier.dial(n)
+        for n in ("+12025550101", "+12025550109", "+12025550112", "+12025550113")
+    ]
     drivers = [RobotDriver(c) for c in calls]
     await wait_until(lambda: all(c.state != CallState.DIALLING for c in calls))
     await carrier.close()
@@ -188,7 +191,7 @@ async def test_close_ends_every_call_and_leaves_no_tasks(bundled: dict[str, Pers
     assert carrier.calls == calls  # kept for inspection after the fact
     assert no_other_tasks()
     with pytest.raises(Exception, match="closed"):
-        await carrier.dial("+15550101")
+        await carrier.dial("+12025550101")
 
 
 def bundled_lines(personas: dict[str, Persona]) -> Iterator[tuple[str, str]]:
@@ -213,7 +216,7 @@ async def test_the_carrier_forgets_old_ended_calls() -> None:
     carrier = SimCarrier([], speed=50.0)
     dialled = []
     for i in range(KEEP_ENDED_CALLS + 6):
-        dialled.append(call := await carrier.dial(f"+1555019{i:03d}"))
+        dialled.append(call := await carrier.dial(f"+1202555019{i:03d}"))
         await call.wait_ended(5.0)
     assert len(carrier.calls) == KEEP_ENDED_CALLS
     assert carrier.calls == dialled[-KEEP_ENDED_CALLS:]

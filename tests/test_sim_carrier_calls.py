@@ -59,7 +59,7 @@ def prompts(robot_voice: Any) -> dict[str, AudioChunk]:
 def persona(**fields: Any) -> Persona:
     base: dict[str, Any] = {
         "name": "tester",
-        "numbers": ["+15550190"],
+        "numbers": ["+12025550190"],
         "kind": "human",
         "voice": {"pitch": 1.2},
         "ring_ms": 400,
@@ -92,7 +92,7 @@ def no_other_tasks() -> bool:
 async def test_human_persona_speaks_in_20ms_frames(whisper: Any) -> None:
     who = persona(hello="Hello, this is Maria.", lines=[{"say": "Yes, I am still interested."}])
     carrier = SimCarrier([who], speed=2.0)
-    call = await carrier.dial("+15550190")
+    call = await carrier.dial("+12025550190")
     driver = RobotDriver(call)
     await driver.answered()
     await wait_until(lambda: len(call.spoken) == 1 and call.spoken[0].end_ms is not None)
@@ -122,7 +122,7 @@ async def test_persona_answers_each_prompt_after_it_ends(
         lines=[{"say": "Yes, speaking.", "think_ms": 700}, {"say": "No, I'm not interested."}],
     )
     carrier = SimCarrier([who], speed=2.0)
-    call = await carrier.dial("+15550190")
+    call = await carrier.dial("+12025550190")
     driver = RobotDriver(call)
     await driver.answered()
     for n, name in enumerate(("greeting", "still"), start=1):
@@ -151,7 +151,7 @@ async def test_barge_in_starts_during_the_prompt(
 ) -> None:
     who = persona(hello=None, lines=[{"say": "Yes, yes, go ahead.", "interrupt_after_ms": 1500}])
     carrier = SimCarrier([who], speed=2.0)
-    call = await carrier.dial("+15550190")
+    call = await carrier.dial("+12025550190")
     driver = RobotDriver(call, stop_on_speech=robot_stops)
     await driver.answered()
     consent = prompts["consent"]
@@ -187,7 +187,7 @@ async def test_barge_in_starts_during_the_prompt(
 async def test_persona_hangup_ends_both_streams_and_sends_dtmf() -> None:
     who = persona(hello="Hello?", lines=[{"say": "Bye.", "dtmf": "42", "hangup_after": True}])
     carrier = SimCarrier([who], speed=2.0)
-    call = await carrier.dial("+15550190")
+    call = await carrier.dial("+12025550190")
     driver = RobotDriver(call)
     await driver.answered()
     silence_then_tone = np.sin(np.arange(8000) * 2 * np.pi * 440 / 8000) * 8000
@@ -208,7 +208,7 @@ async def test_persona_hangup_ends_both_streams_and_sends_dtmf() -> None:
 async def test_robot_hangup_ends_both_streams(prompts: dict[str, AudioChunk]) -> None:
     who = persona(lines=[{"say": "Yes."}])
     carrier = SimCarrier([who], speed=2.0)
-    call = await carrier.dial("+15550190")
+    call = await carrier.dial("+12025550190")
     driver = RobotDriver(call)
     await driver.answered()
     await call.play(prompts["consent"])
@@ -225,7 +225,7 @@ async def test_robot_hangup_ends_both_streams(prompts: dict[str, AudioChunk]) ->
 async def test_silent_robot_makes_the_persona_hang_up() -> None:
     who = persona(hello="Hello?", patience_ms=1500)
     carrier = SimCarrier([who], speed=2.0)
-    driver = RobotDriver(await carrier.dial("+15550190"))
+    driver = RobotDriver(await carrier.dial("+12025550190"))
     await driver.ended()
     assert driver.events[-1].by == "remote"
 
@@ -233,7 +233,7 @@ async def test_silent_robot_makes_the_persona_hang_up() -> None:
 async def test_background_noise_sits_at_the_configured_snr() -> None:
     who = persona(hello="Hello?", answer_delay_ms=1500, noise={"color": "pink", "snr_db": 30})
     carrier = SimCarrier([who], speed=2.0)
-    call = await carrier.dial("+15550190")
+    call = await carrier.dial("+12025550190")
     driver = RobotDriver(call)
     await wait_until(lambda: bool(call.spoken))
     await call.hangup()
@@ -268,7 +268,7 @@ async def test_a_voice_that_cannot_speak_leaves_the_persona_mute_not_the_call_br
 ) -> None:
     who = persona(voice={"engine": "espeak", "variant": "no-such-voice"}, hello="Hello?")
     carrier = SimCarrier([who], speed=2.0)
-    call = await carrier.dial("+15550190")
+    call = await carrier.dial("+12025550190")
     driver = RobotDriver(call)
     await driver.answered()
     await asyncio.sleep(0.5)
@@ -281,27 +281,27 @@ async def test_a_voice_that_cannot_speak_leaves_the_persona_mute_not_the_call_br
 
 async def test_transfers_and_robot_dtmf() -> None:
     carrier = SimCarrier([persona(hello=None)], speed=2.0)
-    ringing = await carrier.dial("+15550190")
+    ringing = await carrier.dial("+12025550190")
     with pytest.raises(CarrierError, match="cannot transfer"):
-        await ringing.transfer("+15550100")
+        await ringing.transfer("+12025550100")
     bridged = RobotDriver(ringing)
     await bridged.answered()
     await ringing.send_dtmf("12#")
     with pytest.raises(CarrierError, match="invalid DTMF"):
         await ringing.send_dtmf("1x")
-    await ringing.transfer("+15550100", bridged=True)
+    await ringing.transfer("+12025550100", bridged=True)
     assert ringing.state == CallState.ANSWERED  # the robot stays on a bridged call
-    blind_call = await carrier.dial("+15550190")
+    blind_call = await carrier.dial("+12025550190")
     blind = RobotDriver(blind_call)
     await blind.answered()
-    await blind_call.transfer("+15550101")
+    await blind_call.transfer("+12025550101")
     await blind.ended()
     assert blind.events[-1].kind == "hangup" and blind.events[-1].by == "local"
     await carrier.close()
     await bridged.ended()
     assert ringing.dtmf_received == "12#"
-    assert ringing.transfers == [("+15550100", True)]
-    assert blind_call.transfers == [("+15550101", False)]
+    assert ringing.transfers == [("+12025550100", True)]
+    assert blind_call.transfers == [("+12025550101", False)]
 
 
 async def test_persona_speech_is_cached_and_synthesized_off_the_loop() -> None:

@@ -20,7 +20,7 @@ from voicemail.signalling import ANSWERED, classify_signalling
 
 
 def persona(**fields: Any) -> Persona:
-    return Persona.model_validate({"name": "p", "number": "+15550190"} | fields)
+    return Persona.model_validate({"name": "p", "number": "+12025550190"} | fields)
 
 
 def classify(status: int, headers: dict[str, list[str]]) -> str:
@@ -57,7 +57,7 @@ def test_personas_can_override_the_status_and_cause() -> None:
 
 
 def test_unknown_and_malformed_numbers() -> None:
-    status, _, headers = unknown_number_response("+15550177")
+    status, _, headers = unknown_number_response("+12025550177")
     assert (status, headers["reason"]) == (404, ['Q.850;cause=1;text="Unallocated number"'])
     assert classify(status, headers) == "invalid_number"
     status, phrase, headers = unknown_number_response("555ABC")
@@ -68,21 +68,21 @@ def test_unknown_and_malformed_numbers() -> None:
 def test_answer_headers_divert_only_carrier_mailboxes() -> None:
     mailbox = persona(kind="voicemail", voicemail={"greeting": "Hi.", "diversion": True})
     plain = persona(kind="voicemail", voicemail={"greeting": "Hi."})
-    diverted = answer_headers("+15550190", mailbox)
-    assert diverted["diversion"] == ["<sip:+15550190@sim.callrobot.invalid>;reason=no-answer"]
+    diverted = answer_headers("+12025550190", mailbox)
+    assert diverted["diversion"] == ["<sip:+12025550190@sim.callrobot.invalid>;reason=no-answer"]
     assert classify(200, diverted) == "machine"
-    assert "diversion" not in answer_headers("+15550190", plain)
-    assert classify(200, answer_headers("+15550190", plain)) == ANSWERED
+    assert "diversion" not in answer_headers("+12025550190", plain)
+    assert classify(200, answer_headers("+12025550190", plain)) == ANSWERED
 
 
 @pytest.mark.parametrize(
     ("dialled", "number"),
     [
-        ("+15550101", "+15550101"),
-        (" sip:+15550101@carrier.example;user=phone ", "+15550101"),
-        ("tel:+1-555-0101", "+15550101"),
-        ("SIPS:+15550101@x", "+15550101"),
-        ("+1 (555) 0101", "+15550101"),
+        ("+12025550101", "+12025550101"),
+        (" sip:+12025550101@carrier.example;user=phone ", "+12025550101"),
+        ("tel:+1-202-555-0101", "+12025550101"),
+        ("SIPS:+12025550101@x", "+12025550101"),
+        ("+1 (202) 555-0101", "+12025550101"),
         ("voicemail", "voicemail"),
     ],
 )

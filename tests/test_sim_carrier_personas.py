@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import phonenumbers
 import pytest
 
 from robot.audio import AudioChunk
@@ -37,7 +38,9 @@ def test_bundled_personas_cover_every_kind_on_fictional_numbers() -> None:
     assert {p.kind for p in personas} == set(PersonaKind)
     numbers = [n for p in personas for n in p.numbers]
     assert len(numbers) == len(set(numbers))
-    assert all(n.startswith("+155501") and len(n) == 9 for n in numbers)
+    # 555-01xx: the range reserved for fiction, valid numbers for the lead importer.
+    assert all(n.startswith("+120255501") and len(n) == 12 for n in numbers)
+    assert all(phonenumbers.is_valid_number(phonenumbers.parse(n)) for n in numbers)
     names = {p.name for p in personas}
     for wanted in (
         "interested", "interested_callback", "not_interested", "call_me_later", "wrong_person",
@@ -53,17 +56,21 @@ def test_bundled_personas_cover_every_kind_on_fictional_numbers() -> None:
 
 
 def test_load_personas_reads_a_folder_and_single_files(tmp_path: Path) -> None:
-    (tmp_path / "a.yaml").write_text('name: a\nnumber: "+15550180"\nkind: busy\n')
-    (tmp_path / "b.yml").write_text('name: b\nnumbers: ["+15550181", "+15550182"]\nkind: busy\n')
+    (tmp_path / "a.yaml").write_text('name: a\nnumber: "+12025550180"\nkind: busy\n')
+    (tmp_path / "b.yml").write_text(
+        'name: b\nnumbers: ["+12025550181", "+12025550182"]\nkind: busy\n'
+    )
     assert [p.name for p in load_personas(tmp_path)] == ["a", "b"]
-    assert [p.numbers for p in load_personas(tmp_path / "b.yml")] == [("+15550181", "+15550182")]
+    assert [p.numbers for p in load_personas(tmp_path / "b.yml")] == [
+        ("+12025550181", "+12025550182")
+    ]
 
 
 # --- errors with FILE:LINE:COL ------------------------------------------------------------
 
 BROKEN = """\
 name: Not An Identifier
-numbers: ["+15550101", 15550102]
+numbers: ["+12025550101", 15550102]
 kind: human
 voice: {engine: espeak}
 ring_ms: -5
@@ -84,7 +91,7 @@ def test_every_problem_is_reported_with_file_line_and_column(tmp_path: Path) -> 
     found = [(p.line, p.column, p.message) for p in info.value.problems]
     assert all(p.file == str(path) for p in info.value.problems)
     assert [(line, col) for line, col, _ in found] == [
-        (1, 7), (2, 24), (4, 8), (5, 10), (8, 5), (10, 11), (11, 5)
+        (1, 7), (2, 27), (4, 8), (5, 10), (8, 5), (10, 11), (11, 5)
     ]  # fmt: skip
     messages = "\n".join(m for _, _, m in found)
     assert "lower_snake_case" in messages
@@ -100,10 +107,10 @@ def test_every_problem_is_reported_with_file_line_and_column(tmp_path: Path) -> 
 @pytest.mark.parametrize(
     ("text", "line", "needle"),
     [
-        ("name: x\nkind: voicemail\nnumber: '+15550101'\n", 2, "needs a 'voicemail' section"),
-        ("name: x\nnumber: '+15550101'\nkind: busy\nlines:\n  - say: hi\n", 4, "'lines' only"),
+        ("name: x\nkind: voicemail\nnumber: '+12025550101'\n", 2, "needs a 'voicemail' section"),
+        ("name: x\nnumber: '+12025550101'\nkind: busy\nlines:\n  - say: hi\n", 4, "'lines' only"),
         ("name: x\nkind: human\n", 1, "missing required field 'numbers'"),
-        ("name: x\nnumber: '+15550101'\nkind: sleepy\n", 3, "kind"),
+        ("name: x\nnumber: '+12025550101'\nkind: sleepy\n", 3, "kind"),
         ("name: x\n  bad: [\n", 2, "YAML"),
         ("- a list\n", 1, "a persona is a YAML mapping"),
         ("name: x\nname: y\n", 2, "YAML"),
@@ -118,8 +125,8 @@ def test_rule_errors_point_at_the_right_line(text: str, line: int, needle: str) 
 
 
 def test_a_number_claimed_twice_is_an_error_on_the_second_file(tmp_path: Path) -> None:
-    (tmp_path / "a.yaml").write_text('name: a\nnumber: "+15550180"\nkind: busy\n')
-    (tmp_path / "b.yaml").write_text('name: b\nkind: busy\n\nnumber: "+15550180"\n')
+    (tmp_path / "a.yaml").write_text('name: a\nnumber: "+12025550180"\nkind: busy\n')
+    (tmp_path / "b.yaml").write_text('name: b\nkind: busy\n\nnumber: "+12025550180"\n')
     with pytest.raises(PersonaError) as info:
         load_personas(tmp_path)
     (problem,) = info.value.problems
@@ -151,7 +158,7 @@ def voice_pcm(ms: int) -> bytes:
 
 
 def human(**fields: Any) -> Persona:
-    base = {"name": "t", "number": "+15550190", "kind": "human", "answer_delay_ms": 100}
+    base = {"name": "t", "number": "+12025550190", "kind": "human", "answer_delay_ms": 100}
     return Persona.model_validate(base | fields)
 
 
@@ -301,7 +308,7 @@ def test_voicemail_plays_greeting_beep_then_records_until_its_limit() -> None:
     persona = Persona.model_validate(
         {
             "name": "vm",
-            "number": "+15550190",
+            "number": "+12025550190",
             "kind": "voicemail",
             "answer_delay_ms": 0,
             "voicemail": {"greeting": "Leave a message.", "record_max_ms": 1000},
@@ -381,7 +388,7 @@ def test_personas_validate_command_prints_positioned_errors(tmp_path: Path) -> N
     broken.write_text(BROKEN)
     bad = runner.invoke(app, ["personas", "validate", str(broken)])
     assert bad.exit_code == 1
-    assert f"{broken}:2:24: numbers[1]:" in bad.output
+    assert f"{broken}:2:27: numbers[1]:" in bad.output
 
 
 def test_personas_list_and_speak_commands(tmp_path: Path) -> None:
@@ -397,9 +404,9 @@ def test_personas_list_and_speak_commands(tmp_path: Path) -> None:
     assert listed.exit_code == 0
     records = [json.loads(line) for line in listed.output.splitlines()]
     busy = next(r for r in records if r["name"] == "busy")
-    assert busy["numbers"] == ["+15550111"] and busy["kind"] == "busy"
+    assert busy["numbers"] == ["+12025550111"] and busy["kind"] == "busy"
     (tmp_path / "p.yaml").write_text(
-        'name: shorty\nnumber: "+15550180"\nkind: human\nhello: Hi.\nlines: [{say: "Yes."}]\n'
+        'name: shorty\nnumber: "+12025550180"\nkind: human\nhello: Hi.\nlines: [{say: "Yes."}]\n'
     )
     out = tmp_path / "shorty.wav"
     spoken = runner.invoke(

@@ -41,7 +41,7 @@ async def test_inbound_call_with_audio_and_dtmf_both_ways(transport: str) -> Non
     callee_digits: list[str] = []
 
     async def on_incoming(call: InboundSipCall) -> None:
-        assert call.caller_uri.startswith("sip:+15550009999@")
+        assert call.caller_uri.startswith("sip:+12025550009999@")
         await call.answer()
         answered.put_nowait(call)
 
@@ -59,7 +59,7 @@ async def test_inbound_call_with_audio_and_dtmf_both_ways(transport: str) -> Non
         assert await until(refused, "answered", "failed") == "failed"
         assert refused.signalling.final_status == 404  # not one of our numbers
 
-        call = await caller.dial("700", caller_id="+15550009999", ring_timeout_s=5)
+        call = await caller.dial("700", caller_id="+12025550009999", ring_timeout_s=5)
         assert await until(call, "answered", "failed") == "answered"
         inbound = await asyncio.wait_for(answered.get(), 5)
         assert inbound.state is CallState.ANSWERED

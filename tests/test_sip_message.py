@@ -149,7 +149,7 @@ def test_digest_matches_rfc2617_example() -> None:
 def test_carrier_url() -> None:
     config = SipCarrierConfig.from_url(
         "sip://alice:p%40ss@trunk.example:5080;transport=tcp;proxy=10.0.0.1:5070;register=yes;"
-        "caller_id=+15550001;display=Robot;numbers=100,200"
+        "caller_id=+12025550001;display=Robot;numbers=100,200"
     )
     assert (config.host, config.port, config.transport) == ("trunk.example", 5080, "tcp")
     assert (config.username, config.password) == ("alice", "p@ss")

@@ -145,7 +145,7 @@ async def test_diversion_on_200_is_reported(tmp_path: Path) -> None:
         # SIPp checks the caller ID in From (display name and user) and P-Asserted-Identity
         call = await carrier.dial(
             "+15551230001",
-            caller_id="+15550007777",
+            caller_id="+12025550007777",
             ring_timeout_s=10,
             variables={"sip_header_X-Campaign": "spring-2026", "first_name": "Ann"},
         )
@@ -159,7 +159,7 @@ async def test_diversion_on_200_is_reported(tmp_path: Path) -> None:
         assert_peer_passed(peer)  # saw our ACK and our BYE
     s = call.signalling
     assert s.final_status == 200 and s.answer_ms is not None
-    assert s.diversion == ["<sip:+15550001111@carrier.test>;reason=no-answer;counter=1"]
+    assert s.diversion == ["<sip:+12025550001111@carrier.test>;reason=no-answer;counter=1"]
     assert len(s.history_info) == 2 and "cause%3D408" in s.history_info[1]
     assert s.hangup_by == "local"
     assert events == ["ringing", "answered"]

@@ -120,7 +120,7 @@ def _summary(call: Call) -> dict[str, Any]:
     return CallSummary.model_validate(call, from_attributes=True).model_dump()
 
 
-#: The simulated network has its own numbering plan (e.g. ``+15550101``).
+#: The simulated network has its own numbering plan (e.g. ``+12025550101``).
 SIM_NUMBER = re.compile(r"\+\d{6,15}")
 
 

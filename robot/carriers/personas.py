@@ -46,7 +46,7 @@ class PersonaError(CallrobotError):
 def _check_e164(number: str) -> str:
     if not _E164.match(number):
         hint = "" if number.startswith("+") else " (quote it in YAML so the '+' is kept)"
-        raise ValueError(f"{number!r} is not an E.164 number like '+15550101'{hint}")
+        raise ValueError(f"{number!r} is not an E.164 number like '+12025550101'{hint}")
     return number
 
 

@@ -1,7 +1,7 @@
 """A stand-in for the call session: plays canned robot audio into a call and records both
 streams. Tests, benchmarks and QA use it to exercise a carrier without the dialogue engine.
 
-    driver = RobotDriver(await carrier.dial("+15550101"), stop_on_speech=True)
+    driver = RobotDriver(await carrier.dial("+12025550101"), stop_on_speech=True)
     await driver.answered()
     await driver.say(prompt)          # queued, paced by the carrier, stopped on barge-in
     await call.hangup(); await driver.ended()

@@ -91,7 +91,7 @@ class EarlyMedia:
 
 
 def dialled_number(number: str) -> str:
-    """``+15550101``, ``sip:+15550101@host`` or ``tel:+1-555-0101`` -> ``+15550101``."""
+    """``+12025550101``, ``sip:+12025550101@host`` or ``tel:+1-555-0101`` -> ``+12025550101``."""
     user = number.strip()
     for scheme in ("sip:", "sips:", "tel:"):
         if user.lower().startswith(scheme):

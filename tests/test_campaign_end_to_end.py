@@ -1,0 +1,110 @@
+"""A campaign from end to end: script and leads in the database, the dialler claims due
+leads, the call engine phones them over the simulated network with the real speech engines,
+and each finished call is stored with its CRM events in the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlmodel import Session
+
+from models.call import Call
+from models.campaign import CampaignCreate
+from models.lead import Lead
+from models.script import Script
+from models.testing import open_fresh_database
+from robot.carriers.sim import SimCarrier
+from robot.config import Settings
+from robot.crm.outbox import OUTBOX
+from robot.dialler import (
+    Dialler,
+    DiallerLimits,
+    change_status,
+    create_campaign,
+    get_or_create_tenant,
+)
+from robot.engine import CallEngine
+from robot.leads import import_rows, rows_from_records
+from robot.runner import EngineCallRunner
+
+SCRIPT = Path(__file__).resolve().parents[1] / "dialogues" / "scripts" / "lead_qualification.yaml"
+# Monday 14:00 UTC: 09:00-10:00 in every US zone, inside the default calling window.
+T0 = datetime(2026, 6, 1, 14, 0, tzinfo=UTC)
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+pytestmark = pytest.mark.slow
+
+
+def test_campaign_calls_leads_and_queues_crm_events(tmp_path: Path) -> None:
+    [fresh] = list(open_fresh_database("sqlite", tmp_path))
+    db = fresh.engine
+    tenant_id = get_or_create_tenant(db, "acme")
+    with Session(db) as session:
+        script = Script(
+            tenant_id=tenant_id, name="lead_qualification", version=1, yaml_text=SCRIPT.read_text()
+        )
+        session.add(script)
+        session.commit()
+        script_id = script.id
+    campaign = create_campaign(
+        db,
+        tenant_id,
+        CampaignCreate(
+            name="spring",
+            script_id=script_id,
+            script_version=1,
+            default_timezone="America/New_York",
+            calling_window={"hours": dict.fromkeys(DAYS, "00:00-24:00")},
+        ),
+    )
+    assert campaign.id is not None
+    leads = [
+        {"phone": "+12025550103", "first_name": "David", "timezone": "America/New_York"},
+        {"phone": "+12025550111", "first_name": "Bea", "timezone": "America/New_York"},
+    ]
+    report = import_rows(db, campaign.id, rows_from_records(leads), now=T0)
+    assert report.imported == 2, report.rejected
+    change_status(db, campaign.id, "start")
+
+    engine = CallEngine(settings=Settings(data_dir=tmp_path / "data"))
+    carrier = SimCarrier(speed=1.5)
+    runner = EngineCallRunner(db, carrier, engine, recording_dir=tmp_path / "recordings")
+    limits = DiallerLimits(max_concurrent_calls=2, calls_per_second=100, poll_interval_s=0.05)
+    dialler = Dialler(db, runner, limits=limits, clock=lambda: T0)
+
+    async def go() -> None:
+        try:
+            await asyncio.wait_for(dialler.run(until_idle=True), timeout=240)
+        finally:
+            await carrier.close()
+
+    asyncio.run(go())
+
+    with Session(db) as session:
+        calls = {c.number: c for c in session.exec(select(Call)).scalars()}
+        lead_rows = {lead.number: lead for lead in session.exec(select(Lead)).scalars()}
+    talked, busy = calls["+12025550103"], calls["+12025550111"]
+    assert (talked.outcome, talked.disposition) == ("human", "not_interested")
+    assert talked.recording_path and Path(talked.recording_path).is_file()
+    assert any(turn["who"] == "callee" for turn in talked.transcript)
+    assert (busy.outcome, busy.q850) == ("busy", 17)
+    assert busy.signalling["final_status"] == 486
+    assert lead_rows["+12025550103"].status == "done"
+    assert lead_rows["+12025550111"].status == "pending"  # busy: tried again later
+    assert lead_rows["+12025550111"].next_attempt_at is not None
+
+    with db.connect() as conn:
+        events = conn.execute(select(OUTBOX.c.type, OUTBOX.c.call_id, OUTBOX.c.body)).all()
+    by_call: dict[int, set[str]] = {}
+    for event_type, call_id, body in events:
+        by_call.setdefault(call_id, set()).add(event_type)
+        payload = json.loads(body)
+        assert payload["type"] == event_type and payload["id"]
+    assert {"call.completed", "recording.ready"} <= by_call[talked.id]
+    assert by_call[busy.id] == {"call.completed"}
