@@ -303,11 +303,12 @@ def test_expired_lease_returns_the_lead_and_a_live_one_blocks_others(
     assert {lead.lease_owner for lead in rows.values()} == {"worker-b"}
 
 
-def claim_until_empty(url: str, campaign_id: int, owner: str) -> list[int]:
+def claim_until_empty(url: str, campaign_id: int, owner: str, start: Any) -> list[int]:
     """Run in a separate process: claim small batches until no lead is left."""
     from models.db import make_engine
 
     engine = make_engine(url)
+    start.wait(timeout=60)  # every process starts claiming at the same moment
     got: list[int] = []
     while batch := claim_due_leads(engine, campaign_id, owner, 7, lease_s=3600, now=T0):
         got.extend(lead.id for lead in batch)
@@ -328,9 +329,11 @@ def test_four_processes_never_claim_the_same_lead(fresh_db: FreshDatabase) -> No
         session.commit()
     engine.dispose()
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=4, mp_context=context) as pool:
+    with context.Manager() as manager, ProcessPoolExecutor(4, mp_context=context) as pool:
+        start = manager.Barrier(4)
         futures = [
-            pool.submit(claim_until_empty, fresh_db.url, campaign.id, f"w{i}") for i in range(4)
+            pool.submit(claim_until_empty, fresh_db.url, campaign.id, f"w{i}", start)
+            for i in range(4)
         ]
         results = [future.result(timeout=120) for future in futures]
     claimed = [lead_id for result in results for lead_id in result]
