@@ -8,6 +8,7 @@ the dialler's :class:`~robot.dialler.worker.CallResult`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,8 @@ class EngineCallRunner:
         self.call_engine = call_engine or CallEngine()
         self.recording_dir = recording_dir or self.call_engine.settings.data_dir / "recordings"
         self._scripts: dict[tuple[int, int | None], LoadedScript] = {}
+        #: Called with (number, report) when a call ends (progress displays).
+        self.on_report: Callable[[str, CallReport], None] | None = None
 
     def script(self, script_id: int, version: int | None) -> LoadedScript:
         key = (script_id, version)
@@ -78,6 +81,8 @@ class EngineCallRunner:
             recording_dir=self.recording_dir,
             caller_id=job.caller_id,
         )
+        if self.on_report is not None:
+            self.on_report(job.number, report)
         return report_to_result(report, started)
 
 

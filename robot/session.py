@@ -134,6 +134,9 @@ class _Input:
     digit: str = ""
     verdict: AudioVerdict | None = None
     speech_end: float = 0.0
+    #: The utterance on the session's clock (ms since dialling).
+    start_ms: float = 0.0
+    end_ms: float = 0.0
 
 
 class CallSession:
@@ -196,6 +199,7 @@ class CallSession:
         with contextlib.suppress(Exception):
             await self.call.hangup()
         self.report.duration_ms = self._now_ms()
+        self.report.transcript.sort(key=lambda turn: turn.start_ms)
         sig = self.call.signalling
         self.report.signalling = {
             "final_status": sig.final_status,
@@ -299,10 +303,16 @@ class CallSession:
                     early = None
                 elif kind is EndpointEventKind.SPEECH_ENDED and event.audio is not None:
                     self._in_speech = False
-                    end = time.monotonic() - self.config.endpoint.trailing_silence_ms / 1000
+                    trailing_ms = self.config.endpoint.trailing_silence_ms
+                    end = time.monotonic() - trailing_ms / 1000
+                    now_ms = self._now_ms()
+                    span = (
+                        now_ms - (event.at_ms - (event.audio_start_ms or event.at_ms)),
+                        now_ms - trailing_ms,
+                    )
                     decoding = early or self._spawn(self._transcribe(event.audio))
                     early = None
-                    self._spawn(self._deliver(decoding, end))
+                    self._spawn(self._deliver(decoding, end, span))
 
     def _feed_detector(self, frame: AudioChunk) -> None:
         assert self._detector is not None
@@ -320,13 +330,17 @@ class CallSession:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def _deliver(self, decoding: asyncio.Task[str], speech_end: float) -> None:
+    async def _deliver(
+        self, decoding: asyncio.Task[str], speech_end: float, span: tuple[float, float]
+    ) -> None:
         self._pending_asr += 1
         try:
             text = await decoding
         finally:
             self._pending_asr -= 1
-        self._inputs.put_nowait(_Input("utterance", text=text, speech_end=speech_end))
+        self._inputs.put_nowait(
+            _Input("utterance", text=text, speech_end=speech_end, start_ms=span[0], end_ms=span[1])
+        )
 
     async def _transcribe(self, audio: AudioChunk) -> str:
         loop = asyncio.get_running_loop()
@@ -388,7 +402,7 @@ class CallSession:
             if item.kind == "utterance":
                 if not item.text:
                     continue  # noise or an empty recognition: keep listening
-                self._log_callee(item.text)
+                self._log_callee(item.text, item.start_ms, item.end_ms)
                 if item.speech_end < self._dialogue_started:
                     continue  # the pickup "hello?" the greeting already answers
                 turn = self.manager.handle(UserText(item.text))
@@ -397,7 +411,7 @@ class CallSession:
                     self.report.transcript[-1].confidence = round(turn.nlu.confidence, 3)
                 await self._play_turn(turn, speech_end=item.speech_end)
             elif item.kind == "dtmf":
-                self._log_callee(f"(dtmf {item.digit})")
+                self._log_callee(f"(dtmf {item.digit})", self._now_ms(), self._now_ms())
                 await self._play_turn(self.manager.handle(Dtmf(item.digit)), speech_end=None)
         if self._speaker is not None:
             with contextlib.suppress(asyncio.CancelledError):
@@ -410,6 +424,9 @@ class CallSession:
             item = await self._inputs.get()
             if item.kind == "verdict":
                 return item.verdict
+            if item.kind == "utterance" and item.text:
+                # The pickup "hello?": part of the transcript, not an answer to anything yet.
+                self._log_callee(item.text, item.start_ms, item.end_ms)
             if item.kind == "hangup":
                 self.manager.handle(HangUp())
                 return None
@@ -424,9 +441,9 @@ class CallSession:
                 await self._speaker
             await self.call.playback_done()
 
-    def _log_callee(self, text: str) -> None:
-        now = self._now_ms()
-        self.report.transcript.append(TranscriptTurn("callee", text, now, now, self.manager.state))
+    def _log_callee(self, text: str, start_ms: float, end_ms: float) -> None:
+        turn = TranscriptTurn("callee", text, round(start_ms), round(end_ms), self.manager.state)
+        self.report.transcript.append(turn)
 
     # -- speaking ---------------------------------------------------------------------------
 

@@ -1,10 +1,13 @@
 """``callrobot demo``: the main job on embedded defaults.
 
 A small outbound campaign with the bundled lead-qualification script over the simulated
-network: every bundled callee persona (interested, not interested, call me later, wrong
-person, asks who is calling, stop calling me, interrupter, voicemail, busy, no answer,
-invalid number, phone off...) is called with real speech synthesis and recognition. A
-progress bar follows the calls; a table shows how each ended; recordings are written.
+network, through the real product path: a SQLite database under the data directory holds the
+script, the campaign and its leads; the dialler claims them; every bundled callee persona
+(interested, not interested, call me later, wrong person, asks who is calling, stop calling
+me, interrupter, voicemail, busy, no answer, invalid number, phone off...) is called with real
+speech synthesis and recognition; finished calls queue signed CRM webhooks, delivered to a
+local receiver that verifies them. A progress bar follows the calls; a table shows how each
+ended; recordings are written.
 ``--text`` runs the same script against scripted callers by text instead, in a second.
 """
 
@@ -66,7 +69,7 @@ def demo(
     speed: Annotated[
         float, typer.Option(help="Simulated network speed (1.0 = real time).", min=0.25)
     ] = 1.0,
-    concurrency: Annotated[int, typer.Option(help="Calls at once.", min=1)] = 16,
+    concurrency: Annotated[int, typer.Option(help="Calls at once.", min=1)] = 6,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON record per call.")] = False,
 ) -> None:
     """Run the lead-qualification campaign over the simulated network and show the results."""
@@ -80,27 +83,90 @@ def demo(
     asyncio.run(_voice_demo(loaded, speed, concurrency, json_out))
 
 
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
 async def _voice_demo(loaded: LoadedScript, speed: float, concurrency: int, json_out: bool) -> None:
+    """A real campaign: database, dialler, call engine, simulated network, CRM webhooks."""
+    import secrets
+    import threading
+
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from models.campaign import CampaignCreate
+    from models.db import make_engine, session_scope, upgrade
+    from models.script import Script
+    from models.webhook import WebhookEndpoint
     from robot.carriers.sim import SimCarrier
     from robot.config import get_settings
+    from robot.crm.delivery import DeliveryWorker
+    from robot.crm.sink import EventSink, SinkServer
+    from robot.dialler import (
+        Dialler,
+        DiallerLimits,
+        change_status,
+        create_campaign,
+        get_or_create_tenant,
+    )
     from robot.engine import CallEngine
+    from robot.leads import import_rows, rows_from_records
+    from robot.runner import EngineCallRunner
 
     console = Console(stderr=json_out)
+    data_dir = get_settings().data_dir
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    recording_dir = get_settings().data_dir / "recordings" / f"demo-{stamp}"
-    engine = CallEngine()
+    recording_dir = data_dir / "recordings" / f"demo-{stamp}"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    db = make_engine(f"sqlite:///{data_dir / f'demo-{stamp}.db'}")
+    upgrade(db)
+
+    # The CRM: a local receiver that checks every signature.
+    events: list[dict[str, Any]] = []
+    secret = secrets.token_hex(16)
+    sink = EventSink(secret=secret, on_event=events.append)
+    server = SinkServer(("127.0.0.1", 0), sink)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    tenant_id = get_or_create_tenant(db, "demo")
+    with session_scope(db) as session:
+        script = Script(tenant_id=tenant_id, name=loaded.name, version=1, yaml_text=loaded.source)
+        session.add(script)
+        session.add(WebhookEndpoint(tenant_id=tenant_id, url=server.url, secret=secret))
+        session.flush()
+        script_id = script.id
+    campaign = create_campaign(
+        db,
+        tenant_id,
+        CampaignCreate(
+            name="demo: lead qualification",
+            script_id=script_id,
+            script_version=1,
+            default_timezone="America/New_York",
+            # The demo runs at any hour; real campaigns keep the 09:00-20:00 default.
+            calling_window={"hours": dict.fromkeys(DAYS, "00:00-24:00")},
+            retry_policy={"max_attempts": 1},
+            max_concurrent_calls=concurrency,
+        ),
+    )
+    assert campaign.id is not None
     carrier = SimCarrier(speed=speed)
     leads = [
-        (persona.numbers[0], {"first_name": LEAD_NAMES.get(persona.name, "Alex")}, persona.name)
+        {
+            "phone": persona.numbers[0],
+            "first_name": LEAD_NAMES.get(persona.name, "Alex"),
+            "timezone": "America/New_York",
+        }
         for persona in carrier.personas
     ]
+    import_rows(db, campaign.id, rows_from_records(leads))
+    change_status(db, campaign.id, "start")
+
+    engine = CallEngine()
     with console.status("loading speech models and synthesizing the script's prompts..."):
         await asyncio.get_running_loop().run_in_executor(None, engine.warm, loaded)
+    personas = {p.numbers[0]: p.name for p in carrier.personas}
     results: list[tuple[str, str, CallReport]] = []
-    limit = asyncio.Semaphore(concurrency)
     columns = (
         TextColumn("[bold]calling[/bold]"),
         BarColumn(),
@@ -108,32 +174,48 @@ async def _voice_demo(loaded: LoadedScript, speed: float, concurrency: int, json
         TimeElapsedColumn(),
         TextColumn("{task.description}"),
     )
+    runner = EngineCallRunner(db, carrier, engine, recording_dir=recording_dir)
     try:
         with Progress(*columns, console=console) as progress:
             task = progress.add_task("", total=len(leads))
 
-            async def one(number: str, lead: dict[str, str], persona: str) -> None:
-                async with limit:
-                    report = await engine.call(
-                        carrier,
-                        number,
-                        loaded,
-                        lead=lead,
-                        timezone="America/New_York",
-                        recording_dir=recording_dir,
-                    )
+            def done(number: str, report: CallReport) -> None:
+                persona = personas.get(number, "?")
                 results.append((number, persona, report))
                 progress.update(task, advance=1, description=f"{persona}: {report.outcome}")
 
-            await asyncio.gather(*(one(*lead) for lead in leads))
+            runner.on_report = done
+            limits = DiallerLimits(
+                max_concurrent_calls=concurrency, calls_per_second=10, poll_interval_s=0.2
+            )
+            await Dialler(db, runner, limits=limits).run(until_idle=True)
+        with console.status("delivering CRM webhooks..."):
+            await asyncio.wait_for(DeliveryWorker(db, allow_private=True).run(until_idle=True), 60)
     finally:
         await carrier.close()
+        server.shutdown()
+        server.server_close()
+        db.dispose()
     results.sort(key=lambda r: r[0])
     if json_out:
         for number, persona, report in results:
             emit_json(_record(number, persona, report))
+        emit_json({"webhooks": _webhook_counts(events)})
         return
     _print_table(console, results, recording_dir)
+    counts = ", ".join(f"{n} {kind}" for kind, n in _webhook_counts(events).items())
+    console.print(f"CRM webhooks received at {server.url} (signatures verified): {counts}")
+    qualified = [e for e in events if e.get("type") == "lead.qualified"]
+    if qualified:
+        data = qualified[0].get("data", {})
+        console.print("first lead.qualified: " + json.dumps(data, default=str)[:400])
+
+
+def _webhook_counts(events: list[dict[str, Any]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for event in events:
+        counts[str(event.get("type"))] = counts.get(str(event.get("type")), 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def _record(number: str, persona: str, report: CallReport) -> dict[str, Any]:
