@@ -114,6 +114,8 @@ async def _voice_demo(loaded: LoadedScript, speed: float, concurrency: int, json
     from robot.runner import EngineCallRunner
 
     console = Console(stderr=json_out)
+    if not console.is_terminal:
+        console.width = max(console.width, 140)
     data_dir = get_settings().data_dir
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     recording_dir = data_dir / "recordings" / f"demo-{stamp}"
@@ -211,6 +213,16 @@ async def _voice_demo(loaded: LoadedScript, speed: float, concurrency: int, json
         console.print("first lead.qualified: " + json.dumps(data, default=str)[:400])
 
 
+def _short(value: Any) -> str:
+    if isinstance(value, dict) and "amount" in value:
+        return f"{value['amount']} {value.get('currency') or ''}".strip()
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, str) and len(value) > 16 and value[4:5] == "-":
+        return value[:16].replace("T", " ")  # an ISO date-time, to the minute
+    return str(value)
+
+
 def _webhook_counts(events: list[dict[str, Any]]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for event in events:
@@ -238,7 +250,7 @@ def _print_table(console: Any, results: list[tuple[str, str, CallReport]], folde
     for column in ("number", "persona", "outcome", "disposition", "answers", "turns", "duration"):
         table.add_column(column, overflow="fold")
     for number, persona, report in results:
-        answers = ", ".join(f"{k}={v}" for k, v in report.slots.items())
+        answers = ", ".join(f"{k}={_short(v)}" for k, v in report.slots.items())
         if report.callback_at:
             answers = (
                 answers + ", " if answers else ""
