@@ -115,3 +115,11 @@ def test_bad_lead_option_and_missing_script() -> None:
     result = runner.invoke(app, ["nlu", "no_such_script.yaml", "hi"])
     assert result.exit_code == 1
     assert "no_such_script.yaml:1:1: file not found" in result.output
+
+
+def test_text_demo_prints_lead_records() -> None:
+    result = runner.invoke(app, ["demo", "--text", "--json"])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.output.splitlines()]
+    assert [r["disposition"] for r in records] == ["qualified", "not_interested", "callback"]
+    assert records[0]["answers"]["budget"] == {"amount": "15000", "currency": "USD"}
