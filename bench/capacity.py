@@ -37,7 +37,7 @@ EXPECTED = {
     "+12025550103": "not_interested",
     "+12025550104": "callback",
     "+12025550105": "wrong_person",
-    "+12025550106": "transferred",
+    "+12025550106": "qualified",
     "+12025550107": "do_not_call",
     "+12025550108": "transferred",
 }

@@ -164,6 +164,8 @@ class CallSession:
         self._in_speech = False
         self._dialogue_started = float("inf")
         self._pending_asr = 0
+        self._beep_waiter: Any = None
+        self._beep_over = asyncio.Event()
         self._first_turn = Turn()
         self._first_audio: list[asyncio.Future[AudioChunk]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -281,6 +283,8 @@ class CallSession:
             self.recorder.add_callee(frame)
             if self._detector is not None and not self._verdict_sent:
                 self._feed_detector(frame)
+            if self._beep_waiter is not None and self._beep_waiter.feed(frame) is not None:
+                self._beep_over.set()
             endpointer.robot_speaking = self._speaking
             for event in endpointer.feed(frame, vad.process(frame)):
                 kind = event.kind
@@ -435,6 +439,13 @@ class CallSession:
         settings = self.manager.settings
         message = getattr(settings, "voicemail_message", None)
         if getattr(settings, "on_machine", "hangup") == "leave_message" and message:
+            from voicemail.early_media import BeepWaiter
+
+            # Speak after the beep (or once the greeting has gone quiet), not over it.
+            self._beep_waiter = BeepWaiter()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._beep_over.wait(), timeout=30.0)
+            self._beep_waiter = None
             text = self.manager.render(message)
             await self._play_turn(_text_turn(text, self.manager.state), speech_end=None)
             if self._speaker is not None:

@@ -167,3 +167,35 @@ async def test_barge_in_stops_the_robot_and_recording_is_aligned(
     greeting = AudioChunk(robot.pcm[first_robot * 2 : (first_robot + 8 * 8000) * 2], robot.rate)
     heard = engine.registry.recognizer("en").transcribe(greeting).text.lower()
     assert "assistant" in heard and "recorded line" in heard
+
+
+async def test_voicemail_message_is_left_after_the_beep(engine: CallEngine, tmp_path: Path) -> None:
+    text = SCRIPT.read_text().replace(
+        "  max_retries: 2\n",
+        "  max_retries: 2\n  on_machine: leave_message\n"
+        '  voicemail_message: "Hi {lead.first_name}, this is BrightHome Solar. Please call us."\n',
+        1,
+    )
+    (tmp_path / "common_intents.yml").write_text((SCRIPT.parent / "common_intents.yml").read_text())
+    script_path = tmp_path / "lead_qualification.yaml"
+    script_path.write_text(text)
+    loaded = load_script(script_path)
+    carrier = SimCarrier(speed=SPEED)
+    try:
+        report = await engine.call(
+            carrier, "+12025550109", loaded, lead={"first_name": "John"}, recording_dir=tmp_path
+        )
+    finally:
+        await carrier.close()
+    assert report.outcome == "machine"
+    [message] = [t for t in report.transcript if t.who == "robot"]
+    assert message.text == "Hi John, this is BrightHome Solar. Please call us."
+    [call] = [c for c in carrier.calls if c.number == "+12025550109"]
+    heard, callee = call.heard_robot_audio.to_float(), call.callee_audio.to_float()
+    assert heard.size > 0 and float(np.abs(heard).max()) > 0.05
+    onset = int(np.argmax(np.abs(heard) > 0.05))
+    # Before the robot spoke: the greeting and its beep; from then on the machine records.
+    def rms(x: np.ndarray) -> float:
+        return float(np.sqrt(np.mean(x**2))) if x.size else 0.0
+
+    assert rms(callee[:onset]) > 4 * rms(callee[onset : onset + 8000])
