@@ -11,7 +11,6 @@ import asyncio
 import logging
 import threading
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -23,7 +22,7 @@ from robot.carriers.base import CallOutcome
 from robot.config import Settings
 from robot.crm.outbox import CALL, record_call_events
 from robot.dialler.claims import write_transaction
-from robot.dialler.worker import CallResult, DialJob
+from robot.dialler.worker import CallResult, DialJob, call_end_values
 
 logger = logging.getLogger(__name__)
 
@@ -103,51 +102,16 @@ class EngineCallPlacer:
             )
         finally:
             await carrier.close()
-        answered = (
-            started + timedelta(milliseconds=report.answered_ms)
-            if report.answered_ms is not None
-            else None
-        )
-        return CallResult(
-            outcome=report.outcome,
-            disposition=report.disposition,
-            q850=report.q850,
-            slots=dict(report.slots),
-            callback_at=report.callback_at,
-            duration_ms=report.duration_ms,
-            answered_at=answered,
-            voicemail_verdict=report.voicemail_verdict,
-            voicemail_reason=report.voicemail_reason,
-            voicemail_decision_ms=report.voicemail_decision_ms,
-            transcript=[turn.to_json() for turn in report.transcript],
-            signalling={"reason": report.signalling_reason, "q850": report.q850},
-            recording_path=report.recording_path,
-            error=report.error,
-        )
+        from robot.runner import report_to_result
+
+        return report_to_result(report, started)
 
 
 def store_call_result(engine: Engine, call_id: int, result: CallResult, base_url: str) -> None:
     """Write the call's final state and queue its webhook events in one transaction."""
     with write_transaction(engine) as conn:
         conn.execute(
-            update(CALL)
-            .where(CALL.c.id == call_id)
-            .values(
-                ended_at=utc_now(),
-                outcome=str(result.outcome),
-                disposition=result.disposition,
-                q850=result.q850,
-                answered_at=result.answered_at,
-                voicemail_verdict=result.voicemail_verdict,
-                voicemail_reason=result.voicemail_reason,
-                voicemail_decision_ms=result.voicemail_decision_ms,
-                slots=result.slots,
-                transcript=result.transcript,
-                signalling=result.signalling,
-                recording_path=result.recording_path,
-                duration_ms=result.duration_ms,
-                error=(result.error or None) and result.error[:1000],
-            )
+            update(CALL).where(CALL.c.id == call_id).values(**call_end_values(result, utc_now()))
         )
         record_call_events(conn, call_id, public_base_url=base_url)
 

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
@@ -68,6 +69,26 @@ def default_worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
+def call_end_values(result: CallResult, now: datetime) -> dict[str, Any]:
+    """The columns of a call row that say how the call ended."""
+    return {
+        "ended_at": now,
+        "outcome": str(result.outcome),
+        "disposition": result.disposition,
+        "q850": result.q850,
+        "answered_at": result.answered_at,
+        "voicemail_verdict": result.voicemail_verdict,
+        "voicemail_reason": result.voicemail_reason,
+        "voicemail_decision_ms": result.voicemail_decision_ms,
+        "slots": result.slots,
+        "transcript": result.transcript,
+        "signalling": result.signalling,
+        "recording_path": result.recording_path,
+        "duration_ms": result.duration_ms,
+        "error": result.error[:1000] if result.error else None,
+    }
+
+
 def finish_attempt(
     engine: Engine,
     job: DialJob,
@@ -97,24 +118,7 @@ def finish_attempt(
             decision = LeadDecision(LeadStatus.PENDING, aligned, reason)
     with write_transaction(engine) as conn:
         conn.execute(
-            update(CALL)
-            .where(CALL.c.id == job.call_id)
-            .values(
-                ended_at=now,
-                outcome=outcome,
-                disposition=result.disposition,
-                q850=result.q850,
-                answered_at=result.answered_at,
-                voicemail_verdict=result.voicemail_verdict,
-                voicemail_reason=result.voicemail_reason,
-                voicemail_decision_ms=result.voicemail_decision_ms,
-                slots=result.slots,
-                transcript=result.transcript,
-                signalling=result.signalling,
-                recording_path=result.recording_path,
-                duration_ms=result.duration_ms,
-                error=result.error[:1000] if result.error else None,
-            )
+            update(CALL).where(CALL.c.id == job.call_id).values(**call_end_values(result, now))
         )
         if result.disposition == Disposition.DO_NOT_CALL:
             add_dnc_number(conn, job.tenant_id, job.number, f"call {job.call_id}", now)
