@@ -111,3 +111,25 @@ def test_served_api_places_a_call_and_delivers_its_webhook(tmp_path: Path) -> No
             server.wait()
         receiver.shutdown()
         receiver.server_close()
+
+
+def test_dialler_process_starts_and_stops_cleanly(tmp_path: Path) -> None:
+    import signal
+
+    env = {**os.environ, "CALLROBOT_DATA_DIR": str(tmp_path)}
+    env.pop("CALLROBOT_DATABASE_URL", None)
+    process = subprocess.Popen(
+        [CALLROBOT, "dialler"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        assert "dialler and webhook delivery running" in line
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+    finally:
+        process.kill()
+    assert (tmp_path / "callrobot.db").is_file()

@@ -99,7 +99,45 @@ def crm_sink(
         server.server_close()
 
 
+def dialler() -> None:
+    """Run the dialler and webhook delivery without the API (start several for larger set-ups).
+
+    Workers share the database (PostgreSQL for several hosts); leads are claimed with leases,
+    so no lead is dialled twice. Stops cleanly on SIGINT/SIGTERM: calls in progress finish.
+    """
+    import asyncio
+    import signal
+
+    from api.placement import EngineCallPlacer, ScriptCallRunner
+    from models.db import make_engine, upgrade
+    from robot.config import get_settings
+    from robot.crm.delivery import DeliveryWorker
+    from robot.dialler.worker import Dialler
+
+    settings = get_settings()
+    try:
+        engine = make_engine()
+        upgrade(engine)
+    except CallrobotError as e:
+        fail(str(e))
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        runner = ScriptCallRunner(engine, EngineCallPlacer(settings))
+        typer.echo("dialler and webhook delivery running; Ctrl-C to stop", err=True)
+        await asyncio.gather(
+            DeliveryWorker(engine, settings.webhooks).run(stop), Dialler(engine, runner).run(stop)
+        )
+
+    asyncio.run(run())
+    engine.dispose()
+
+
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
+    app.command("dialler")(dialler)
     app.command("crm-sink")(crm_sink)
     app.add_typer(keys_app, name="keys")
