@@ -174,7 +174,8 @@ async def test_barge_in_starts_during_the_prompt(
         assert call.stop_playback_log[0][1] == dropped
         assert barge_in.robot_stopped_ms is not None
         assert barge_in.robot_stopped_ms > barge_in.start_ms
-        assert 0 < barge_in.talkover_ms < voiced_after_ms - 0.5 * remaining_ms
+        # 0 when the frames before the stop fell in a pause of the prompt
+        assert 0 <= barge_in.talkover_ms < voiced_after_ms - 0.5 * remaining_ms
         assert call.robot_audio_ms_after_barge_in == 0  # nothing leaked after the stop
         assert prompt.end_ms < prompt.start_ms + last_ms - first_ms - 1000
     else:  # the robot talked on: the persona heard every remaining word
