@@ -379,14 +379,18 @@ class CallSession:
     async def _converse(self) -> None:
         if self._detector is not None:
             verdict = await self._await_verdict()
-            if verdict is not None:
-                self.report.voicemail_verdict = verdict.verdict
-                self.report.voicemail_reason = verdict.reason
-                self.report.voicemail_decision_ms = verdict.decision_ms
-                if verdict.verdict == "machine":
-                    self.report.outcome = CallOutcome.MACHINE.value
-                    await self._on_machine()
-                    return
+            if verdict is None:  # hung up before the detector could tell
+                self.report.outcome = CallOutcome.HUMAN.value
+                self.report.voicemail_verdict = "unknown"
+                self.report.voicemail_reason = "hung up before a verdict"
+                return
+            self.report.voicemail_verdict = verdict.verdict
+            self.report.voicemail_reason = verdict.reason
+            self.report.voicemail_decision_ms = verdict.decision_ms
+            if verdict.verdict == "machine":
+                self.report.outcome = CallOutcome.MACHINE.value
+                await self._on_machine()
+                return
         self.report.outcome = CallOutcome.HUMAN.value
         self._dialogue_started = time.monotonic()
         await self._play_turn(self._first_turn, speech_end=None, audio=self._first_audio)
