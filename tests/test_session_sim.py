@@ -18,6 +18,7 @@ import pytest
 
 from dialogues.loader import LoadedScript, load_script
 from robot.audio import AudioChunk
+from robot.carriers.personas import Persona, parse_persona
 from robot.carriers.sim import SimCall, SimCarrier
 from robot.config import Settings
 from robot.engine import CallEngine
@@ -43,10 +44,29 @@ def loaded_script() -> LoadedScript:
     return load_script(SCRIPT)
 
 
+INTERRUPTER = """\
+name: greeting_interrupter
+number: "+12025550190"
+kind: human
+voice: {engine: piper, pitch: 1.18}
+ring_ms: 2000
+hello: Hello?
+lines:
+  - say: Sorry, who is calling?
+    interrupt_after_ms: 2000
+  - say: Stop calling me. Take me off your list.
+"""
+
+
 async def call_all(
-    engine: CallEngine, numbers: list[str], tmp_path: Path, *, concurrency: int = 3
+    engine: CallEngine,
+    numbers: list[str],
+    tmp_path: Path,
+    *,
+    concurrency: int = 3,
+    personas: list[Persona] | None = None,
 ) -> tuple[dict[str, CallReport], list[SimCall]]:
-    carrier = SimCarrier(speed=SPEED)
+    carrier = SimCarrier(personas, speed=SPEED)
     calls: list[SimCall] = []
     dial = carrier.dial
 
@@ -139,8 +159,10 @@ async def test_conversations_reach_the_right_disposition(
 async def test_barge_in_stops_the_robot_and_recording_is_aligned(
     engine: CallEngine, tmp_path: Path
 ) -> None:
-    reports, calls = await call_all(engine, ["+12025550108"], tmp_path)
-    report = reports["+12025550108"]
+    # The greeting is always the first prompt, so the interruption lands on it every time.
+    interrupter = parse_persona(INTERRUPTER, filename="interrupter.yaml")
+    reports, calls = await call_all(engine, ["+12025550190"], tmp_path, personas=[interrupter])
+    report = reports["+12025550190"]
     assert report.outcome == "human"
     assert report.barge_ins >= 1
     assert any(t.interrupted for t in report.transcript if t.who == "robot")
@@ -166,7 +188,9 @@ async def test_barge_in_stops_the_robot_and_recording_is_aligned(
     assert first_callee < first_robot
     greeting = AudioChunk(robot.pcm[first_robot * 2 : (first_robot + 8 * 8000) * 2], robot.rate)
     heard = engine.registry.recognizer("en").transcribe(greeting).text.lower()
-    assert "assistant" in heard and "recorded line" in heard
+    # The greeting was cut where the callee interrupted: its end never reached the line.
+    assert "anna" in heard and "assistant" in heard
+    assert "recorded line" not in heard
 
 
 async def test_voicemail_message_is_left_after_the_beep(engine: CallEngine, tmp_path: Path) -> None:
@@ -194,6 +218,7 @@ async def test_voicemail_message_is_left_after_the_beep(engine: CallEngine, tmp_
     heard, callee = call.heard_robot_audio.to_float(), call.callee_audio.to_float()
     assert heard.size > 0 and float(np.abs(heard).max()) > 0.05
     onset = int(np.argmax(np.abs(heard) > 0.05))
+
     # Before the robot spoke: the greeting and its beep; from then on the machine records.
     def rms(x: np.ndarray) -> float:
         return float(np.sqrt(np.mean(x**2))) if x.size else 0.0
