@@ -1,5 +1,5 @@
 """Carriers chosen by URL: ``sim://`` (the simulated network, default),
-``sip://user:secret@host:5060;transport=udp`` (a SIP trunk), ``local://`` (sound card)."""
+``sip://user:secret@host:5060;transport=udp`` (a SIP trunk)."""
 
 from __future__ import annotations
 
@@ -21,9 +21,10 @@ def create_carrier(url: str | None = None) -> Carrier:
 
         return SipCarrier.from_url(url)
     if scheme == "local":
-        from robot.carriers.local import LocalCarrier
-
-        return LocalCarrier.from_url(url)
+        raise ConfigError(
+            "the local:// carrier (microphone and speaker) is not part of this release; "
+            "use sim:// or sip://"
+        )
     raise ConfigError(f"unknown carrier URL {url!r}: use sim://, sip://... or local://")
 
 
