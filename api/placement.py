@@ -104,7 +104,7 @@ class EngineCallPlacer:
             await carrier.close()
         from robot.runner import report_to_result
 
-        return report_to_result(report, started)
+        return report_to_result(report, started, loaded.script.settings.qualified_dispositions)
 
 
 def store_call_result(engine: Engine, call_id: int, result: CallResult, base_url: str) -> None:

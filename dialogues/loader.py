@@ -407,6 +407,9 @@ def _check_references(
     for i, intent in enumerate(script.settings.interrupt_intents):
         if intent not in examples and intent in script.global_.on:
             yield problem(("settings", "interrupt_intents", i), f"unknown intent '{intent}'")
+    for i, disposition in enumerate(script.settings.qualified_dispositions):
+        if disposition not in DISPOSITIONS:
+            yield problem(("settings", "qualified_dispositions", i), _bad_disposition(disposition))
     yield from _check_tests(script, examples, problem)
 
 

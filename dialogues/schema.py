@@ -83,6 +83,9 @@ class ScriptSettings(_Strict):
     #: leave ``voicemail_message`` (placeholders allowed).
     on_machine: Literal["hangup", "leave_message"] = "hangup"
     voicemail_message: str | None = None
+    #: Dispositions that make the call a qualified lead: the CRM gets ``lead.qualified``
+    #: for them (a lead put through to a specialist is usually one too).
+    qualified_dispositions: list[str] = Field(default_factory=lambda: ["qualified"])
 
 
 class VariableDef(_Strict):

@@ -51,6 +51,8 @@ class Call(CallBase, table=True):
     #: A robot.carriers.base.CallOutcome value; empty while the call runs.
     outcome: str | None = Field(default=None, max_length=32, index=True)
     disposition: str | None = Field(default=None, max_length=32)
+    #: The disposition is one the script counts as a qualified lead (``lead.qualified``).
+    qualified: bool = False
     q850: int | None = None
     voicemail_verdict: str | None = Field(default=None, max_length=16)
     voicemail_reason: str | None = Field(default=None, max_length=500)
@@ -71,6 +73,7 @@ class CallPublic(CallBase):
     ended_at: datetime | None
     outcome: str | None
     disposition: str | None
+    qualified: bool
     q850: int | None
     voicemail_verdict: str | None
     voicemail_reason: str | None

@@ -8,7 +8,7 @@ the dialler's :class:`~robot.dialler.worker.CallResult`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -83,10 +83,12 @@ class EngineCallRunner:
         )
         if self.on_report is not None:
             self.on_report(job.number, report)
-        return report_to_result(report, started)
+        return report_to_result(report, started, loaded.script.settings.qualified_dispositions)
 
 
-def report_to_result(report: CallReport, started: datetime) -> CallResult:
+def report_to_result(
+    report: CallReport, started: datetime, qualified_dispositions: Sequence[str] = ("qualified",)
+) -> CallResult:
     answered_at = (
         started + timedelta(milliseconds=report.answered_ms)
         if report.answered_ms is not None
@@ -96,6 +98,7 @@ def report_to_result(report: CallReport, started: datetime) -> CallResult:
     return CallResult(
         outcome=report.outcome,
         disposition=report.disposition,
+        qualified=report.disposition is not None and report.disposition in qualified_dispositions,
         q850=report.q850,
         slots=report.slots,
         callback_at=report.callback_at,

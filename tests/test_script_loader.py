@@ -86,8 +86,10 @@ states:
 """
     found = problems_of(text)
     messages = {m: (line, col) for line, col, m in found}
-    assert messages["slot 'budget' has unknown type 'monee' (known: choice, date, datetime, "
-                    "digits, free_text, integer, money, time, yes_no)"] == (6, 11)
+    assert messages[
+        "slot 'budget' has unknown type 'monee' (known: choice, date, datetime, "
+        "digits, free_text, integer, money, time, yes_no)"
+    ] == (6, 11)
     assert messages["transition to unknown state 'nowhere'"] == (11, 11)
     assert messages["intent 'mumble' is used but never defined"] == (14, 7)
     assert messages["end state 'confirm' needs a disposition"] == (15, 3)
@@ -138,3 +140,17 @@ def test_missing_nlu_file_is_reported(tmp_path: Path) -> None:
 def test_file_not_found() -> None:
     [problem] = validate_file("/nonexistent/script.yaml")
     assert problem.message == "file not found"
+
+
+def test_qualified_dispositions_must_be_known_dispositions() -> None:
+    text = MINIMAL.replace(
+        "start: hello\n",
+        "start: hello\nsettings:\n  qualified_dispositions: [qualified, tranferred]\n",
+    )
+    found = problems_of(text)
+    assert any(
+        (line, col) == (4, 39) and "unknown disposition 'tranferred'" in message
+        for line, col, message in found
+    ), found
+    loaded = load_script_text(MINIMAL, filename="t.yaml")
+    assert loaded.script.settings.qualified_dispositions == ["qualified"]

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from api.testing import VALID_SCRIPT, ApiHarness, open_api
 from models.call import Call
-from models.db import DatabaseError, session_scope
+from models.db import DatabaseError, session_scope, utc_now
 from models.testing import BACKENDS, open_fresh_database
 from models.webhook import OutboxEvent, WebhookDelivery
 from robot.config import Settings
@@ -28,6 +28,9 @@ from robot.crm.signing import SignatureError, sign, verify_signature
 from robot.crm.sink import EventSink, SinkServer
 from robot.crm.testing import FAST, SECRET, FlakyReceiver, add_endpoint
 from robot.dialler.claims import write_transaction
+from robot.dialler.worker import call_end_values
+from robot.runner import report_to_result
+from robot.session import CallReport
 
 BODY = b'{"id":"evt_1","type":"call.completed","created_at":"2026-11-26T02:00:00+00:00","data":{}}'
 
@@ -72,14 +75,18 @@ def test_outbox_rows_roll_back_with_the_call_state(api: ApiHarness) -> None:
         call_id = call.id
     assert call_id is not None
     with pytest.raises(DatabaseError), write_transaction(api.engine) as conn:
-        conn.execute(Call.__table__.update().values(outcome="human", disposition="qualified"))  # type: ignore[attr-defined]
+        conn.execute(
+            Call.__table__.update().values(outcome="human", disposition="qualified", qualified=True)
+        )  # type: ignore[attr-defined]
         assert len(record_call_events(conn, call_id)) == 2
         conn.execute(Call.__table__.insert().values(id=call_id))  # type: ignore[attr-defined]  # fails
     with api.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(OutboxEvent)).scalar_one() == 0
         assert conn.execute(select(func.count()).select_from(WebhookDelivery)).scalar_one() == 0
     with write_transaction(api.engine) as conn:
-        conn.execute(Call.__table__.update().values(outcome="human", disposition="qualified"))  # type: ignore[attr-defined]
+        conn.execute(
+            Call.__table__.update().values(outcome="human", disposition="qualified", qualified=True)
+        )  # type: ignore[attr-defined]
         ids = record_call_events(conn, call_id, public_base_url="https://robot.example.com")
     with api.engine.connect() as conn:
         rows = conn.execute(select(OutboxEvent.event_id, OutboxEvent.body)).all()  # type: ignore[call-overload]
@@ -178,3 +185,40 @@ def test_event_sink_rejects_mismatched_event_id_header() -> None:
     headers = {"callrobot-signature": sign(SECRET, body), "callrobot-event-id": "evt_c"}
     assert sink.accept(body, headers)[0] == 400
     assert sink.seen == set()
+
+
+@pytest.mark.parametrize(
+    ("disposition", "qualified_dispositions", "qualified"),
+    [
+        ("transferred", ("qualified", "transferred"), True),
+        ("transferred", ("qualified",), False),
+        ("qualified", ("qualified",), True),
+        ("not_interested", ("qualified", "transferred"), False),
+    ],
+)
+def test_the_script_names_the_dispositions_that_make_a_qualified_lead(
+    api: ApiHarness, disposition: str, qualified_dispositions: tuple[str, ...], qualified: bool
+) -> None:
+    tenant_id = api.tenants["acme"][0]
+    add_endpoint(api.engine, "http://127.0.0.1:9/", tenant="acme")
+    with session_scope(api.engine) as session:
+        call = Call(tenant_id=tenant_id, number="+12025550143")
+        session.add(call)
+        session.flush()
+        call_id = call.id
+    assert call_id is not None
+    report = CallReport(call_id="sim-1", outcome="human", disposition=disposition, answered_ms=900)
+    result = report_to_result(report, utc_now(), qualified_dispositions)
+    with write_transaction(api.engine) as conn:
+        conn.execute(
+            Call.__table__.update()  # type: ignore[attr-defined]
+            .where(Call.__table__.c.id == call_id)  # type: ignore[attr-defined]
+            .values(**call_end_values(result, utc_now()))
+        )
+        record_call_events(conn, call_id)
+    with api.engine.connect() as conn:
+        types = set(conn.execute(select(OutboxEvent.type)).scalars())  # type: ignore[call-overload]
+        stored = conn.execute(select(Call.qualified)).scalar_one()  # type: ignore[call-overload]
+    assert stored is qualified
+    assert ("lead.qualified" in types) is qualified
+    assert "call.completed" in types

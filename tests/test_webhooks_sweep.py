@@ -46,6 +46,7 @@ def insert_call(db: FreshDatabase, tenant_id: int, *, ended: bool, disposition: 
                     ended_at=now if ended else None,
                     outcome="human" if ended else None,
                     disposition=disposition,
+                    qualified=disposition == "qualified",
                     slots={"consent": True},
                     transcript=[],
                     signalling={},

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from models.call import Call, Disposition
+from models.call import Call
 from models.campaign import Campaign
 from models.db import DatabaseError, utc_now
 from models.lead import Lead
@@ -196,7 +196,7 @@ def record_call_events(
                 **ids,
             )
         )
-    if row.disposition == Disposition.QUALIFIED:
+    if row.qualified:
         answers = dict(row.slots or {})
         qualified = {
             **common,

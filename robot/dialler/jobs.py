@@ -36,6 +36,9 @@ class CallResult:
 
     outcome: CallOutcome | str
     disposition: str | None = None
+    #: The disposition is one of the script's ``qualified_dispositions`` (None: the runner
+    #: did not say; then only the disposition ``qualified`` counts).
+    qualified: bool | None = None
     q850: int | None = None
     slots: dict[str, Any] = field(default_factory=dict)
     #: For disposition "callback": when the callee asked to be called back (aware datetime).

@@ -75,6 +75,11 @@ def call_end_values(result: CallResult, now: datetime) -> dict[str, Any]:
         "ended_at": now,
         "outcome": str(result.outcome),
         "disposition": result.disposition,
+        "qualified": (
+            result.qualified
+            if result.qualified is not None
+            else result.disposition == Disposition.QUALIFIED
+        ),
         "q850": result.q850,
         "answered_at": result.answered_at,
         "voicemail_verdict": result.voicemail_verdict,
