@@ -10,6 +10,11 @@ A closed grammar always matches *something*, so every result is checked against 
 loop decoded over the same audio: when the grammar explains the audio worse than free phones
 do (low confidence), or the speech is far longer than any expected phrase, the result is
 rejected as out-of-grammar (empty text).
+
+The expected phrase :data:`DIGIT_SEQUENCE` stands for any run of spoken digits ("four two oh
+seven"). pocketsphinx holds the GIL while it decodes, so audio is fed in
+:data:`FEED_MS` pieces: an event loop sharing the process gets the GIL back between pieces
+instead of stalling for the whole utterance.
 """
 
 from __future__ import annotations
@@ -36,6 +41,25 @@ _PHONE_LOOP = "phone_loop"
 MAX_MS_PER_WORD = 700.0
 MAX_MS_SLACK = 900.0
 _WORD = re.compile(r"[a-z']+")
+#: An expected "phrase" that matches any sequence of spoken digits.
+DIGIT_SEQUENCE = "<digits>"
+_DIGIT_WORDS = (
+    "zero",
+    "oh",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+)
+#: Words a digit sequence may hold, for the too-long check.
+DIGIT_SEQUENCE_WORDS = 12
+#: Audio is handed to the decoder in pieces this long (ms at 16 kHz).
+FEED_MS = 50
 
 
 def _margin_to_confidence(margin: float) -> float:
@@ -44,6 +68,8 @@ def _margin_to_confidence(margin: float) -> float:
 
 
 def normalize_phrase(phrase: str) -> str:
+    if phrase.strip() == DIGIT_SEQUENCE:
+        return DIGIT_SEQUENCE
     return " ".join(_WORD.findall(phrase.lower()))
 
 
@@ -85,6 +111,9 @@ class PocketsphinxRecognizer:
             self._has_phone_loop = os.path.isfile(phone_lm)
             if self._has_phone_loop:
                 self._decoder.add_allphone_file(_PHONE_LOOP, phone_lm)
+            #: Audio fed in pieces is normalized with a running cepstral mean; every decode
+            #: starts from the model's initial mean, so a result never depends on the last one.
+            self._cmn_start = self._decoder.get_cmn()
         except Exception as e:
             model_name = model_dir or "en-us"
             raise EngineError(f"cannot start pocketsphinx (model {model_name}): {e}") from e
@@ -96,8 +125,21 @@ class PocketsphinxRecognizer:
         self._lock = threading.Lock()
         self._searches: dict[tuple[str, tuple[str, ...]], str] = {}
 
+    def known_phrases(self, phrases: Sequence[str]) -> tuple[str, ...]:
+        """``phrases`` normalized, without duplicates and without those whose words the
+        dictionary lacks (names, brands): what a grammar can be built from."""
+        out: dict[str, None] = {}
+        for phrase in (normalize_phrase(p) for p in phrases):
+            if phrase == DIGIT_SEQUENCE or (
+                phrase and all(self._decoder.lookup_word(w) is not None for w in phrase.split())
+            ):
+                out[phrase] = None
+        return tuple(out)
+
     def _check_words(self, phrases: Sequence[str]) -> None:
         for phrase in phrases:
+            if phrase == DIGIT_SEQUENCE:
+                continue
             for word in phrase.split():
                 if self._decoder.lookup_word(word) is None:
                     raise ValidationError(
@@ -115,9 +157,12 @@ class PocketsphinxRecognizer:
             if kind == "grammar":
                 alternatives = " | ".join(phrases)
                 jsgf = f"#JSGF V1.0;\ngrammar expected;\npublic <answer> = {alternatives};\n"
+                if DIGIT_SEQUENCE in phrases:
+                    jsgf += f"{DIGIT_SEQUENCE} = ({' | '.join(_DIGIT_WORDS)})+;\n"
                 self._decoder.add_jsgf_string(name, jsgf)
             else:
-                lines = "".join(f"{p} /{self.keyword_threshold:g}/\n" for p in phrases)
+                spotted = [p for p in phrases if p != DIGIT_SEQUENCE] or list(_DIGIT_WORDS)
+                lines = "".join(f"{p} /{self.keyword_threshold:g}/\n" for p in spotted)
                 keyword_file = _write_keyword_file(name, lines)
                 try:
                     self._decoder.add_kws(name, keyword_file)
@@ -130,13 +175,16 @@ class PocketsphinxRecognizer:
 
     def _decode(self, search: str, pcm: bytes) -> tuple[str, float]:
         self._decoder.activate_search(search)
+        self._decoder.set_cmn(self._cmn_start)
         self._decoder.start_utt()
-        self._decoder.process_raw(pcm, full_utt=True)
+        step = SPHINX_RATE_HZ * FEED_MS // 1000 * 2
+        for start in range(0, len(pcm), step):
+            self._decoder.process_raw(pcm[start : start + step], full_utt=False)
         self._decoder.end_utt()
         hyp = self._decoder.hyp()
         if hyp is None:
             return "", 0.0
-        return hyp.hypstr.strip(), float(hyp.score)
+        return " ".join(hyp.hypstr.split()), float(hyp.score)
 
     def transcribe(self, audio: AudioChunk, *, hints: Sequence[str] = ()) -> Transcript:
         """Recognize one of ``hints`` (or the phrases given at construction) in the audio."""
@@ -163,18 +211,30 @@ class PocketsphinxRecognizer:
                 raise
             except Exception as e:
                 raise EngineError(f"pocketsphinx decoding failed: {e}") from e
+        if text and grammar and not _in_grammar(text, phrases):
+            # The search ended inside a phrase ("call" of "call me later"): no answer.
+            log.debug("pocketsphinx: partial result %r is not an expected phrase", text)
+            text = ""
         confidence = 1.0 if text else 0.0
         if text and grammar and score > 0 and loop_score > 0:
             confidence = _margin_to_confidence(math.log(score) - math.log(loop_score))
         if text and self.mode == "keywords":
             text = " ".join(dict.fromkeys(text.split()))  # spotted phrases, once each
-        max_words = max(len(p.split()) for p in phrases)
+        max_words = max(
+            DIGIT_SEQUENCE_WORDS if p == DIGIT_SEQUENCE else len(p.split()) for p in phrases
+        )
         too_long = audio.duration_ms > MAX_MS_SLACK + MAX_MS_PER_WORD * max_words + 1000.0
         if text and (confidence < self.min_confidence or (grammar and too_long)):
             log.debug("pocketsphinx: rejected %r (confidence %.2f)", text, confidence)
             text, confidence = "", 0.0
         words = tuple(Word(w) for w in text.split())
         return Transcript(text, round(confidence, 4), audio.duration_ms, words, self.name)
+
+
+def _in_grammar(text: str, phrases: tuple[str, ...]) -> bool:
+    if text in phrases:
+        return True
+    return DIGIT_SEQUENCE in phrases and all(w in _DIGIT_WORDS for w in text.split())
 
 
 def _write_keyword_file(name: str, lines: str) -> str:
