@@ -55,6 +55,22 @@ async def get_session(engine: EngineDep) -> AsyncIterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
+async def get_write_session(engine: EngineDep) -> AsyncIterator[Session]:
+    """A session for a route that reads, then writes with the ORM.
+
+    On SQLite its transactions begin ``IMMEDIATE``: they take the write lock before the first
+    read (waiting for the dialler's commit, if one is running) instead of reading a snapshot
+    that a concurrent commit makes stale, which SQLite reports as "database is locked" at the
+    first write. PostgreSQL ignores the option.
+    """
+    bound = engine.execution_options(sqlite_begin="IMMEDIATE")
+    with Session(bound, expire_on_commit=False) as session:
+        yield session
+
+
+WriteSessionDep = Annotated[Session, Depends(get_write_session)]
+
+
 #: Keys recently checked: sha256 digest -> (checked at, monotonic s; tenant). A revoked key
 #: stops working within this many seconds.
 AUTH_CACHE_S = 5.0

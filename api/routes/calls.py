@@ -21,6 +21,7 @@ from api.deps import (
     SessionDep,
     SettingsDep,
     TenantDep,
+    WriteSessionDep,
     tenant_id_of,
 )
 from api.placement import PlaceCall, run_placed_call
@@ -166,7 +167,7 @@ def _prepare_call(
 async def place_call(
     data: CallRequest,
     request: Request,
-    session: SessionDep,
+    session: WriteSessionDep,
     settings: SettingsDep,
     tenant: TenantDep,
 ) -> CallAccepted:

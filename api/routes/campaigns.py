@@ -17,6 +17,7 @@ from api.deps import (
     OffsetQuery,
     SessionDep,
     TenantDep,
+    WriteSessionDep,
     tenant_id_of,
 )
 from api.routes.scripts import get_owned_script
@@ -108,7 +109,7 @@ def get_one(campaign_id: IdPath, session: SessionDep, tenant: TenantDep) -> Camp
 
 @router.patch("/{campaign_id}", response_model=CampaignPublic)
 def update_campaign(
-    campaign_id: IdPath, data: CampaignUpdate, session: SessionDep, tenant: TenantDep
+    campaign_id: IdPath, data: CampaignUpdate, session: WriteSessionDep, tenant: TenantDep
 ) -> Campaign:
     """Change name, priority, concurrency, caller id, calling window or retry policy."""
     campaign = get_owned_campaign(session, tenant_id_of(tenant), campaign_id)

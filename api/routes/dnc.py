@@ -8,7 +8,15 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
-from api.deps import EngineDep, LimitQuery, OffsetQuery, SessionDep, TenantDep, tenant_id_of
+from api.deps import (
+    EngineDep,
+    LimitQuery,
+    OffsetQuery,
+    SessionDep,
+    TenantDep,
+    WriteSessionDep,
+    tenant_id_of,
+)
 from models.dnc import DncEntry, DncEntryPublic
 from robot.dialler.campaigns import add_to_dnc
 from robot.errors import NotFoundError, ValidationError
@@ -76,7 +84,7 @@ def list_numbers(
 @router.delete("/{number}", status_code=204)
 def remove(
     number: Annotated[str, Path(min_length=1, max_length=40)],
-    session: SessionDep,
+    session: WriteSessionDep,
     tenant: TenantDep,
     region: Annotated[str, Query(min_length=2, max_length=2)] = "US",
 ) -> Response:

@@ -13,7 +13,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from api.bodies import read_upload, upload_openapi
-from api.deps import IdPath, LimitQuery, OffsetQuery, SessionDep, TenantDep, tenant_id_of
+from api.deps import (
+    IdPath,
+    LimitQuery,
+    OffsetQuery,
+    SessionDep,
+    TenantDep,
+    WriteSessionDep,
+    tenant_id_of,
+)
 from api.errors import PROBLEM_EXAMPLE
 from api.placement import load_stored_script
 from models.script import Script
@@ -102,7 +110,9 @@ def _store(session: Session, tenant_id: int, name: str, text: str) -> Script:
         }
     },
 )
-async def upload_script(request: Request, session: SessionDep, tenant: TenantDep) -> ScriptDetail:
+async def upload_script(
+    request: Request, session: WriteSessionDep, tenant: TenantDep
+) -> ScriptDetail:
     """Upload a script; the same name again becomes its next version."""
     upload = await read_upload(
         request,

@@ -20,6 +20,7 @@ from api.deps import (
     SessionDep,
     SettingsDep,
     TenantDep,
+    WriteSessionDep,
     tenant_id_of,
 )
 from models.webhook import (
@@ -134,7 +135,7 @@ def _delivery_out(delivery: WebhookDelivery, event: OutboxEvent) -> dict[str, An
 
 @router.post("", status_code=201, response_model=EndpointCreated)
 def create_endpoint(
-    data: EndpointCreate, session: SessionDep, settings: SettingsDep, tenant: TenantDep
+    data: EndpointCreate, session: WriteSessionDep, settings: SettingsDep, tenant: TenantDep
 ) -> EndpointCreated:
     """Register a URL for events; private and loopback addresses are refused by default."""
     check_webhook_url(data.url, allow_private=settings.webhooks_allow_private)
@@ -170,7 +171,7 @@ def get_endpoint(endpoint_id: IdPath, session: SessionDep, tenant: TenantDep) ->
 def update_endpoint(
     endpoint_id: IdPath,
     data: EndpointUpdate,
-    session: SessionDep,
+    session: WriteSessionDep,
     settings: SettingsDep,
     tenant: TenantDep,
 ) -> EndpointOut:
@@ -192,7 +193,7 @@ def update_endpoint(
 
 
 @router.delete("/{endpoint_id}", status_code=204)
-def delete_endpoint(endpoint_id: IdPath, session: SessionDep, tenant: TenantDep) -> Response:
+def delete_endpoint(endpoint_id: IdPath, session: WriteSessionDep, tenant: TenantDep) -> Response:
     """Remove an endpoint with its delivery history."""
     endpoint = _owned_endpoint(session, tenant_id_of(tenant), endpoint_id)
     deliveries = select(WebhookDelivery.id).where(WebhookDelivery.endpoint_id == endpoint.id)
