@@ -1,5 +1,6 @@
 """Carriers chosen by URL: ``sim://`` (the simulated network, default),
-``sip://user:secret@host:5060;transport=udp`` (a SIP trunk)."""
+``sip://user:secret@host:5060;transport=udp`` (a SIP trunk), ``local://`` (this machine's
+microphone and speaker)."""
 
 from __future__ import annotations
 
@@ -21,10 +22,9 @@ def create_carrier(url: str | None = None) -> Carrier:
 
         return SipCarrier.from_url(url)
     if scheme == "local":
-        raise ConfigError(
-            "the local:// carrier (microphone and speaker) is not part of this release; "
-            "use sim:// or sip://"
-        )
+        from robot.carriers.local import LocalCarrier
+
+        return LocalCarrier.from_url(url)
     raise ConfigError(f"unknown carrier URL {url!r}: use sim://, sip://... or local://")
 
 

@@ -17,13 +17,19 @@ if TYPE_CHECKING:
 
 
 def call(
-    target: Annotated[str, typer.Argument(help="Phone number (E.164) or SIP URI to call.")],
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="Phone number (E.164), SIP URI, or local:// to talk through this machine's "
+            "microphone and speaker."
+        ),
+    ],
     script: Annotated[
         str, typer.Option("--script", "-s", help="Script file or bundled script name.")
     ] = "lead_qualification",
     carrier: Annotated[
         str | None,
-        typer.Option(help="Carrier URL: sim:// (default), sip://user:pass@host:port."),
+        typer.Option(help="Carrier URL: sim:// (default), sip://user:pass@host:port, local://."),
     ] = None,
     lead: Annotated[
         list[str], typer.Option("--lead", "-l", help="Lead variable NAME=VALUE (repeatable).")
@@ -38,6 +44,8 @@ def call(
     from robot.cli.scripts import _load, _parse_lead
     from robot.config import get_settings
 
+    if carrier is None and target.startswith("local:"):
+        carrier = target  # the sound card is the carrier and the callee
     loaded = _load(script)
     variables = {"first_name": "there", **_parse_lead(lead)}
     recording_dir = record or get_settings().data_dir / "recordings"
