@@ -20,7 +20,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pydantic
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
@@ -73,27 +81,72 @@ class _Strict(BaseModel):
 
 
 class PersonaVoice(_Strict):
-    """Which synthesizer speaks for the persona, and how it differs from the robot's voice.
+    """Which voice speaks for the persona, and how it differs from the robot's voice.
 
     ``piper``: the packaged Piper voice, pitch-shifted by resampling (``pitch`` 1.3 = 30%
     higher) with the tempo kept at ``speed``. ``espeak``: an espeak-ng voice such as
-    ``en-us+f3`` (``variant``), ``speed`` scaling 160 words per minute.
+    ``en-us+f3`` (``variant``), ``speed`` scaling 160 words per minute. ``recording``: real
+    recordings, for languages no packaged synthesizer speaks well enough to be understood:
+    ``recordings`` maps each thing the persona says to the WAV file(s) in ``folder`` (absolute,
+    or relative to the persona file) that say it, played one after another.
     """
 
-    engine: Literal["piper", "espeak"] = "piper"
+    engine: Literal["piper", "espeak", "recording"] = "piper"
     variant: str | None = None
     pitch: float = Field(1.0, ge=0.6, le=1.8)
     speed: float = Field(1.0, ge=0.5, le=2.0)
     #: Output gain relative to the engine's level (1.0 = unchanged).
     gain: float = Field(1.0, gt=0.0, le=2.0)
+    folder: str | None = None
+    #: Text -> files, as pairs (the model is hashable: it keys the speech cache).
+    recordings: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @field_validator("recordings", mode="before")
+    @classmethod
+    def _recordings_mapping(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return tuple(
+                (str(text), (files,) if isinstance(files, str) else tuple(files))
+                for text, files in value.items()
+            )
+        return value
+
+    @field_validator("folder")
+    @classmethod
+    def _folder_from_persona_file(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        base = (info.context or {}).get("base_dir")
+        folder = Path(value).expanduser()
+        if not folder.is_absolute() and base is not None:
+            folder = Path(base) / folder
+        return str(folder)
 
     @model_validator(mode="after")
     def _variant_fits_engine(self) -> PersonaVoice:
         if self.engine == "espeak" and not self.variant:
             raise ValueError("an espeak voice needs a variant, e.g. 'en-us+f3'")
-        if self.engine == "espeak" and self.pitch != 1.0:
+        if self.engine != "piper" and self.pitch != 1.0:
             raise ValueError("pitch applies to piper voices; choose an espeak variant instead")
+        if self.engine == "recording":
+            if not self.folder or not self.recordings:
+                raise ValueError("a recording voice needs 'folder' and 'recordings'")
+            for text, files in self.recordings:
+                if not files:
+                    raise ValueError(f"recordings: no file for {text!r}")
+                for name in files:
+                    if not (Path(self.folder) / name).is_file():
+                        raise ValueError(f"recordings: {name!r} is not a file in {self.folder}")
+        elif self.recordings or self.folder:
+            raise ValueError("'folder' and 'recordings' apply to engine: recording")
         return self
+
+    def recording_files(self, text: str) -> list[Path]:
+        """The files that say ``text`` (recording voices)."""
+        for said, files in self.recordings:
+            if said == text:
+                return [Path(self.folder or ".") / name for name in files]
+        raise KeyError(text)
 
 
 class PersonaLine(_Strict):
@@ -206,6 +259,11 @@ class Persona(_Strict):
             raise ValueError(f"'lines' only apply to kind human, not {self.kind}")
         if (self.final_status or self.q850_cause) and self.kind in ANSWERING_KINDS:
             raise ValueError(f"final_status/q850_cause do not apply to kind {self.kind}")
+        if self.voice.engine == "recording":
+            recorded = {text for text, _files in self.voice.recordings}
+            for text in self.texts():
+                if text not in recorded:
+                    raise ValueError(f"'voice' has no recording for {text!r}")
         return self
 
     def texts(self) -> list[str]:
@@ -296,7 +354,8 @@ def parse_persona(text: str, filename: str = "<persona>") -> Persona:
     if not isinstance(root, CommentedMap):
         raise PersonaError([SourceProblem(filename, 1, 1, "a persona is a YAML mapping")])
     try:
-        return Persona.model_validate(_plain(root))
+        base_dir = Path(filename).parent if not filename.startswith("<") else None
+        return Persona.model_validate(_plain(root), context={"base_dir": base_dir})
     except pydantic.ValidationError as e:
         raise PersonaError(_problems(e, root, filename)) from e
 

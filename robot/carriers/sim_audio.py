@@ -22,7 +22,14 @@ from typing import Any
 
 import numpy as np
 
-from robot.audio import FRAME_MS, SAMPLE_WIDTH_BYTES, TELEPHONY_RATE_HZ, AudioChunk
+from robot.audio import (
+    FRAME_MS,
+    SAMPLE_WIDTH_BYTES,
+    TELEPHONY_RATE_HZ,
+    AudioChunk,
+    read_wav,
+    silence,
+)
 from robot.carriers.personas import Noise, PersonaVoice
 
 log = logging.getLogger(__name__)
@@ -39,6 +46,8 @@ NOISE_BED_S = 6.0
 #: Persona lines kept synthesized (process-wide).
 SPEECH_CACHE_ENTRIES = 512
 ESPEAK_BASE_WPM = 160
+#: Pause between the files of one recorded line (ms).
+RECORDING_GAP_MS = 150
 
 _cache_lock = threading.Lock()
 _speech_cache: OrderedDict[tuple[PersonaVoice, str], Future[AudioChunk]] = OrderedDict()
@@ -79,7 +88,11 @@ def persona_speech(voice: PersonaVoice, text: str) -> Future[AudioChunk]:
 
 def synthesize_persona_speech(voice: PersonaVoice, text: str) -> AudioChunk:
     """Synthesize ``text`` in ``voice`` (blocking; 8 kHz)."""
-    if voice.engine == "espeak":
+    if voice.engine == "recording":
+        gap = silence(RECORDING_GAP_MS).pcm
+        pieces = [read_wav(path, TELEPHONY_RATE_HZ).pcm for path in voice.recording_files(text)]
+        chunk = AudioChunk(gap.join(pieces), TELEPHONY_RATE_HZ)
+    elif voice.engine == "espeak":
         audio = _espeak(voice.variant or "en-us", round(ESPEAK_BASE_WPM * voice.speed))
         chunk = audio.synthesize(text)
     else:
