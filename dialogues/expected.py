@@ -13,8 +13,11 @@ The call session asks :func:`expected_answers` before decoding an utterance. The
 
     Slots of other types (money, dates, times, integers, free text) and handlers that capture
     values make a state open: everything goes to the general recognizer. A short-answer
-    state listens for its own answers plus the short examples of the intents it handles and
-    of the global intents, so "not interested" or "stop calling me" stay in the grammar.
+    state listens for its own answers (the slot's, and the short examples of the intents it
+    handles) plus the short examples of the global intents that may cut any question short
+    (the script's ``interrupt_intents``), so "not interested" or "stop calling me" stay in
+    the grammar. Other global intents stay out: their one-word examples ("what", "sorry")
+    attract any unclear sound.
 ``hints``
     a bounded list of the state's own expected phrases, given to a general recognizer
     (Whisper's initial prompt) in every state that has any.
@@ -138,8 +141,8 @@ def expected_answers(loaded: LoadedScript, state_name: str) -> ExpectedAnswers:
         return ExpectedAnswers(hints=hints)
     # The state's own answers first, so they survive the grammar's bound.
     phrases = list(own)
-    for intent in script.global_.on:
-        if intent not in state.on:
+    for intent in script.settings.interrupt_intents:
+        if intent in script.global_.on and intent not in state.on:
             phrases += _examples(loaded, intent, MAX_GLOBAL_EXAMPLES)
     unique = tuple(dict.fromkeys(phrases))[:MAX_GRAMMAR_PHRASES]
     return ExpectedAnswers(phrases=unique, hints=hints)

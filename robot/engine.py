@@ -2,13 +2,17 @@
 
 It owns what is shared between calls: speech engines (loaded once per language), the prompt
 cache (a script's static sentences are synthesized once, on disk and in memory; text with
-placeholders is synthesized live and never written to disk) and trained NLU per script.
+placeholders is synthesized live and never written to disk), trained NLU per script and a pool
+of answering-machine detectors (building one loads a pocketsphinx model, ~150 ms that hold the
+interpreter lock and so stall every call in the process; a finished call's detector is reset
+and handed to the next call).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +23,14 @@ from dialogues.nlu import IntentClassifier
 from robot.audio import AudioChunk
 from robot.carriers.base import Carrier
 from robot.config import Settings, get_settings
-from robot.session import CallReport, CallSession, SessionConfig, SessionEngines
+from robot.session import (
+    AnsweringMachineDetector,
+    CallReport,
+    CallSession,
+    SessionConfig,
+    SessionEngines,
+    ShortAnswerConfig,
+)
 from robot.speech.base import Synthesizer, split_sentences
 from robot.speech.endpoint import EndpointerConfig
 from robot.speech.prompt_cache import PromptCache
@@ -75,6 +86,41 @@ class ScriptVoice:
         return self.cache.warm(self.synthesizer, sorted(self.static))
 
 
+class DetectorPool:
+    """Answering-machine detectors kept for reuse: reset and handed out, one per call."""
+
+    def __init__(self, factory: Callable[[], AnsweringMachineDetector]) -> None:
+        self.factory = factory
+        self._lock = threading.Lock()
+        self._free: list[AnsweringMachineDetector] = []
+        self.built = 0
+
+    def acquire(self) -> AnsweringMachineDetector:
+        with self._lock:
+            detector = self._free.pop() if self._free else None
+        if detector is None:
+            detector = self.factory()
+            self.built += 1
+        return detector
+
+    def release(self, detector: AnsweringMachineDetector) -> None:
+        reset = getattr(detector, "reset", None)
+        if reset is None:
+            return  # cannot start afresh: not reused
+        reset()
+        with self._lock:
+            self._free.append(detector)
+
+    def warm(self, count: int) -> None:
+        """Have at least ``count`` detectors ready (built now, before calls need them)."""
+        with self._lock:
+            missing = count - len(self._free)
+        fresh = [self.factory() for _ in range(max(0, missing))]
+        self.built += len(fresh)
+        with self._lock:
+            self._free.extend(fresh)
+
+
 @dataclass
 class _ScriptRuntime:
     classifier: IntentClassifier
@@ -88,6 +134,15 @@ class CallEngine:
     detect_voicemail: bool = True
     _registry: Any = None
     _scripts: dict[int, _ScriptRuntime] = field(default_factory=dict)
+    _detectors: DetectorPool | None = None
+
+    @property
+    def detectors(self) -> DetectorPool:
+        if self._detectors is None:
+            from voicemail.detector import VoicemailDetector
+
+            self._detectors = DetectorPool(VoicemailDetector)
+        return self._detectors
 
     @property
     def registry(self) -> Any:
@@ -107,24 +162,43 @@ class CallEngine:
             self._scripts[key] = _ScriptRuntime(build_classifier(loaded), voice)
         return self._scripts[key]
 
-    def warm(self, loaded: LoadedScript) -> int:
-        """Synthesize the script's static prompts now, so the first call answers fast."""
+    def warm(self, loaded: LoadedScript, calls: int = 1) -> int:
+        """Synthesize the script's static prompts and load the engines now, so the first
+        call answers fast; ready a detector for each of ``calls`` simultaneous calls."""
         runtime = self.prepare(loaded)
         self.registry.recognizer(loaded.script.language)
+        self.grammar_recognizer(loaded.script.language)
+        if self.detect_voicemail:
+            self.detectors.warm(calls)
         return runtime.voice.warm()
 
+    def grammar_recognizer(self, language: str) -> Any:
+        """pocketsphinx for short answers, or None (turned off, or no model for ``language``)."""
+        short = self.settings.speech.short_answers
+        if not short.enabled:
+            return None
+        from robot.errors import ConfigError
+
+        try:
+            return self.registry.grammar_recognizer(language, mode=short.mode)
+        except ConfigError as e:
+            log.info("short answers go to the general recognizer for %s: %s", language, e)
+            return None
+
     def session_engines(self, loaded: LoadedScript) -> SessionEngines:
-        from voicemail.detector import VoicemailDetector
         from voicemail.vad import create_vad
 
         runtime = self.prepare(loaded)
         vad_kind = self.vad_kind
         threshold = self.settings.speech.endpoint.vad_threshold
+        pool = self.detectors if self.detect_voicemail else None
         return SessionEngines(
             tts=runtime.voice,
             asr=self.registry.recognizer(loaded.script.language),
             vad_factory=lambda: create_vad(vad_kind, threshold=threshold),
-            detector_factory=(lambda: VoicemailDetector()) if self.detect_voicemail else None,
+            detector_factory=pool.acquire if pool is not None else None,
+            grammar=self.grammar_recognizer(loaded.script.language),
+            detector_release=pool.release if pool is not None else None,
         )
 
     def session_config(self, recording_dir: Path | None) -> SessionConfig:
@@ -140,6 +214,12 @@ class CallEngine:
                 max_utterance_ms=ep.max_utterance_ms,
             ),
             recording_dir=recording_dir,
+            short_answers=ShortAnswerConfig(
+                enabled=self.settings.speech.short_answers.enabled,
+                max_speech_ms=self.settings.speech.short_answers.max_speech_ms,
+                min_confidence=self.settings.speech.short_answers.min_confidence,
+                hints=self.settings.speech.hints,
+            ),
         )
 
     async def call(

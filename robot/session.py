@@ -10,6 +10,12 @@ carrier. Three tasks run per call in one task group:
 * ``converse`` waits for the answer verdict, then turns inputs (utterances, DTMF, silence
   timers) into dialogue turns and speaks them.
 
+Each utterance is decoded for the state the dialogue is in (``dialogues.expected``): in a
+short-answer state (yes/no, digits, a choice, a few short intents) a closed grammar
+(``SessionEngines.grammar``, pocketsphinx) decodes it first, unless it is long; an empty or
+unsure grammar result goes to the general recognizer, which also gets the state's expected
+phrases as hints. The turn log records which engine produced each transcript.
+
 The session is the one catch boundary for a call: whatever fails, the call gets an outcome,
 is hung up, and the error is logged; one failing call never stops the dialler.
 """
@@ -26,11 +32,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from dialogues.expected import ExpectedAnswers, expected_answers
 from dialogues.manager import BargeIn, DialogueManager, Dtmf, HangUp, NoInput, Turn, UserText
 from robot.audio import AudioChunk
 from robot.carriers.base import Call, CallOutcome
 from robot.recording import CallRecorder
-from robot.speech.base import Recognizer, speech_executor, split_sentences
+from robot.speech.base import Recognizer, Transcript, speech_executor, split_sentences
 from robot.speech.endpoint import Endpointer, EndpointerConfig, EndpointEventKind
 from voicemail.signalling import classify_signalling
 
@@ -65,6 +72,23 @@ class SessionEngines:
     asr: Recognizer
     vad_factory: Callable[[], Any]
     detector_factory: Callable[[], AnsweringMachineDetector] | None = None
+    #: Closed-grammar recognizer for short-answer states (None: the general one decodes all).
+    grammar: Recognizer | None = None
+    #: Gives a detector back once its call no longer needs it (for reuse by the next call).
+    detector_release: Callable[[AnsweringMachineDetector], None] | None = None
+
+
+@dataclass
+class ShortAnswerConfig:
+    """When the grammar recognizer decodes (see ``speech.short_answers`` settings)."""
+
+    enabled: bool = True
+    #: Utterances with more voiced time go straight to the general recognizer.
+    max_speech_ms: float = 2000.0
+    #: Grammar results below this confidence go to the general recognizer too.
+    min_confidence: float = 0.7
+    #: Expected phrases reach the general recognizer as hints.
+    hints: bool = True
 
 
 @dataclass
@@ -75,6 +99,7 @@ class SessionConfig:
     max_call_ms: float = 10 * 60 * 1000.0
     ring_timeout_s: float = 30.0
     recording_dir: Path | None = None
+    short_answers: ShortAnswerConfig = field(default_factory=ShortAnswerConfig)
 
 
 @dataclass
@@ -87,6 +112,8 @@ class TranscriptTurn:
     intent: str | None = None
     confidence: float | None = None
     interrupted: bool = False
+    #: The recognizer that produced a callee turn's text (``pocketsphinx``, ``whisper``...).
+    engine: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -131,6 +158,7 @@ class CallReport:
 class _Input:
     kind: str  # "utterance" | "dtmf" | "hangup" | "verdict" | "speech_started"
     text: str = ""
+    engine: str | None = None
     digit: str = ""
     verdict: AudioVerdict | None = None
     speech_end: float = 0.0
@@ -170,6 +198,8 @@ class CallSession:
         self._first_audio: list[asyncio.Future[AudioChunk]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._events = call.events().__aiter__()
+        self._expected: dict[str, ExpectedAnswers] = {}
+        self._transcribing = True
 
     def _now_ms(self) -> float:
         return (time.monotonic() - self._t0) * 1000.0
@@ -200,6 +230,12 @@ class CallSession:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         with contextlib.suppress(Exception):
             await self.call.hangup()
+        if self._detector is not None and self.engines.detector_release is not None:
+            detector, self._detector = self._detector, None
+            try:
+                self.engines.detector_release(detector)
+            except Exception as e:  # a detector that cannot reset is simply not reused
+                log.warning("cannot reuse the detector of call %s: %s", self.call.call_id, e)
         self.report.duration_ms = self._now_ms()
         self.report.transcript.sort(key=lambda turn: turn.start_ms)
         sig = self.call.signalling
@@ -244,16 +280,28 @@ class CallSession:
             self.report.outcome = verdict.outcome
             self.report.voicemail_verdict = "machine"
             self.report.voicemail_reason = verdict.reason
+            if verdict.outcome == CallOutcome.MACHINE.value and self._leaves_message():
+                self._transcribing = False
+                await self._with_listeners(self._on_machine())
             return
         if self.engines.detector_factory is not None:
             self._detector = self.engines.detector_factory()
+        await self._with_listeners(self._converse())
+
+    async def _with_listeners(self, main: Any) -> None:
+        """Run ``main`` while the callee audio and control events are followed."""
         async with asyncio.TaskGroup() as group:
             listen = group.create_task(self._listen())
             watch = group.create_task(self._watch())
-            await self._converse()
+            await main
             self._ended.set()
             listen.cancel()
             watch.cancel()
+
+    def _leaves_message(self) -> bool:
+        settings = self.manager.settings
+        message = getattr(settings, "voicemail_message", None)
+        return bool(getattr(settings, "on_machine", "hangup") == "leave_message" and message)
 
     async def _await_answer(self) -> bool:
         """Follow control events until answer (True) or a failed call (False)."""
@@ -278,7 +326,7 @@ class CallSession:
     async def _listen(self) -> None:
         vad = self.engines.vad_factory()
         endpointer = Endpointer(self.config.endpoint)
-        early: asyncio.Task[str] | None = None
+        early: asyncio.Task[Transcript] | None = None
         async for frame in self.call.audio():
             self.recorder.add_callee(frame)
             if self._detector is not None and not self._verdict_sent:
@@ -300,9 +348,11 @@ class CallSession:
                     if self._speaking and self.manager.settings.barge_in:
                         self._barge_in()
                     self._inputs.put_nowait(_Input("speech_started"))
+                elif not self._transcribing:
+                    continue  # a machine answered: nothing it says is decoded
                 elif kind is EndpointEventKind.MAYBE_ENDED and event.audio is not None:
                     # Start decoding before the endpoint is certain; kept if speech stays off.
-                    early = self._spawn(self._transcribe(event.audio))
+                    early = self._spawn(self._transcribe(event.audio, event.speech_ms))
                 elif kind is EndpointEventKind.SPEECH_RESUMED:
                     early = None
                 elif kind is EndpointEventKind.SPEECH_ENDED and event.audio is not None:
@@ -314,7 +364,7 @@ class CallSession:
                         now_ms - (event.at_ms - (event.audio_start_ms or event.at_ms)),
                         now_ms - trailing_ms,
                     )
-                    decoding = early or self._spawn(self._transcribe(event.audio))
+                    decoding = early or self._spawn(self._transcribe(event.audio, event.speech_ms))
                     early = None
                     self._spawn(self._deliver(decoding, end, span))
 
@@ -335,23 +385,59 @@ class CallSession:
         return task
 
     async def _deliver(
-        self, decoding: asyncio.Task[str], speech_end: float, span: tuple[float, float]
+        self, decoding: asyncio.Task[Transcript], speech_end: float, span: tuple[float, float]
     ) -> None:
         self._pending_asr += 1
         try:
-            text = await decoding
+            heard = await decoding
         finally:
             self._pending_asr -= 1
         self._inputs.put_nowait(
-            _Input("utterance", text=text, speech_end=speech_end, start_ms=span[0], end_ms=span[1])
+            _Input(
+                "utterance",
+                text=heard.text.strip(),
+                engine=heard.engine or None,
+                speech_end=speech_end,
+                start_ms=span[0],
+                end_ms=span[1],
+            )
         )
 
-    async def _transcribe(self, audio: AudioChunk) -> str:
+    def _expected_now(self) -> ExpectedAnswers:
+        state = self.manager.state
+        if state not in self._expected:
+            self._expected[state] = expected_answers(self.manager.loaded, state)
+        return self._expected[state]
+
+    async def _transcribe(self, audio: AudioChunk, speech_ms: float) -> Transcript:
+        expected = self._expected_now()  # the question being answered, as the callee stops
         loop = asyncio.get_running_loop()
-        transcript = await loop.run_in_executor(
-            speech_executor(), lambda: self.engines.asr.transcribe(audio)
+        return await loop.run_in_executor(
+            speech_executor(), self._recognize, audio, speech_ms, expected
         )
-        return str(transcript.text).strip()
+
+    def _recognize(
+        self, audio: AudioChunk, speech_ms: float, expected: ExpectedAnswers
+    ) -> Transcript:
+        """Decode one utterance (blocking, in the speech executor)."""
+        cfg = self.config.short_answers
+        grammar = self.engines.grammar
+        asr = self.engines.asr
+        if grammar is not None and cfg.enabled and expected.short:
+            known = getattr(grammar, "known_phrases", None)
+            phrases = known(expected.phrases) if known is not None else expected.phrases
+            if phrases and speech_ms <= cfg.max_speech_ms:
+                heard = grammar.transcribe(audio, hints=phrases)
+                if heard.text.strip() and heard.confidence >= cfg.min_confidence:
+                    return heard
+                log.debug("call %s: grammar gave %r, asking %s", self.call.call_id, heard, asr.name)
+        hints: tuple[str, ...] = ()
+        if cfg.hints:
+            if asr.name == "vosk":  # a grammar: only where short answers are expected
+                hints = tuple(p for p in expected.phrases if not p.startswith("<"))
+            else:
+                hints = expected.hints
+        return asr.transcribe(audio, hints=hints)
 
     async def _watch(self) -> None:
         async for event in self._events:
@@ -389,6 +475,7 @@ class CallSession:
             self.report.voicemail_decision_ms = verdict.decision_ms
             if verdict.verdict == "machine":
                 self.report.outcome = CallOutcome.MACHINE.value
+                self._transcribing = False
                 await self._on_machine()
                 return
         self.report.outcome = CallOutcome.HUMAN.value
@@ -410,7 +497,7 @@ class CallSession:
             if item.kind == "utterance":
                 if not item.text:
                     continue  # noise or an empty recognition: keep listening
-                self._log_callee(item.text, item.start_ms, item.end_ms)
+                self._log_callee(item.text, item.start_ms, item.end_ms, item.engine)
                 if item.speech_end < self._dialogue_started:
                     continue  # the pickup "hello?" the greeting already answers
                 turn = self.manager.handle(UserText(item.text))
@@ -434,15 +521,15 @@ class CallSession:
                 return item.verdict
             if item.kind == "utterance" and item.text:
                 # The pickup "hello?": part of the transcript, not an answer to anything yet.
-                self._log_callee(item.text, item.start_ms, item.end_ms)
+                self._log_callee(item.text, item.start_ms, item.end_ms, item.engine)
             if item.kind == "hangup":
                 self.manager.handle(HangUp())
                 return None
 
     async def _on_machine(self) -> None:
-        settings = self.manager.settings
-        message = getattr(settings, "voicemail_message", None)
-        if getattr(settings, "on_machine", "hangup") == "leave_message" and message:
+        """Leave the script's voicemail message after the beep, when it asks for one."""
+        message = getattr(self.manager.settings, "voicemail_message", None)
+        if self._leaves_message() and message:
             from voicemail.early_media import BeepWaiter
 
             # Speak after the beep (or once the greeting has gone quiet), not over it.
@@ -456,8 +543,11 @@ class CallSession:
                 await self._speaker
             await self.call.playback_done()
 
-    def _log_callee(self, text: str, start_ms: float, end_ms: float) -> None:
+    def _log_callee(
+        self, text: str, start_ms: float, end_ms: float, engine: str | None = None
+    ) -> None:
         turn = TranscriptTurn("callee", text, round(start_ms), round(end_ms), self.manager.state)
+        turn.engine = engine
         self.report.transcript.append(turn)
 
     # -- speaking ---------------------------------------------------------------------------

@@ -124,17 +124,23 @@ class PocketsphinxRecognizer:
         self.phrases = tuple(phrases)
         self._lock = threading.Lock()
         self._searches: dict[tuple[str, tuple[str, ...]], str] = {}
+        self._known: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     def known_phrases(self, phrases: Sequence[str]) -> tuple[str, ...]:
         """``phrases`` normalized, without duplicates and without those whose words the
         dictionary lacks (names, brands): what a grammar can be built from."""
-        out: dict[str, None] = {}
-        for phrase in (normalize_phrase(p) for p in phrases):
-            if phrase == DIGIT_SEQUENCE or (
-                phrase and all(self._decoder.lookup_word(w) is not None for w in phrase.split())
-            ):
-                out[phrase] = None
-        return tuple(out)
+        key = tuple(phrases)
+        with self._lock:
+            if key not in self._known:
+                out: dict[str, None] = {}
+                for phrase in (normalize_phrase(p) for p in phrases):
+                    words = phrase.split()
+                    if phrase == DIGIT_SEQUENCE or (
+                        words and all(self._decoder.lookup_word(w) is not None for w in words)
+                    ):
+                        out[phrase] = None
+                self._known[key] = tuple(out)
+            return self._known[key]
 
     def _check_words(self, phrases: Sequence[str]) -> None:
         for phrase in phrases:

@@ -171,9 +171,32 @@ class SpeechRegistry:
             ),
         )
 
-    def grammar_recognizer(self, language: str = "en") -> Recognizer:
-        """pocketsphinx, for states that expect one of a few phrases (pass them as hints)."""
-        return self.recognizer(language, engine="pocketsphinx")
+    def grammar_recognizer(self, language: str = "en", mode: str = "grammar") -> Recognizer:
+        """pocketsphinx, for states that expect one of a few phrases (pass them as hints).
+
+        ``mode``: ``grammar`` (best recall), ``keywords`` or ``strict`` (grammar and keyword
+        spotting must agree: what calls use, as a wrong answer costs more than a retry)."""
+        if mode == "grammar":
+            return self.recognizer(language, engine="pocketsphinx")
+
+        def build() -> Recognizer:
+            from robot.speech.pocketsphinx import PocketsphinxRecognizer
+
+            if (
+                base_language(language) != "en"
+                and self._model_path("pocketsphinx", language) is None
+            ):
+                raise ConfigError(
+                    f"pocketsphinx ships only an English model: set speech.models"
+                    f"['pocketsphinx:{language}'] to an acoustic model folder"
+                )
+            return PocketsphinxRecognizer(
+                mode=mode,  # type: ignore[arg-type]
+                language=language,
+                model_dir=self._model_path("pocketsphinx", language),
+            )
+
+        return self._cached(f"asr-{mode}", "pocketsphinx", language, build)
 
     def streaming_recognizer(self, language: str) -> StreamingRecognizer:
         """Vosk with the operator's model for ``language`` (``speech.models['vosk:xx']``)."""

@@ -7,6 +7,8 @@ the environment, e.g. ``CALLROBOT_SPEECH__TTS='{"en": "espeak"}'`` or
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field, field_validator
 
 TTS_ENGINES = ("piper", "espeak", "silero")
@@ -31,6 +33,21 @@ class EndpointSettings(BaseModel):
     max_utterance_ms: float = 20000.0
 
 
+class ShortAnswerSettings(BaseModel):
+    """Short-answer states (yes/no, digits, choices, a few short intents; see
+    ``dialogues/expected.py``) are decoded by a closed grammar first (pocketsphinx)."""
+
+    enabled: bool = True
+    #: pocketsphinx mode: ``strict`` (a JSGF grammar and keyword spotting must agree; on the
+    #: bundled personas' lines it never disagreed with Whisper, where a plain grammar forced
+    #: most off-list speech onto some phrase), ``grammar`` or ``keywords``.
+    mode: Literal["grammar", "keywords", "strict"] = "strict"
+    #: Utterances with more voiced time than this go straight to the general recognizer.
+    max_speech_ms: float = 2000.0
+    #: Grammar results less sure than this go to the general recognizer as well.
+    min_confidence: float = 0.7
+
+
 class SpeechSettings(BaseModel):
     #: TTS engine per language code; other languages use ``tts_fallback`` (espeak-ng).
     tts: dict[str, str] = Field(default_factory=lambda: {"en": "piper", "ru": "espeak"})
@@ -48,6 +65,10 @@ class SpeechSettings(BaseModel):
     #: Static prompts kept in memory (the disk cache under data_dir/cache/tts is unbounded).
     prompt_cache_entries: int = 256
     endpoint: EndpointSettings = Field(default_factory=EndpointSettings)
+    short_answers: ShortAnswerSettings = Field(default_factory=ShortAnswerSettings)
+    #: Give the current state's expected phrases to the general recognizer (Whisper's initial
+    #: prompt; a grammar for Vosk in short-answer states).
+    hints: bool = True
 
     @field_validator("tts")
     @classmethod
