@@ -26,7 +26,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from robot.audio import FRAME_MS, TELEPHONY_RATE_HZ, AudioChunk
-from robot.carriers.base import CallEvent, CallState, Signalling, SipMessageInfo
+from robot.carriers.base import (
+    CallEvent,
+    CallState,
+    Signalling,
+    SipMessageInfo,
+    queued_audio,
+    queued_events,
+)
 from robot.errors import CarrierError, ValidationError
 from robot.replay_compare import DEFAULT_MAX_WER, ReplayResult, compare_calls
 
@@ -70,17 +77,11 @@ class ReplayCall:
         """What the robot sent while the recording played (silence where it was quiet)."""
         return AudioChunk(bytes(self._robot_sent), TELEPHONY_RATE_HZ)
 
-    async def audio(self) -> AsyncIterator[AudioChunk]:
-        while (chunk := await self._audio.get()) is not None:
-            yield chunk
-        self._audio.put_nowait(None)
+    def audio(self) -> AsyncIterator[AudioChunk]:
+        return queued_audio(self._audio)
 
-    async def events(self) -> AsyncIterator[CallEvent]:
-        while (event := await self._events.get()) is not None:
-            yield event
-            if event.kind in ("hangup", "failed"):
-                return
-        self._events.put_nowait(None)
+    def events(self) -> AsyncIterator[CallEvent]:
+        return queued_events(self._events)
 
     async def play(self, chunk: AudioChunk) -> None:
         if self._state == CallState.ENDED:

@@ -12,6 +12,7 @@ voicemail signalling classifier turns into a call outcome.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -160,3 +161,33 @@ class Carrier(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+# --- helpers for carrier implementations ------------------------------------------------------
+
+#: Digits a DTMF event can carry (RFC 4733: 0-9, *, #, A-D).
+DTMF_DIGITS = frozenset("0123456789*#ABCD")
+
+
+def check_dtmf(digits: str) -> None:
+    """Raise :class:`~robot.errors.CarrierError` unless ``digits`` are all DTMF digits."""
+    from robot.errors import CarrierError
+
+    if not digits or any(d not in DTMF_DIGITS for d in digits):
+        raise CarrierError(f"invalid DTMF digits {digits!r}")
+
+
+async def queued_audio(queue: asyncio.Queue[AudioChunk | None]) -> AsyncIterator[AudioChunk]:
+    """A call's ``audio()`` from a queue that ends with ``None`` (kept for later readers)."""
+    while (chunk := await queue.get()) is not None:
+        yield chunk
+    queue.put_nowait(None)
+
+
+async def queued_events(queue: asyncio.Queue[CallEvent | None]) -> AsyncIterator[CallEvent]:
+    """A call's ``events()`` from a queue, up to and including the final hangup/failed event."""
+    while (event := await queue.get()) is not None:
+        yield event
+        if event.kind in ("hangup", "failed"):
+            return
+    queue.put_nowait(None)

@@ -27,7 +27,15 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from robot.audio import FRAME_MS, TELEPHONY_RATE_HZ, AudioChunk, StreamResampler
-from robot.carriers.base import CallEvent, CallState, Signalling, SipMessageInfo
+from robot.carriers.base import (
+    CallEvent,
+    CallState,
+    Signalling,
+    SipMessageInfo,
+    check_dtmf,
+    queued_audio,
+    queued_events,
+)
 from robot.errors import CarrierError, ConfigError, MissingExtraError
 
 log = logging.getLogger(__name__)
@@ -140,17 +148,11 @@ class LocalCall:
     def state(self) -> CallState:
         return self._state
 
-    async def audio(self) -> AsyncIterator[AudioChunk]:
-        while (chunk := await self._audio.get()) is not None:
-            yield chunk
-        self._audio.put_nowait(None)
+    def audio(self) -> AsyncIterator[AudioChunk]:
+        return queued_audio(self._audio)
 
-    async def events(self) -> AsyncIterator[CallEvent]:
-        while (event := await self._events.get()) is not None:
-            yield event
-            if event.kind in ("hangup", "failed"):
-                return
-        self._events.put_nowait(None)
+    def events(self) -> AsyncIterator[CallEvent]:
+        return queued_events(self._events)
 
     async def play(self, chunk: AudioChunk) -> None:
         if self._ended:
@@ -173,8 +175,7 @@ class LocalCall:
         await self._drained.wait()
 
     async def send_dtmf(self, digits: str) -> None:
-        if not digits or any(d not in "0123456789*#ABCD" for d in digits):
-            raise CarrierError(f"invalid DTMF digits {digits!r}")
+        check_dtmf(digits)
         self.dtmf_sent += digits
 
     async def transfer(self, target: str, *, bridged: bool = False) -> None:

@@ -33,7 +33,15 @@ from pathlib import Path
 import numpy as np
 
 from robot.audio import FRAME_MS, TELEPHONY_RATE_HZ, AudioChunk
-from robot.carriers.base import CallEvent, CallState, Signalling, SipMessageInfo
+from robot.carriers.base import (
+    CallEvent,
+    CallState,
+    Signalling,
+    SipMessageInfo,
+    check_dtmf,
+    queued_audio,
+    queued_events,
+)
 from robot.carriers.personas import ANSWERING_KINDS, Persona, PersonaKind, load_personas
 from robot.carriers.sim_audio import FRAME_BYTES, SILENCE_FRAME, noise_bed, persona_speech
 from robot.carriers.sim_conversation import (
@@ -123,17 +131,11 @@ class SimCall:
     def state(self) -> CallState:
         return self._state
 
-    async def audio(self) -> AsyncIterator[AudioChunk]:
-        while (chunk := await self._audio.get()) is not None:
-            yield chunk
-        self._audio.put_nowait(None)  # the end stays visible to any later reader
+    def audio(self) -> AsyncIterator[AudioChunk]:
+        return queued_audio(self._audio)
 
-    async def events(self) -> AsyncIterator[CallEvent]:
-        while (event := await self._events.get()) is not None:
-            yield event
-            if event.kind in ("hangup", "failed"):
-                return
-        self._events.put_nowait(None)
+    def events(self) -> AsyncIterator[CallEvent]:
+        return queued_events(self._events)
 
     async def play(self, chunk: AudioChunk) -> None:
         if self._ended.is_set():
@@ -157,8 +159,7 @@ class SimCall:
         await self._drained.wait()
 
     async def send_dtmf(self, digits: str) -> None:
-        if not digits or any(d not in "0123456789*#ABCD" for d in digits):
-            raise CarrierError(f"invalid DTMF digits {digits!r}")
+        check_dtmf(digits)
         self.dtmf_received += digits
 
     async def transfer(self, target: str, *, bridged: bool = False) -> None:
