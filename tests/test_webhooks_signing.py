@@ -65,15 +65,19 @@ def api(
         yield from open_api(db.engine, isolated_settings)
 
 
-def test_outbox_rows_roll_back_with_the_call_state(api: ApiHarness) -> None:
-    tenant_id = api.tenants["acme"][0]
+def running_call_with_an_endpoint(api: ApiHarness) -> int:
+    """A call row of tenant acme (not ended yet), which has a webhook endpoint."""
     add_endpoint(api.engine, "http://127.0.0.1:9/", tenant="acme")
     with session_scope(api.engine) as session:
-        call = Call(tenant_id=tenant_id, number="+12025550143")
+        call = Call(tenant_id=api.tenants["acme"][0], number="+12025550143")
         session.add(call)
         session.flush()
-        call_id = call.id
-    assert call_id is not None
+        assert call.id is not None
+        return call.id
+
+
+def test_outbox_rows_roll_back_with_the_call_state(api: ApiHarness) -> None:
+    call_id = running_call_with_an_endpoint(api)
     with pytest.raises(DatabaseError), write_transaction(api.engine) as conn:
         conn.execute(
             Call.__table__.update().values(outcome="human", disposition="qualified", qualified=True)
@@ -199,14 +203,7 @@ def test_event_sink_rejects_mismatched_event_id_header() -> None:
 def test_the_script_names_the_dispositions_that_make_a_qualified_lead(
     api: ApiHarness, disposition: str, qualified_dispositions: tuple[str, ...], qualified: bool
 ) -> None:
-    tenant_id = api.tenants["acme"][0]
-    add_endpoint(api.engine, "http://127.0.0.1:9/", tenant="acme")
-    with session_scope(api.engine) as session:
-        call = Call(tenant_id=tenant_id, number="+12025550143")
-        session.add(call)
-        session.flush()
-        call_id = call.id
-    assert call_id is not None
+    call_id = running_call_with_an_endpoint(api)
     report = CallReport(call_id="sim-1", outcome="human", disposition=disposition, answered_ms=900)
     result = report_to_result(report, utc_now(), qualified_dispositions)
     with write_transaction(api.engine) as conn:
