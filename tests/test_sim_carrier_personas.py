@@ -7,12 +7,14 @@ timing are in test_sim_carrier.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import phonenumbers
+import pydantic
 import pytest
 
 from robot.audio import AudioChunk
@@ -165,7 +167,12 @@ def human(**fields: Any) -> Persona:
 class Simulation:
     """Runs a conversation on a 20 ms clock with a scripted robot."""
 
-    def __init__(self, persona: Persona, speech: dict[str, bytes]) -> None:
+    def __init__(
+        self,
+        persona: Persona,
+        speech: dict[str, bytes],
+        listen: Callable[[bytes], Future[str]] | None = None,
+    ) -> None:
         self.dtmf: list[str] = []
         self.conversation = PersonaConversation(
             persona,
@@ -173,6 +180,7 @@ class Simulation:
             answered_ms=0.0,
             prompt_end_silence_ms=400.0,
             on_dtmf=self.dtmf.append,
+            listen=listen,
         )
         self.now_ms = 0.0
         self.sent: list[bytes] = []
@@ -418,3 +426,67 @@ def test_personas_list_and_speak_commands(tmp_path: Path) -> None:
     assert frame_rms(audio.pcm) > 100
     unknown = runner.invoke(app, ["personas", "speak", "nobody", "--out", str(out)])
     assert unknown.exit_code == 2 and "no persona named 'nobody'" in unknown.output
+
+
+class ScriptedEar:
+    """Hears each robot prompt as the next of ``texts`` (and keeps the audio it was given)."""
+
+    def __init__(self, *texts: str) -> None:
+        self.texts = list(texts)
+        self.audio: list[bytes] = []
+
+    def __call__(self, pcm: bytes) -> Future[str]:
+        self.audio.append(pcm)
+        future: Future[str] = Future()
+        future.set_result(self.texts.pop(0))
+        return future
+
+
+def test_a_listening_persona_answers_by_what_the_robot_asked() -> None:
+    persona = human(
+        hello=None,
+        lines=[
+            {"when": ["call you back"], "say": "No thanks."},
+            {"when": ["own your home", "homeowner"], "say": "Yes, I do."},
+            {"say": "Pardon?"},
+        ],
+    )
+    assert persona.listens
+    ear = ScriptedEar(
+        "Do you own your home?",
+        "Sorry, I didn't get that. Are you the homeowner?",
+        "Can we call you back tomorrow?",
+        "What colour is the sky?",
+        "What colour is the sky?",
+    )
+    speech = {"No thanks.": voice_pcm(300), "Yes, I do.": voice_pcm(300), "Pardon?": voice_pcm(300)}
+    sim = Simulation(persona, speech, listen=ear)
+    for _ in range(5):
+        sim.run(1000, ROBOT_FRAME)
+        sim.run(2000)
+    said = [(line.turn, line.text) for line in sim.conversation.spoken]
+    assert said == [
+        (1, "Yes, I do."),
+        (2, "Yes, I do."),  # asked again: the same answer again
+        (3, "No thanks."),
+        (4, "Pardon?"),  # nothing matches: the next line without 'when'
+    ]  # and the fifth prompt finds nothing left to say
+    assert sim.conversation.heard[1] == "Do you own your home?"
+    assert all(len(pcm) >= 50 * FRAME_BYTES for pcm in ear.audio)  # the whole 1 s prompt
+
+
+def test_a_listening_persona_waits_for_the_whole_prompt() -> None:
+    persona = human(hello=None, lines=[{"when": "callback", "say": "Yes."}])
+    ear = ScriptedEar("Would you like a callback?")
+    sim = Simulation(persona, {"Yes.": voice_pcm(300)}, listen=ear)
+    sim.run(600, ROBOT_FRAME)
+    sim.run(420)  # the prompt seems over: the persona starts working it out ...
+    sim.run(600, ROBOT_FRAME)  # ... but the robot goes on: the same prompt
+    sim.run(1500)
+    assert len(ear.audio) == 1 and len(ear.audio[0]) >= 60 * FRAME_BYTES
+    assert [line.text for line in sim.conversation.spoken] == ["Yes."]
+
+
+def test_listening_personas_cannot_barge_in_by_count() -> None:
+    with pytest.raises(pydantic.ValidationError, match="cannot use interrupt_after_ms"):
+        human(lines=[{"when": "x", "say": "Yes."}, {"say": "No.", "interrupt_after_ms": 500}])

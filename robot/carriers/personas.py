@@ -150,9 +150,17 @@ class PersonaVoice(_Strict):
 
 
 class PersonaLine(_Strict):
-    """What the persona does at one turn."""
+    """What the persona does at one turn.
+
+    Without ``when``, ``lines[n-1]`` answers the robot's n-th prompt. A persona whose lines
+    have ``when`` *listens*: it transcribes each robot prompt and answers with the first line
+    not yet said whose ``when`` phrases occur in it (a line already said when the robot asks
+    the same again), else with the next line without ``when``.
+    """
 
     say: str = ""
+    #: Phrases (any case) of the robot's prompt this line answers.
+    when: tuple[str, ...] = ()
     dtmf: str | None = None
     #: Pause after the robot's prompt ends before speaking (ms).
     think_ms: int = Field(600, ge=0, le=30_000)
@@ -168,10 +176,19 @@ class PersonaLine(_Strict):
             raise ValueError(f"DTMF digits must be 0-9, *, #, A-D; got {value!r}")
         return value
 
+    @field_validator("when", mode="before")
+    @classmethod
+    def _when_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return (value,)
+        return value
+
     @model_validator(mode="after")
     def _does_something(self) -> PersonaLine:
         if not self.say.strip() and not self.dtmf and not self.hangup_after:
             raise ValueError("a line needs 'say', 'dtmf' or 'hangup_after'")
+        if any(not phrase.strip() for phrase in self.when):
+            raise ValueError("'when' phrases must not be empty")
         return self
 
 
@@ -259,12 +276,22 @@ class Persona(_Strict):
             raise ValueError(f"'lines' only apply to kind human, not {self.kind}")
         if (self.final_status or self.q850_cause) and self.kind in ANSWERING_KINDS:
             raise ValueError(f"final_status/q850_cause do not apply to kind {self.kind}")
+        if self.listens and any(line.interrupt_after_ms is not None for line in self.lines):
+            raise ValueError(
+                "'lines' of a listening persona (with 'when') cannot use interrupt_after_ms: "
+                "it hears a prompt only once it ends"
+            )
         if self.voice.engine == "recording":
             recorded = {text for text, _files in self.voice.recordings}
             for text in self.texts():
                 if text not in recorded:
                     raise ValueError(f"'voice' has no recording for {text!r}")
         return self
+
+    @property
+    def listens(self) -> bool:
+        """Some line answers by what the robot said (``when``), not by prompt count."""
+        return any(line.when for line in self.lines)
 
     def texts(self) -> list[str]:
         """Every text this persona may speak (to synthesize ahead of time)."""

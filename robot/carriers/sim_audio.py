@@ -122,6 +122,24 @@ def _espeak(variant: str, words_per_minute: int) -> Any:
     return EspeakSynthesizer("en", voice=variant, words_per_minute=words_per_minute)
 
 
+@lru_cache(maxsize=1)
+def _listener() -> Any:
+    from robot.speech.whisper import WhisperRecognizer
+
+    return WhisperRecognizer()
+
+
+def transcribe_robot_prompt(pcm: bytes) -> Future[str]:
+    """What a listening persona understood of a robot prompt (8 kHz PCM; English Whisper
+    tiny.en, in the persona threads: the callee's ears cost the robot nothing)."""
+
+    def run() -> str:
+        text: str = _listener().transcribe(AudioChunk(pcm, TELEPHONY_RATE_HZ)).text
+        return text
+
+    return persona_executor().submit(run)
+
+
 def frame_rms(pcm: bytes) -> float:
     """RMS of 16-bit PCM (0..32768)."""
     samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32)

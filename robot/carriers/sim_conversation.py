@@ -12,7 +12,10 @@ keeps the turn-taking rules testable on their own:
 - ``lines[n-1]`` answers prompt n: ``think_ms`` after it ends, or ``interrupt_after_ms`` after
   it starts (a barge-in: the persona talks over the robot; :class:`BargeIn` records how long
   the robot talked on and whether any robot speech still came after it called
-  ``stop_playback()``);
+  ``stop_playback()``); a persona whose lines have ``when`` listens instead: the prompt's
+  audio is transcribed when it ends and the line is chosen by what the robot said
+  (:meth:`PersonaConversation.choose_line`), so a re-prompt gets an answer again and a
+  question asked out of the expected order gets the right one;
 - a voicemail plays its greeting, then the beep, then records until ``record_max_ms``;
 - a human hangs up after ``patience_ms`` with nobody saying anything.
 """
@@ -26,7 +29,14 @@ from dataclasses import dataclass
 
 from robot.audio import FRAME_MS, AudioChunk
 from robot.carriers.personas import Persona, PersonaKind, PersonaLine
-from robot.carriers.sim_audio import FRAME_BYTES, SILENCE_FRAME, frame_rms, persona_speech, tone
+from robot.carriers.sim_audio import (
+    FRAME_BYTES,
+    SILENCE_FRAME,
+    frame_rms,
+    persona_speech,
+    tone,
+    transcribe_robot_prompt,
+)
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +114,18 @@ class PersonaConversation:
         answered_ms: float,
         prompt_end_silence_ms: float = 1000.0,
         on_dtmf: Callable[[str], None] = lambda digit: None,
+        listen: Callable[[bytes], Future[str]] | None = None,
     ) -> None:
         self.persona = persona
+        self._listen = listen or transcribe_robot_prompt
+        self._listens = persona.listens
+        #: Robot audio of the prompt being heard (listening personas only).
+        self._prompt_pcm = bytearray()
+        #: (turn, prompt end ms, transcription) while a listening persona works out a prompt.
+        self._listening: tuple[int, float, Future[str]] | None = None
+        self._said: set[int] = set()
+        #: What a listening persona understood of each prompt it answered (turn -> text).
+        self.heard: dict[int, str] = {}
         self._speech = speech
         self.prompt_end_silence_ms = prompt_end_silence_ms
         self._on_dtmf = on_dtmf
@@ -132,6 +152,7 @@ class PersonaConversation:
         """Hear one robot frame, return the persona's frame; None once the persona hung up."""
         self._now_ms = call_ms
         self._hear(call_ms, robot_frame)
+        self._understood(call_ms)
         if self._speaking is None:
             self._repeat_hello(call_ms)
             self._start_next(call_ms)
@@ -164,6 +185,8 @@ class PersonaConversation:
                 barge_in.talkover_ms += FRAME_MS
             elif barge_in.robot_stopped_ms is not None and barge_in.end_ms is None:
                 barge_in.after_stop_ms += FRAME_MS
+        if self._listens and frame and prompt is not None and (prompt.end_ms is None or is_speech):
+            self._prompt_pcm += frame
         if prompt is not None and prompt.end_ms is None:
             if is_speech:
                 prompt.last_speech_ms = call_ms
@@ -177,6 +200,7 @@ class PersonaConversation:
             prompt.speech_ms += FRAME_MS
         elif is_speech:
             self.prompts.append(RobotPrompt(call_ms, call_ms, speech_ms=FRAME_MS))
+            self._prompt_pcm = bytearray(frame or b"")
             self._prompt_started(len(self.prompts), call_ms)
         if is_speech:
             self._last_activity_ms = call_ms
@@ -192,9 +216,52 @@ class PersonaConversation:
             self._schedule_line(turn, call_ms + line.interrupt_after_ms, barge_in=True)
 
     def _prompt_ended(self, turn: int, end_ms: float, call_ms: float) -> None:
+        if self._listens:
+            if self.persona.kind == PersonaKind.HUMAN:
+                self._listening = (turn, end_ms, self._listen(bytes(self._prompt_pcm)))
+            return
         line = self._line(turn)
         if line is not None:
             self._schedule_line(turn, max(call_ms, end_ms + line.think_ms), barge_in=False)
+
+    def _understood(self, call_ms: float) -> None:
+        """A listening persona has transcribed the last prompt: choose and schedule its line."""
+        if self._listening is None or not self._listening[2].done():
+            return
+        turn, end_ms, future = self._listening
+        self._listening = None
+        try:
+            text = future.result()
+        except Exception as e:
+            log.warning("persona %s could not hear the robot: %s", self.persona.name, e)
+            text = ""
+        self.heard[turn] = text
+        index = self.choose_line(text)
+        if index is None:
+            log.debug("persona %s: nothing to say to %r", self.persona.name, text)
+            return
+        self._said.add(index)
+        line = self.persona.lines[index]
+        self._scheduled_turns.add(turn)
+        start_ms = max(call_ms, end_ms + line.think_ms)
+        self._pending.append(
+            _Utterance(start_ms, turn, line.say, line.dtmf or "", line.hangup_after, False)
+        )
+
+    def choose_line(self, prompt_text: str) -> int | None:
+        """Index of the line answering a prompt that said ``prompt_text`` (listening)."""
+        heard = _plain_words(prompt_text)
+        lines = self.persona.lines
+        matching = [
+            i for i, line in enumerate(lines) if any(_plain_words(w) in heard for w in line.when)
+        ]
+        fresh = [i for i in matching if i not in self._said]
+        if fresh:
+            return fresh[0]
+        if matching:
+            return max(matching, key=lambda i: (i in self._said, i))  # asked again: say it again
+        plain = [i for i, line in enumerate(lines) if not line.when and i not in self._said]
+        return plain[0] if plain else None
 
     def _line(self, turn: int) -> PersonaLine | None:
         lines = self.persona.lines
@@ -213,6 +280,9 @@ class PersonaConversation:
 
     def _unschedule(self, turn: int) -> bool:
         """Take back the not yet started answer to prompt ``turn``; False if there is none."""
+        if self._listening is not None and self._listening[0] == turn:
+            self._listening = None  # the robot went on: hear the whole prompt first
+            return True
         for utterance in self._pending:
             if utterance.turn == turn and not utterance.barge_in:
                 self._pending.remove(utterance)
@@ -288,6 +358,12 @@ class PersonaConversation:
         vm = self.persona.voicemail
         if utterance.is_beep and vm is not None:
             self._hangup_at_ms = end_ms + vm.record_max_ms
+
+
+def _plain_words(text: str) -> str:
+    """Lower-case words separated by single spaces, padded, for whole-word matching."""
+    words = "".join(c if c.isalnum() or c == "'" else " " for c in text.lower()).split()
+    return f" {' '.join(words)} "
 
 
 def speech_pcm(future: Future[AudioChunk]) -> bytes:
