@@ -5,6 +5,7 @@ machine-as-human rates, median/p95 decision time after answer, per-category accu
 engine) plus the same figures for the ``dev`` split the defaults were tuned on.
 
     python bench/voicemail.py [--per-category 30] [--vad silero] [--no-phrases] [--seed 4]
+        [--phrase-engine whisper|pocketsphinx] [--errors]
 """
 
 from __future__ import annotations
@@ -60,12 +61,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=4)
     parser.add_argument("--vad", default="silero")
     parser.add_argument("--phrases", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--phrase-engine", default="whisper", choices=["whisper", "pocketsphinx"])
     parser.add_argument("--errors", action="store_true", help="list misread cases on stderr")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     cases = build_devset(args.per_category, seed=args.seed)
     built = time.perf_counter()
-    settings = DetectorSettings(vad_engine=args.vad, phrases=args.phrases)
+    settings = DetectorSettings(
+        vad_engine=args.vad, phrases=args.phrases, phrase_engine=args.phrase_engine
+    )
     detector = VoicemailDetector(settings)
     verdicts: dict[str, tuple[str, float]] = {}
     audio_ms = 0.0
@@ -76,15 +80,20 @@ def main(argv: list[str] | None = None) -> None:
         if args.errors and verdict.verdict != case.label:
             sys.stderr.write(f"{case.case_id} {case.label} -> {verdict}\n")
     detected = time.perf_counter()
+    reads = detector.reader.reads if detector.reader is not None else 0
     result = {
         "bench": "voicemail",
         "split": "test",
         "vad": args.vad,
         "phrases": args.phrases,
+        "phrase_engine": args.phrase_engine if args.phrases else None,
         **figures([c for c in cases if c.split == "test"], verdicts),
         "dev": figures([c for c in cases if c.split == "dev"], verdicts),
         "build_s": round(built - started, 2),
         "detect_rtf": round((detected - built) / (audio_ms / 1000), 4),
+        # Greeting reads (Whisper) per case, and the CPU share of detection they take.
+        "reads_per_case": round(reads / len(cases), 2),
+        "read_ms_mean": round(detector.reader.read_ms / reads, 1) if reads else None,
     }
     sys.stdout.write(json.dumps(result) + "\n")
 

@@ -7,7 +7,13 @@ final verdict. Evidence, strongest first:
 
 * SIT (three rising tones) -> machine: a carrier announcement follows.
 * a beep (sustained pure tone) -> machine.
-* a voicemail phrase from the optional :class:`~voicemail.phrases.PhraseSpotter` -> machine.
+* a voicemail phrase -> machine. By default :class:`~voicemail.transcripts.GreetingReader`
+  reads the greeting with Whisper while it plays: every ``read_every_ms`` of speech, at each
+  pause of ``read_pause_ms``, and before any cadence verdict, so "you've reached", "оставьте
+  сообщение" or "the number you have dialed" decide as soon as they are said. The cheaper
+  pocketsphinx :class:`~voicemail.phrases.PhraseSpotter` is the alternative (English only).
+* words people say on picking up ("Hello?", "Yes, who is this?", "Алло") followed by
+  ``answer_silence_ms`` of silence -> human, without waiting the full silence below.
 * cadence (:mod:`voicemail.cadence`): a greeting longer than ``max_greeting_ms`` that holds
   ``min_sentence_pauses`` sentence pauses, or longer than ``max_continuous_greeting_ms``
   -> machine; a greeting followed by ``after_greeting_silence_ms`` of silence (only
@@ -42,6 +48,7 @@ from robot.errors import ValidationError
 from voicemail.cadence import CadenceLimits, CadenceTracker
 from voicemail.phrases import PhraseSpotter, create_phrase_spotter
 from voicemail.tones import ToneSegment, ToneTracker, goertzel_power, is_sit_sequence, sit_band
+from voicemail.transcripts import GreetingReader, GreetingTranscript
 from voicemail.vad import VadFrame, VoiceActivityDetector, create_vad
 
 logger = logging.getLogger(__name__)
@@ -75,13 +82,15 @@ class DetectorSettings(BaseModel):
         3, description="Machines read several sentences; people introduce themselves in one."
     )
     after_greeting_silence_ms: float = Field(
-        1000, description="Silence that ends a human hello (machines pause for less)."
+        700,
+        description="Silence that ends a human greeting (machines pause for less; the words "
+        "before it are read for machine phrases first).",
     )
     max_words: int = Field(0, description="More words than this is a machine (0: no limit).")
     short_greeting_ms: float = Field(
         700, description="A greeting this short needs only short_greeting_silence_ms (0: off)."
     )
-    short_greeting_silence_ms: float = Field(600, description="Silence after a bare hello.")
+    short_greeting_silence_ms: float = Field(450, description="Silence after a bare hello.")
     total_analysis_ms: float = Field(6000, description="Decide by this time at the latest.")
     beep_min_hz: float = Field(350, description="Lowest beep frequency.")
     beep_max_hz: float = Field(3000, description="Highest beep frequency.")
@@ -90,10 +99,30 @@ class DetectorSettings(BaseModel):
     tone_min_tonality: float = Field(0.8, description="Share of a window's energy at its peak.")
     tone_min_level_dbfs: float = Field(-45, description="Quieter windows are never tones.")
     sit: bool = Field(True, description="Detect Special Information Tones.")
-    phrases: bool = Field(
-        True, description="Spot voicemail phrases with ASR (pocketsphinx keyword spotting)."
+    phrases: bool = Field(True, description="Spot voicemail phrases with ASR.")
+    phrase_engine: Literal["whisper", "pocketsphinx"] = Field(
+        "whisper",
+        description="whisper: read the greeting as it plays (English and Russian); "
+        "pocketsphinx: keyword spotting, cheaper, English only and misses more.",
     )
-    phrase_language: str = Field("en", description="Language of the phrase list.")
+    phrase_language: str = Field(
+        "en,ru", description="Languages callees may speak, comma-separated (en, ru)."
+    )
+    read_every_ms: float = Field(
+        400, description="While the greeting goes on, read it again after this much speech."
+    )
+    read_pause_ms: float = Field(
+        150, description="A pause this long reads the words before it at once."
+    )
+    read_min_speech_ms: float = Field(300, description="Less speech is not worth reading.")
+    answer_silence_ms: float = Field(
+        350,
+        description='Silence after words people say on picking up ("Hello?", "Yes, who '
+        'is this?") that decides human (0: off).',
+    )
+    answer_max_greeting_ms: float = Field(
+        2500, description="A longer greeting never takes the answer_silence_ms shortcut."
+    )
 
     def cadence_limits(self) -> CadenceLimits:
         return CadenceLimits(
@@ -130,13 +159,18 @@ class VoicemailDetector:
         *,
         vad: VoiceActivityDetector | None = None,
         phrase_spotter: PhraseSpotter | None = None,
+        reader: GreetingReader | None = None,
     ) -> None:
         self.settings = settings or DetectorSettings()
         s = self.settings
         self.vad = vad or create_vad(s.vad_engine, threshold=s.vad_threshold)
-        if phrase_spotter is None and s.phrases:
-            phrase_spotter = create_phrase_spotter(s.phrase_language)
+        if s.phrases and phrase_spotter is None and reader is None:
+            if s.phrase_engine == "whisper":
+                reader = GreetingReader(s.phrase_language)
+            else:
+                phrase_spotter = create_phrase_spotter(s.phrase_language.split(",")[0])
         self.phrase_spotter = phrase_spotter
+        self.reader = reader
         self.tones = ToneTracker(
             min_tonality=s.tone_min_tonality, min_level_dbfs=s.tone_min_level_dbfs
         )
@@ -149,6 +183,10 @@ class VoicemailDetector:
         self.cadence.reset()
         if self.phrase_spotter is not None:
             self.phrase_spotter.reset()
+        if self.reader is not None:
+            self.reader.reset()
+        self.transcript: GreetingTranscript | None = None
+        self._read_speech_ms = 0.0
         self._segments: list[ToneSegment] = []
         self._heard_ms = 0.0
         self.verdict: Verdict | None = None
@@ -161,6 +199,8 @@ class VoicemailDetector:
             chunk = chunk.resampled(TELEPHONY_RATE_HZ)
         chunk = AudioChunk(chunk.pcm, chunk.rate, self._heard_ms)
         self._heard_ms += chunk.duration_ms
+        if self.reader is not None:
+            self.reader.process(chunk)
         verdict = self._tone_verdict(self.tones.process(chunk)) or self._phrase_verdict(chunk)
         if verdict is None:
             verdict = self._cadence_verdict(self.vad.process(chunk))
@@ -243,9 +283,11 @@ class VoicemailDetector:
         for frame in frames:
             call = self.cadence.update(frame)
             if call is None:
+                if verdict := self._reading_verdict():
+                    return verdict
                 continue
             if call.kind == "machine":
-                return Verdict("machine", call.at_ms, call.reason)
+                return self._read_all() or Verdict("machine", call.at_ms, call.reason)
             if call.kind == "initial_silence":
                 return Verdict(self.settings.initial_silence_verdict, call.at_ms, call.reason)
             if call.kind == "human":
@@ -253,7 +295,61 @@ class VoicemailDetector:
                     continue  # a tone is playing: wait to see whether it is a beep
                 if self.phrase_spotter is not None and self.phrase_spotter.busy():
                     continue  # let the phrase spotter finish the words just heard
+                if verdict := self._read_all():  # the words before the silence first
+                    return verdict
                 return Verdict("human", call.at_ms, call.reason)
+        return None
+
+    # -- reading the greeting ---------------------------------------------------------------
+
+    def _read(self) -> Verdict | None:
+        """Transcribe the greeting so far; a machine verdict if it holds a machine phrase."""
+        cadence = self.cadence
+        assert self.reader is not None and cadence.greeting_start_ms is not None
+        # Start a little before the first word: VAD onsets clip soft first consonants.
+        self.transcript = found = self.reader.read(cadence.greeting_start_ms - 250, cadence.now_ms)
+        self._read_speech_ms = cadence.greeting_ms
+        if found.machine_phrase is None:
+            return None
+        reason = f'phrase "{found.machine_phrase}" ({found.language}: "{found.text}")'
+        return Verdict("machine", cadence.now_ms, reason, "phrase")
+
+    def _read_all(self) -> Verdict | None:
+        """Read the words not read yet (before a cadence verdict)."""
+        cadence = self.cadence
+        if self.reader is None or cadence.greeting_start_ms is None:
+            return None
+        if self.transcript is not None and self._read_speech_ms >= cadence.greeting_ms:
+            return None
+        return self._read()
+
+    def _reading_verdict(self) -> Verdict | None:
+        """Read the greeting at pauses and every ``read_every_ms`` of speech; answer shortcut."""
+        s, cadence = self.settings, self.cadence
+        if self.reader is None or cadence.greeting_start_ms is None:
+            return None
+        unread_ms = cadence.greeting_ms - (self._read_speech_ms if self.transcript else 0.0)
+        pause = cadence.silence_ms >= s.read_pause_ms
+        due = pause or unread_ms >= s.read_every_ms
+        if cadence.greeting_ms >= s.read_min_speech_ms and unread_ms > 0 and due:
+            verdict = self._read()
+            if verdict is not None:
+                return verdict
+        found = self.transcript
+        if (
+            s.answer_silence_ms
+            and found is not None
+            and found.answer_like
+            and unread_ms <= 0
+            and cadence.silence_ms >= s.answer_silence_ms
+            and cadence.greeting_ms <= s.answer_max_greeting_ms
+            and self.tones.ongoing() is None
+        ):
+            reason = (
+                f'answer "{found.text}" ({cadence.greeting_ms / 1000:.1f} s) '
+                f"then silence {cadence.silence_ms / 1000:.1f} s"
+            )
+            return Verdict("human", cadence.now_ms, reason, "answer")
         return None
 
     def _timeout_verdict(self, at_ms: float, ended: bool = False) -> Verdict:

@@ -3,14 +3,20 @@
 A :class:`PhraseSpotter` streams callee audio and reports :class:`PhraseHit` s. The real one,
 :class:`PocketsphinxPhraseSpotter`, runs pocketsphinx keyword spotting with the en-us model that
 ships in the ``pocketsphinx`` wheel (16 kHz; telephony audio is upsampled at its edge). Each
-phrase carries a detection threshold: longer phrases take smaller ones. Russian phrases are
-listed for operators who plug in a Russian model; the bundled model is English only.
+phrase carries a detection threshold: longer phrases take smaller ones. The bundled
+pocketsphinx model is English only.
+
+For transcripts (:mod:`voicemail.transcripts` reads the greeting with Whisper, English and
+Russian), :func:`machine_phrase` names the first phrase typical of voicemail greetings and
+carrier announcements, and :func:`answer_like` says whether the words are what people say when
+they pick up ("Hello?", "Yes, who is this?", "Алло, слушаю").
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -57,6 +63,190 @@ RUSSIAN_MACHINE_PHRASES: tuple[str, ...] = (
     "номер не обслуживается",
     "неправильно набран номер",
 )
+
+
+#: Patterns over normalized transcripts (lower case, no punctuation, "ё" as "е") of what
+#: answering machines, voicemail services and carrier announcements say and people answering
+#: a call do not. Loose on purpose: Whisper mishears short words on 8 kHz audio.
+MACHINE_PATTERNS: dict[str, tuple[str, ...]] = {
+    "en": (
+        r"\bleave (a|an|your|me a|us a|my|the) ?(short |brief |detailed )?(message|name|number)",
+        r"\b(leave|record) (your|a) (message|name)",
+        r"\bplease leave\b",
+        r"\b(after|at) the (tone|beep|signal)",
+        r"\b(you ?ve|you have|you) reached\b",
+        r"\bvoice ?(mail|message)",
+        r"\bmail ?box\b",
+        r"\banswering (machine|service)",
+        r"\b(not|n t) (currently |be )?available\b",
+        r"\bunavailable\b",
+        r"\bnobody (is )?(available|home|here)",
+        r"\bno one (is )?(available|home|here)",
+        r"\b(take|answer) (your|the) call\b",
+        r"\bcome to the phone",
+        r"\b(missed|miss) (you|your call)",
+        r"\bget back to you\b",
+        r"\breturn your call",
+        r"\baway from (my|the) (desk|phone|office)",
+        r"\b(office|we are|we re|store) (is |are )?(now )?closed\b",
+        r"\b(business|office|opening) hours\b",
+        r"\b(has been|is being|will be) (forwarded|transferred|redirected)",
+        r"\bautomat(ic|ed) (voice|message|answering|system)",
+        r"\bthe (person|party|number|subscriber|customer) (you|at)\b",
+        r"\b(number|subscriber) you (have )?(dialed|called|are calling)",
+        r"\b(is|are) not (in service|answering|reachable)",
+        r"\bnot in service\b",
+        r"\bno longer in service\b",
+        r"\bcircuits are\b",
+        r"\bcannot be (completed|connected|reached)",
+        r"\b(try|place) your call\b",
+        r"\bplease (try|call) (again|back|later)",
+        r"\bcheck the number\b",
+        r"\bdial again\b",
+        r"\bhang up\b",
+        r"\bpress (one|two|1|2|pound|star|the pound|hash)",
+        r"\bwhen (you are )?(done|finished)\b",
+    ),
+    "ru": (
+        r"оставьте (ваше |свое |голосовое |короткое )?(сообщение|имя)",
+        r"\bсообщение после\b",
+        r"после (звукового )?(сигнала|гудка)",
+        r"\b[ао]б[ао]нент?\w*\b",  # Whisper often writes "абонент" as it sounds
+        r"\bнедоступен\b",
+        r"\bне (может|могу|можем) (сейчас )?(принять|ответить)",
+        r"\bникто не\b",
+        r"\bваш звонок\b",
+        r"\bголосов\w* (почт|сообщ)",
+        r"\bавтоответчик",
+        r"\bвне (зоны|действия)",
+        r"\b(выключен|отключен)\w*\b",
+        r"\bне обслуживается\b",
+        r"\bне существует\b",
+        r"\bнабранн\w* (вами )?номер",
+        r"\bнеправильно набран",
+        r"\bномер не (отвечает|может|доступен)",
+        r"\bпроверьте (номер|правильность)",
+        r"\b(повторите|перезвоните|позвоните) (попытку |еще раз |позже|пожалуйста)",
+        r"\bвсе линии\b",
+        r"\bвы (позвонили|дозвонились)\b",
+        r"\bнажмите\b",
+        r"\bповесьте трубку",
+    ),
+}
+#: Words people say when they pick up; a transcript made of these alone is an answer.
+ANSWER_WORDS: dict[str, frozenset[str]] = {
+    "en": frozenset(
+        [
+            "hello",
+            "hallo",
+            "hullo",
+            "helo",
+            "hi",
+            "hey",
+            "yes",
+            "yeah",
+            "yep",
+            "yup",
+            "ya",
+            "speaking",
+            "who",
+            "whos",
+            "who",
+            "s",
+            "is",
+            "it",
+            "this",
+            "calling",
+            "there",
+            "here",
+            "ok",
+            "okay",
+            "um",
+            "uh",
+            "oh",
+            "please",
+            "yes",
+            "hello",
+            "sorry",
+            "what",
+            "good",
+            "morning",
+            "afternoon",
+            "evening",
+        ]
+    ),
+    "ru": frozenset(
+        [
+            "алло",
+            "ало",
+            "алле",
+            "да",
+            "слушаю",
+            "слушаем",
+            "вас",
+            "кто",
+            "это",
+            "здравствуйте",
+            "добрый",
+            "день",
+            "утро",
+            "вечер",
+            "говорите",
+            "я",
+            "привет",
+            "что",
+            "такое",
+            "ну",
+        ]
+    ),
+}
+#: Phrases people use on answering that make the rest of the sentence an answer, too.
+ANSWER_PATTERNS: dict[str, tuple[str, ...]] = {
+    "en": (
+        r"\bwho (is|s) (this|calling|it|speaking)\b",
+        r"\bwho am i (speaking|talking) (to|with)\b",
+        r"\bhow can i help\b",
+        r"\bwhat can i do for you\b",
+        r"\bcan i help you\b",
+        r"\b\w+ speaking\b",
+    ),
+    "ru": (r"\bкто (это|звонит|говорит)\b", r"\bслушаю\b", r"\bчем (могу )?помочь\b"),
+}
+_NON_WORD = re.compile(r"[^\w\s]+")
+_COMPILED = {
+    language: [(p, re.compile(p)) for p in patterns]
+    for language, patterns in MACHINE_PATTERNS.items()
+}
+_ANSWER = {
+    language: [re.compile(p) for p in patterns] for language, patterns in ANSWER_PATTERNS.items()
+}
+
+
+def normalize_text(text: str) -> str:
+    """Lower case, "ё" as "е", punctuation and apostrophes as spaces, single spaces."""
+    return " ".join(_NON_WORD.sub(" ", text.lower().replace("ё", "е")).split())
+
+
+def machine_phrase(text: str, language: str = "en") -> str | None:
+    """The words of ``text`` that match a machine pattern (e.g. ``"leave a message"``)."""
+    normalized = normalize_text(text)
+    for code in (language, *(x for x in MACHINE_PATTERNS if x != language)):
+        for _pattern, regex in _COMPILED.get(code, ()):
+            if found := regex.search(normalized):
+                return found.group(0).strip()
+    return None
+
+
+def answer_like(text: str, language: str = "en") -> bool:
+    """True when ``text`` is a pick-up answer: only answer words, or an answer phrase."""
+    normalized = normalize_text(text)
+    if not normalized:
+        return False
+    vocabulary = ANSWER_WORDS.get(language, frozenset()).union(*ANSWER_WORDS.values())
+    if all(word in vocabulary for word in normalized.split()):
+        return True
+    codes = (language, *(x for x in _ANSWER if x != language))
+    return any(regex.search(normalized) for code in codes for regex in _ANSWER.get(code, ()))
 
 
 @dataclass(frozen=True, slots=True)

