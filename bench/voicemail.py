@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.errors and verdict.verdict != case.label:
             sys.stderr.write(f"{case.case_id} {case.label} -> {verdict}\n")
     detected = time.perf_counter()
-    reads = detector.reader.reads if detector.reader is not None else 0
+    reader = detector.reader
+    reads = reader.reads if reader is not None else 0
     result = {
         "bench": "voicemail",
         "split": "test",
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
         "detect_rtf": round((detected - built) / (audio_ms / 1000), 4),
         # Greeting reads (Whisper) per case, and the CPU share of detection they take.
         "reads_per_case": round(reads / len(cases), 2),
-        "read_ms_mean": round(detector.reader.read_ms / reads, 1) if reads else None,
+        "read_ms_mean": round(reader.read_ms / reads, 1) if reader and reads else None,
     }
     sys.stdout.write(json.dumps(result) + "\n")
 

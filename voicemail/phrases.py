@@ -84,7 +84,7 @@ MACHINE_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bno one (is )?(available|home|here)",
         r"\b(take|answer) (your|the) call\b",
         r"\bcome to the phone",
-        r"\b(missed|miss) (you|your call)",
+        r"\b(missed|miss) (your call|you)",
         r"\bget back to you\b",
         r"\breturn your call",
         r"\baway from (my|the) (desk|phone|office)",
@@ -230,11 +230,15 @@ def normalize_text(text: str) -> str:
 def machine_phrase(text: str, language: str = "en") -> str | None:
     """The words of ``text`` that match a machine pattern (e.g. ``"leave a message"``)."""
     normalized = normalize_text(text)
-    for code in (language, *(x for x in MACHINE_PATTERNS if x != language)):
-        for _pattern, regex in _COMPILED.get(code, ()):
-            if found := regex.search(normalized):
-                return found.group(0).strip()
-    return None
+    found = [
+        match
+        for code in (language, *(x for x in MACHINE_PATTERNS if x != language))
+        for _pattern, regex in _COMPILED.get(code, ())
+        if (match := regex.search(normalized))
+    ]
+    if not found:
+        return None
+    return min(found, key=lambda m: m.start()).group(0).strip()  # the first one said
 
 
 def answer_like(text: str, language: str = "en") -> bool:

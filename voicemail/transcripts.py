@@ -28,6 +28,7 @@ import numpy as np
 
 from robot.audio import TELEPHONY_RATE_HZ, AudioChunk
 from robot.errors import EngineError, MissingExtraError, ValidationError
+from robot.speech.whisper import PHANTOM_PHRASES, normalized_words
 from voicemail.phrases import answer_like, machine_phrase
 
 logger = logging.getLogger(__name__)
@@ -36,6 +37,8 @@ WHISPER_RATE_HZ = 16000
 LANGUAGES = ("en", "ru")
 #: Decoder token budget per second of audio (Cyrillic text takes more tokens than English).
 TOKENS_PER_S = {"en": 6.0, "ru": 12.0}
+#: A phantom phrase ("you", "thank you") is kept only when decoded at least this confidently.
+PHANTOM_MIN_AVG_LOGPROB = -0.35
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +219,8 @@ class GreetingReader:
         except Exception as e:
             raise EngineError(f"Whisper phrase spotting failed: {e}") from e
         self.read_ms += (time.perf_counter() - started) * 1000
+        if normalized_words(text) in PHANTOM_PHRASES and score < PHANTOM_MIN_AVG_LOGPROB:
+            text = ""  # "you", "thank you": what Whisper says to silence
         # Whisper invents words on noise: a machine phrase needs a confident decoding; a short
         # "hello" decodes with a low score, and only shortens the wait for silence.
         transcript = GreetingTranscript(
