@@ -82,6 +82,11 @@ class CadenceTracker:
         return self.last_speech_end_ms - self.greeting_start_ms
 
     @property
+    def speaking(self) -> bool:
+        """The latest frame was speech (maybe a word too young to count yet)."""
+        return self._burst_end_ms is not None and self._burst_end_ms >= self.now_ms
+
+    @property
     def silence_ms(self) -> float:
         """Silence since the last speech (or since the start when nobody spoke yet)."""
         return self.now_ms - (self.last_speech_end_ms or 0.0)

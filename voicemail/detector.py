@@ -291,6 +291,8 @@ class VoicemailDetector:
             if call.kind == "initial_silence":
                 return Verdict(self.settings.initial_silence_verdict, call.at_ms, call.reason)
             if call.kind == "human":
+                if self.cadence.speaking:
+                    continue  # words again, not yet long enough to end the silence
                 if self.tones.ongoing() is not None:
                     continue  # a tone is playing: wait to see whether it is a beep
                 if self.phrase_spotter is not None and self.phrase_spotter.busy():
@@ -342,6 +344,7 @@ class VoicemailDetector:
             and found.answer_like
             and unread_ms <= 0
             and cadence.silence_ms >= s.answer_silence_ms
+            and not cadence.speaking
             and cadence.greeting_ms <= s.answer_max_greeting_ms
             and self.tones.ongoing() is None
         ):
