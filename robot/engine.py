@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dialogues.loader import TEMPLATE_FIELD, LoadedScript
-from dialogues.manager import DialogueManager, build_classifier
+from dialogues.manager import _DOUBLE_STOP, DialogueManager, build_classifier
 from dialogues.nlu import IntentClassifier
 from robot.audio import AudioChunk
 from robot.carriers.base import Carrier
@@ -37,9 +37,13 @@ from robot.speech.prompt_cache import PromptCache
 
 log = logging.getLogger(__name__)
 
+#: Template fields that change from call to call.
+_PER_CALL_FIELDS = ("lead.", "slot.")
+
 
 def static_sentences(loaded: LoadedScript) -> set[str]:
-    """Sentences of the script that never change between calls (no placeholders)."""
+    """Sentences of the script that never change between calls: no lead or slot fields
+    (script constants filled in), split the way the session splits what it says."""
     texts: list[str] = []
     script = loaded.script
     for state in script.states.values():
@@ -52,10 +56,18 @@ def static_sentences(loaded: LoadedScript) -> set[str]:
         texts += [t for b in branches for t in b.say]
     for handler in (script.global_.no_input, script.global_.no_match):
         texts += handler.say if handler else []
-    out = set()
+    out: set[str] = set()
     for text in texts:
-        if TEMPLATE_FIELD.search(text) is None:
-            out.update(split_sentences(" ".join(text.split())))
+        for sentence in split_sentences(" ".join(text.split())):
+            fields = [m.group(1).strip() for m in TEMPLATE_FIELD.finditer(sentence)]
+            if any(f.startswith(_PER_CALL_FIELDS) for f in fields):
+                continue  # names, slot values: synthesized live, never stored
+            # Script constants ({agent}, {company}) are the same in every call.
+            rendered = TEMPLATE_FIELD.sub(
+                lambda m: script.constants.get(m.group(1).strip(), ""), sentence
+            )
+            rendered = _DOUBLE_STOP.sub(".", rendered.replace("{{", "{").replace("}}", "}"))
+            out.update(split_sentences(" ".join(rendered.split())))
     return out
 
 

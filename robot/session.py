@@ -37,7 +37,13 @@ from dialogues.manager import BargeIn, DialogueManager, Dtmf, HangUp, NoInput, T
 from robot.audio import AudioChunk
 from robot.carriers.base import Call, CallOutcome
 from robot.recording import CallRecorder
-from robot.speech.base import Recognizer, Transcript, speech_executor, split_sentences
+from robot.speech.base import (
+    Recognizer,
+    Transcript,
+    asr_executor,
+    speech_executor,
+    split_sentences,
+)
 from robot.speech.endpoint import Endpointer, EndpointerConfig, EndpointEventKind
 from voicemail.signalling import classify_signalling
 
@@ -413,7 +419,7 @@ class CallSession:
         expected = self._expected_now()  # the question being answered, as the callee stops
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            speech_executor(), self._recognize, audio, speech_ms, expected
+            asr_executor(), self._recognize, audio, speech_ms, expected
         )
 
     def _recognize(

@@ -31,6 +31,7 @@ from robot.audio import (
     silence,
 )
 from robot.carriers.personas import Noise, PersonaVoice
+from robot.speech.base import lower_thread_priority
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,9 @@ def persona_executor() -> ThreadPoolExecutor:
     global _persona_executor
     with _executor_lock:
         if _persona_executor is None:
-            _persona_executor = ThreadPoolExecutor(2, thread_name_prefix="sim-persona")
+            _persona_executor = ThreadPoolExecutor(
+                2, thread_name_prefix="sim-persona", initializer=lower_thread_priority
+            )
         return _persona_executor
 
 

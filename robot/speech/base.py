@@ -12,14 +12,16 @@ audio, recognizers accept any rate and resample at their own edge.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
+import os
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from robot.audio import AudioChunk
 from robot.errors import MissingExtraError
@@ -100,17 +102,55 @@ class StreamingRecognizer(Protocol):
 
 _executor_lock = threading.Lock()
 _executor: ThreadPoolExecutor | None = None
+_asr_executor: ThreadPoolExecutor | None = None
 #: Engines release the GIL while they compute; a few threads keep many calls moving on 2 cores.
 ENGINE_THREADS = 4
+#: Utterances decoded at once. Whisper runs one decode at a time per model (its CTranslate2
+#: worker) on ``cpu_threads`` cores, so more threads would only wait there, holding back
+#: nothing but themselves; kept apart from synthesis so prompts never queue behind decodes.
+ASR_THREADS = 2
+#: Scheduling niceness of engine threads (Linux, per thread; inherited by the threads the
+#: engines start). The event loop moves every call's 20 ms frames and must get a core the
+#: moment it wakes; inference can wait a few milliseconds.
+ENGINE_NICE = 10
+
+T = TypeVar("T")
+
+
+def lower_thread_priority(nice: int = ENGINE_NICE) -> None:
+    """Make the calling thread (and the threads it starts later) yield to the event loop."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
 
 
 def speech_executor() -> ThreadPoolExecutor:
-    """The one thread pool every blocking speech engine runs in (created on first use)."""
+    """The thread pool blocking speech engines run in (created on first use)."""
     global _executor
     with _executor_lock:
         if _executor is None:
-            _executor = ThreadPoolExecutor(ENGINE_THREADS, thread_name_prefix="speech")
+            _executor = ThreadPoolExecutor(
+                ENGINE_THREADS, thread_name_prefix="speech", initializer=lower_thread_priority
+            )
         return _executor
+
+
+def asr_executor() -> ThreadPoolExecutor:
+    """The thread pool utterances are decoded in during calls (created on first use)."""
+    global _asr_executor
+    with _executor_lock:
+        if _asr_executor is None:
+            _asr_executor = ThreadPoolExecutor(
+                ASR_THREADS, thread_name_prefix="speech-asr", initializer=lower_thread_priority
+            )
+        return _asr_executor
+
+
+def in_engine_thread(build: Callable[[], T]) -> T:
+    """Run ``build`` (loading an engine) in an engine thread, so that the compute threads
+    the engine starts inherit that thread's lower priority."""
+    if threading.current_thread().name.startswith("speech"):
+        return build()
+    return speech_executor().submit(build).result()
 
 
 async def synthesize_async(synthesizer: Synthesizer, text: str) -> AudioChunk:

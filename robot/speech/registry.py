@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from robot.config import get_settings
 from robot.errors import ConfigError
-from robot.speech.base import Recognizer, StreamingRecognizer, Synthesizer
+from robot.speech.base import Recognizer, StreamingRecognizer, Synthesizer, in_engine_thread
 from robot.speech.prompt_cache import PromptCache
 from robot.speech.settings import ASR_ENGINES, TTS_ENGINES, SpeechSettings
 
@@ -131,7 +131,7 @@ class SpeechRegistry:
         with self._lock:
             if key not in self._engines:
                 log.info("loading %s engine %s for %s", kind, engine, language)
-                self._engines[key] = build()
+                self._engines[key] = in_engine_thread(build)
             return self._engines[key]
 
     def tts_engine_name(self, language: str) -> str:
