@@ -23,6 +23,7 @@ is hung up, and the error is logged; one failing call never stops the dialler.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import time
@@ -41,6 +42,7 @@ from robot.speech.base import (
     Recognizer,
     Transcript,
     asr_executor,
+    lower_thread_priority,
     speech_executor,
     split_sentences,
 )
@@ -205,6 +207,9 @@ class CallSession:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._events = call.events().__aiter__()
         self._expected: dict[str, ExpectedAnswers] = {}
+        self._detector_frames: list[AudioChunk] = []
+        self._detecting: asyncio.Task[None] | None = None
+        self._detector_job: concurrent.futures.Future[AudioVerdict | None] | None = None
         self._transcribing = True
 
     def _now_ms(self) -> float:
@@ -236,7 +241,9 @@ class CallSession:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         with contextlib.suppress(Exception):
             await self.call.hangup()
-        if self._detector is not None and self.engines.detector_release is not None:
+        job = self._detector_job
+        busy = job is not None and not job.done()  # still feeding it: not handed on
+        if self._detector is not None and self.engines.detector_release is not None and not busy:
             detector, self._detector = self._detector, None
             try:
                 self.engines.detector_release(detector)
@@ -375,14 +382,35 @@ class CallSession:
                     self._spawn(self._deliver(decoding, end, span))
 
     def _feed_detector(self, frame: AudioChunk) -> None:
-        assert self._detector is not None
-        found = self._detector.feed(frame)
+        """Queue a frame for the detector, which runs in a worker thread: it may read the
+        greeting with Whisper, far too long to hold the event loop (every call's frames)."""
+        self._detector_frames.append(frame)
+        if self._detecting is None or self._detecting.done():
+            self._detecting = self._spawn(self._detect())
+
+    async def _detect(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._detector_frames and not self._verdict_sent:
+            frames, self._detector_frames = self._detector_frames, []
+            job = detector_executor().submit(self._detect_in, frames)
+            self._detector_job = job
+            found = await asyncio.wrap_future(job, loop=loop)
+            if found is not None:
+                self._verdict_sent = True
+                self._inputs.put_nowait(_Input("verdict", verdict=found))
+
+    def _detect_in(self, frames: list[AudioChunk]) -> AudioVerdict | None:
+        """Feed frames in order (blocking); the verdict, once there is one."""
+        detector = self._detector
+        assert detector is not None
+        for frame in frames:
+            found = detector.feed(frame)
+            if found is not None:
+                return found
         waited_ms = self._now_ms() - (self.report.answered_ms or 0.0)
-        if found is None and waited_ms > self.config.max_detection_ms:
-            found = self._detector.finish()
-        if found is not None:
-            self._verdict_sent = True
-            self._inputs.put_nowait(_Input("verdict", verdict=found))
+        if waited_ms > self.config.max_detection_ms:
+            return detector.finish()
+        return None
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro)
@@ -628,6 +656,19 @@ class CallSession:
                 await self.call.transfer(result.transfer_to, bridged=True)
             except Exception as e:  # a failed transfer still ends the call
                 log.warning("transfer failed on call %s: %s", self.call.call_id, e)
+
+
+_detector_pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+def detector_executor() -> concurrent.futures.ThreadPoolExecutor:
+    """Threads answering-machine detectors run in (each call feeds its own in order)."""
+    global _detector_pool
+    if _detector_pool is None:
+        _detector_pool = concurrent.futures.ThreadPoolExecutor(
+            2, thread_name_prefix="detector", initializer=lower_thread_priority
+        )
+    return _detector_pool
 
 
 def _text_turn(text: str, state: str) -> Turn:
