@@ -10,6 +10,7 @@ and handed to the next call).
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -147,6 +148,8 @@ class CallEngine:
     _registry: Any = None
     _scripts: dict[int, _ScriptRuntime] = field(default_factory=dict)
     _detectors: DetectorPool | None = None
+    _grammars: dict[str, Any] = field(default_factory=dict)
+    _grammar_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def detectors(self) -> DetectorPool:
@@ -192,10 +195,28 @@ class CallEngine:
         from robot.errors import ConfigError
 
         try:
-            return self.registry.grammar_recognizer(language, mode=short.mode)
+            local = self.registry.grammar_recognizer(language, mode=short.mode)
         except ConfigError as e:
             log.info("short answers go to the general recognizer for %s: %s", language, e)
             return None
+        if not short.worker_process:
+            return local
+        key = f"{language}:{short.mode}"
+        with self._grammar_lock:
+            if key not in self._grammars:
+                from robot.speech.pocketsphinx import PocketsphinxRecognizer
+                from robot.speech.worker import ProcessRecognizer
+
+                build = functools.partial(
+                    PocketsphinxRecognizer,
+                    mode=short.mode,
+                    language=language,
+                    model_dir=getattr(local, "model_dir", None),
+                )
+                worker = ProcessRecognizer(build, name=local.name, language=language)
+                worker.start()
+                self._grammars[key] = worker
+            return self._grammars[key]
 
     def session_engines(self, loaded: LoadedScript) -> SessionEngines:
         from voicemail.vad import create_vad

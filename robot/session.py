@@ -37,6 +37,7 @@ from dialogues.expected import ExpectedAnswers, expected_answers
 from dialogues.manager import BargeIn, DialogueManager, Dtmf, HangUp, NoInput, Turn, UserText
 from robot.audio import AudioChunk
 from robot.carriers.base import Call, CallOutcome
+from robot.errors import CallrobotError
 from robot.recording import CallRecorder
 from robot.speech.base import (
     Recognizer,
@@ -453,18 +454,22 @@ class CallSession:
     def _recognize(
         self, audio: AudioChunk, speech_ms: float, expected: ExpectedAnswers
     ) -> Transcript:
-        """Decode one utterance (blocking, in the speech executor)."""
+        """Decode one utterance (blocking, in the decoding executor)."""
         cfg = self.config.short_answers
         grammar = self.engines.grammar
         asr = self.engines.asr
         if grammar is not None and cfg.enabled and expected.short:
-            known = getattr(grammar, "known_phrases", None)
-            phrases = known(expected.phrases) if known is not None else expected.phrases
-            if phrases and speech_ms <= cfg.max_speech_ms:
-                heard = grammar.transcribe(audio, hints=phrases)
-                if heard.text.strip() and heard.confidence >= cfg.min_confidence:
-                    return heard
-                log.debug("call %s: grammar gave %r, asking %s", self.call.call_id, heard, asr.name)
+            heard = Transcript("", 0.0, audio.duration_ms)
+            try:
+                known = getattr(grammar, "known_phrases", None)
+                phrases = known(expected.phrases) if known is not None else expected.phrases
+                if phrases and speech_ms <= cfg.max_speech_ms:
+                    heard = grammar.transcribe(audio, hints=phrases)
+            except CallrobotError as e:  # the general recognizer still hears it
+                log.warning("call %s: grammar recognizer failed: %s", self.call.call_id, e)
+            if heard.text.strip() and heard.confidence >= cfg.min_confidence:
+                return heard
+            log.debug("call %s: grammar gave %r, asking %s", self.call.call_id, heard, asr.name)
         hints: tuple[str, ...] = ()
         if cfg.hints:
             if asr.name == "vosk":  # a grammar: only where short answers are expected

@@ -118,6 +118,7 @@ class PocketsphinxRecognizer:
             model_name = model_dir or "en-us"
             raise EngineError(f"cannot start pocketsphinx (model {model_name}): {e}") from e
         self.language = language
+        self.model_dir = model_dir
         self.mode = mode
         self.min_confidence = min_confidence
         self.keyword_threshold = keyword_threshold

@@ -46,6 +46,9 @@ class ShortAnswerSettings(BaseModel):
     max_speech_ms: float = 2000.0
     #: Grammar results less sure than this go to the general recognizer as well.
     min_confidence: float = 0.7
+    #: Decode in a worker process: pocketsphinx holds the interpreter lock while it decodes,
+    #: which would keep the event loop (every call's audio frames) waiting.
+    worker_process: bool = True
 
 
 class SpeechSettings(BaseModel):
