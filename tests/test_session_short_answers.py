@@ -259,3 +259,27 @@ async def test_carrier_voicemail_gets_the_message_after_the_beep(
     assert onset_s * 1000 > 3000, (onset_s, greeting.duration_ms)
     # No transcription of the machine's greeting was kept as if someone had answered.
     assert not [t for t in report.transcript if t.who == "callee"]
+
+
+def test_grammar_in_a_worker_process_decodes_and_reports_a_broken_engine() -> None:
+    import functools
+
+    from robot.errors import EngineError
+    from robot.speech.worker import ProcessRecognizer
+
+    build = functools.partial(PocketsphinxRecognizer, mode="strict")
+    worker = ProcessRecognizer(build, name="pocketsphinx")
+    try:
+        assert worker.known_phrases(["No!", "zzyzxq"]) == ("no",)
+        heard = worker.transcribe(read_wav(EN / "vm-no.wav"), hints=["yes", "no"])
+        assert heard.text == "no" and heard.engine == "pocketsphinx"
+    finally:
+        worker.close()
+    broken = ProcessRecognizer(
+        functools.partial(PocketsphinxRecognizer, model_dir="/nonexistent"), name="pocketsphinx"
+    )
+    try:
+        with pytest.raises(EngineError, match="pocketsphinx"):
+            broken.transcribe(read_wav(EN / "vm-no.wav"), hints=["no"])
+    finally:
+        broken.close()
