@@ -28,6 +28,8 @@ recognizer's job. Both lists are bounded (:data:`MAX_GRAMMAR_PHRASES`, :data:`MA
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from dialogues.loader import LoadedScript
@@ -111,8 +113,29 @@ def _bounded_hints(groups: list[list[str]]) -> tuple[str, ...]:
     return tuple(out)
 
 
+_cache: OrderedDict[tuple[int, str], tuple[LoadedScript, ExpectedAnswers]] = OrderedDict()
+_cache_lock = threading.Lock()
+_CACHE_ENTRIES = 512
+
+
 def expected_answers(loaded: LoadedScript, state_name: str) -> ExpectedAnswers:
-    """The grammar phrases and hints for the answer to ``state_name``'s question."""
+    """The grammar phrases and hints for the answer to ``state_name``'s question (computed
+    once per script object and state: every call in a campaign asks the same)."""
+    key = (id(loaded), state_name)
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None and hit[0] is loaded:
+            _cache.move_to_end(key)
+            return hit[1]
+    answers = _expected_answers(loaded, state_name)
+    with _cache_lock:
+        _cache[key] = (loaded, answers)
+        while len(_cache) > _CACHE_ENTRIES:
+            _cache.popitem(last=False)
+    return answers
+
+
+def _expected_answers(loaded: LoadedScript, state_name: str) -> ExpectedAnswers:
     script = loaded.script
     state = script.states.get(state_name)
     if state is None or not state.is_question:
