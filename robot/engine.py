@@ -38,6 +38,9 @@ from robot.speech.prompt_cache import PromptCache
 
 log = logging.getLogger(__name__)
 
+_grammar_lock = threading.Lock()
+_grammar_workers: dict[tuple[str, str, str], Any] = {}
+
 #: Template fields that change from call to call.
 _PER_CALL_FIELDS = ("lead.", "slot.")
 
@@ -148,8 +151,6 @@ class CallEngine:
     _registry: Any = None
     _scripts: dict[int, _ScriptRuntime] = field(default_factory=dict)
     _detectors: DetectorPool | None = None
-    _grammars: dict[str, Any] = field(default_factory=dict)
-    _grammar_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def detectors(self) -> DetectorPool:
@@ -201,9 +202,10 @@ class CallEngine:
             return None
         if not short.worker_process:
             return local
-        key = f"{language}:{short.mode}"
-        with self._grammar_lock:
-            if key not in self._grammars:
+        model_dir = getattr(local, "model_dir", None)
+        key = (language, short.mode, str(model_dir))
+        with _grammar_lock:  # one worker process per model and mode, shared by engines
+            if key not in _grammar_workers:
                 from robot.speech.pocketsphinx import PocketsphinxRecognizer
                 from robot.speech.worker import ProcessRecognizer
 
@@ -211,12 +213,12 @@ class CallEngine:
                     PocketsphinxRecognizer,
                     mode=short.mode,
                     language=language,
-                    model_dir=getattr(local, "model_dir", None),
+                    model_dir=model_dir,
                 )
                 worker = ProcessRecognizer(build, name=local.name, language=language)
                 worker.start()
-                self._grammars[key] = worker
-            return self._grammars[key]
+                _grammar_workers[key] = worker
+            return _grammar_workers[key]
 
     def session_engines(self, loaded: LoadedScript) -> SessionEngines:
         from voicemail.vad import create_vad
