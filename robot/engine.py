@@ -236,7 +236,7 @@ class CallEngine:
             detector_release=pool.release if pool is not None else None,
         )
 
-    def session_config(self, recording_dir: Path | None) -> SessionConfig:
+    def session_config(self, recording_dir: Path | None, language: str = "en") -> SessionConfig:
         ep = self.settings.speech.endpoint
         return SessionConfig(
             endpoint=EndpointerConfig(
@@ -253,7 +253,8 @@ class CallEngine:
                 enabled=self.settings.speech.short_answers.enabled,
                 max_speech_ms=self.settings.speech.short_answers.max_speech_ms,
                 min_confidence=self.settings.speech.short_answers.min_confidence,
-                hints=self.settings.speech.hints,
+                hints=self.settings.speech.hints
+                and language.split("-")[0].lower() in self.settings.speech.hint_languages,
             ),
         )
 
@@ -276,6 +277,9 @@ class CallEngine:
         variables = {k: str(v) for k, v in (lead or {}).items()}
         call = await carrier.dial(number, caller_id=caller_id, variables=variables)
         session = CallSession(
-            call, manager, self.session_engines(loaded), self.session_config(recording_dir)
+            call,
+            manager,
+            self.session_engines(loaded),
+            self.session_config(recording_dir, loaded.script.language),
         )
         return await session.run()

@@ -72,6 +72,9 @@ class SpeechSettings(BaseModel):
     #: Give the current state's expected phrases to the general recognizer (Whisper's initial
     #: prompt; a grammar for Vosk in short-answer states).
     hints: bool = True
+    #: Languages whose calls get hints. Whisper base on Russian decoded worse with a prompt of
+    #: short expected words (the Russian call test lost the callee's "call me later").
+    hint_languages: list[str] = Field(default_factory=lambda: ["en"])
 
     @field_validator("tts")
     @classmethod
