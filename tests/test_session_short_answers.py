@@ -283,3 +283,52 @@ def test_grammar_in_a_worker_process_decodes_and_reports_a_broken_engine() -> No
             broken.transcribe(read_wav(EN / "vm-no.wav"), hints=["no"])
     finally:
         broken.close()
+
+
+PARENT = """
+import functools, os, sys, time
+from robot.speech.pocketsphinx import PocketsphinxRecognizer
+from robot.speech.worker import ProcessRecognizer
+
+if __name__ == "__main__":
+    worker = ProcessRecognizer(functools.partial(PocketsphinxRecognizer), name="pocketsphinx")
+    worker.start()
+    print(*worker._executor()._processes, flush=True)
+    time.sleep(600)
+"""
+
+
+def test_the_worker_process_leaves_when_its_parent_is_killed(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(PARENT)
+    parent = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=Path.cwd()
+    )
+    try:
+        assert parent.stdout is not None
+        [worker_pid] = [int(pid) for pid in parent.stdout.readline().split()]
+        os.kill(worker_pid, 0)  # running
+    finally:
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+    deadline = time.monotonic() + 60  # a liveness wait, not a speed figure
+    while running(worker_pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if running(worker_pid):
+        os.kill(worker_pid, signal.SIGKILL)
+        pytest.fail("the grammar worker outlived the process that started it")
+
+
+def running(pid: int) -> bool:
+    """The process exists and is not a zombie waiting for a reaper."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"

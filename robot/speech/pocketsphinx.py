@@ -99,7 +99,9 @@ class PocketsphinxRecognizer:
             raise ValidationError(
                 f"pocketsphinx mode must be grammar, keywords or strict, not {mode!r}"
             )
-        kwargs: dict[str, Any] = {"samprate": SPHINX_RATE_HZ, "lm": None, "loglevel": "ERROR"}
+        # FATAL: pocketsphinx logs out-of-grammar speech as an ERROR; that is an empty result
+        # here, not something for the operator's terminal.
+        kwargs: dict[str, Any] = {"samprate": SPHINX_RATE_HZ, "lm": None, "loglevel": "FATAL"}
         if model_dir is not None:
             kwargs["hmm"] = str(model_dir)
         if dictionary is not None:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -26,9 +28,23 @@ log = logging.getLogger(__name__)
 _engine: Any = None
 
 
-def _start(build: Callable[[], Recognizer]) -> None:
+#: How often the worker checks that the process that started it is still there (s).
+PARENT_CHECK_S = 1.0
+
+
+def _start(build: Callable[[], Recognizer], parent_pid: int) -> None:
     global _engine
+    threading.Thread(
+        target=_exit_with_parent, args=(parent_pid,), name="parent-watch", daemon=True
+    ).start()
     _engine = build()
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """A parent killed outright (SIGKILL, OOM) never shuts the pool down: leave with it."""
+    while os.getppid() == parent_pid:
+        time.sleep(PARENT_CHECK_S)
+    os._exit(0)
 
 
 def _transcribe(pcm: bytes, rate: int, hints: tuple[str, ...]) -> Transcript:
@@ -60,7 +76,7 @@ class ProcessRecognizer:
                     1,
                     mp_context=multiprocessing.get_context("spawn"),
                     initializer=_start,
-                    initargs=(self._build,),
+                    initargs=(self._build, os.getpid()),
                 )
             return self._pool
 
