@@ -255,6 +255,7 @@ class CallEngine:
                 min_confidence=self.settings.speech.short_answers.min_confidence,
                 hints=self.settings.speech.hints
                 and language.split("-")[0].lower() in self.settings.speech.hint_languages,
+                prompt_hints=self.settings.speech.whisper_prompt_hints,
             ),
         )
 

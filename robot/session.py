@@ -96,8 +96,10 @@ class ShortAnswerConfig:
     max_speech_ms: float = 2000.0
     #: Grammar results below this confidence go to the general recognizer too.
     min_confidence: float = 0.7
-    #: Expected phrases reach the general recognizer as hints.
+    #: Expected phrases reach the general recognizer as hints (a grammar for Vosk) ...
     hints: bool = True
+    #: ... and Whisper as its initial prompt.
+    prompt_hints: bool = False
 
 
 @dataclass
@@ -474,7 +476,7 @@ class CallSession:
         if cfg.hints:
             if asr.name == "vosk":  # a grammar: only where short answers are expected
                 hints = tuple(p for p in expected.phrases if not p.startswith("<"))
-            else:
+            elif cfg.prompt_hints:
                 hints = expected.hints
         return asr.transcribe(audio, hints=hints)
 

@@ -69,9 +69,14 @@ class SpeechSettings(BaseModel):
     prompt_cache_entries: int = 256
     endpoint: EndpointSettings = Field(default_factory=EndpointSettings)
     short_answers: ShortAnswerSettings = Field(default_factory=ShortAnswerSettings)
-    #: Give the current state's expected phrases to the general recognizer (Whisper's initial
-    #: prompt; a grammar for Vosk in short-answer states).
+    #: Give the current state's expected phrases to the general recognizer where they are a
+    #: grammar (Vosk, in short-answer states; the pocketsphinx short-answer grammar always
+    #: gets them).
     hints: bool = True
+    #: Also give them to Whisper as its initial prompt. Off: on the demo calls' 41 callee
+    #: turns a prompt changed 14 transcripts, and Whisper tends to leave out what the prompt
+    #: already holds ("Connect me now, please." came out as "please,").
+    whisper_prompt_hints: bool = False
     #: Languages whose calls get hints. Whisper base on Russian decoded worse with a prompt of
     #: short expected words (the Russian call test lost the callee's "call me later").
     hint_languages: list[str] = Field(default_factory=lambda: ["en"])
