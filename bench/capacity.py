@@ -75,7 +75,7 @@ async def level(engine: CallEngine, loaded, calls: int) -> dict[str, object]:  #
     await probe
     await carrier.close()
     wrong = [
-        (n, r.disposition)
+        (n, r.disposition, [(t.state, t.intent, t.engine, t.text) for t in r.transcript])
         for n, r in zip(numbers, reports, strict=True)
         if r.disposition != EXPECTED[n]
     ]

@@ -9,6 +9,7 @@ engine threads are forked), where it uses the other core without touching this p
 
 from __future__ import annotations
 
+import atexit
 import logging
 import multiprocessing
 import os
@@ -78,6 +79,9 @@ class ProcessRecognizer:
                     initializer=_start,
                     initargs=(self._build, os.getpid()),
                 )
+                # Shut down before the interpreter tears modules down (else the pool's own
+                # clean-up runs too late and complains on stderr).
+                atexit.register(self.close)
             return self._pool
 
     def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -109,4 +113,5 @@ class ProcessRecognizer:
         with self._lock:
             pool, self._pool = self._pool, None
         if pool is not None:
+            atexit.unregister(self.close)
             pool.shutdown(wait=False, cancel_futures=True)
