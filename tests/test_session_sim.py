@@ -189,7 +189,8 @@ async def test_barge_in_stops_the_robot_and_recording_is_aligned(
     greeting = AudioChunk(robot.pcm[first_robot * 2 : (first_robot + 8 * 8000) * 2], robot.rate)
     heard = engine.registry.recognizer("en").transcribe(greeting).text.lower()
     # The greeting was cut where the callee interrupted: its end never reached the line.
-    assert "anna" in heard and "assistant" in heard
+    # (The cut falls near "assistant", so only the words before it are certain.)
+    assert "anna" in heard and "automated" in heard
     assert "recorded line" not in heard
 
 
