@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 
-from models.db import utc_now
+from models.types import utc_now
 from robot.carriers.base import CallOutcome
 from robot.config import Settings
 from robot.crm.outbox import CALL, record_call_events

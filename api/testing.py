@@ -20,7 +20,8 @@ from sqlalchemy.engine import Engine
 from api.main import create_app
 from api.placement import PlaceCall
 from models.apikey import create_api_key
-from models.db import session_scope, utc_now
+from models.db import session_scope
+from models.types import utc_now
 from robot.config import Settings
 from robot.dialler.campaigns import get_or_create_tenant
 from robot.dialler.worker import CallResult

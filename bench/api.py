@@ -31,7 +31,8 @@ from sqlalchemy import insert  # noqa: E402
 
 from api.testing import make_tenant  # noqa: E402
 from models.call import Call  # noqa: E402
-from models.db import make_engine, upgrade, utc_now  # noqa: E402
+from models.db import make_engine, upgrade  # noqa: E402
+from models.types import utc_now  # noqa: E402
 
 OUTCOMES = ("human", "machine", "busy", "no_answer", "human", "human")
 

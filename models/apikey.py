@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlmodel import Field, Session, SQLModel
 
-from models.db import UTCDateTime, utc_now
+from models.types import UTCDateTime, utc_now
 
 KEY_PREFIX = "cr_"
 #: Characters of the key (after ``cr_``) that are stored in clear for the lookup.

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlmodel import Field, SQLModel
 
-from models.db import JsonColumn, UTCDateTime, utc_now
+from models.types import JsonColumn, UTCDateTime, utc_now
 
 
 class Disposition(StrEnum):

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import String
 from sqlmodel import Field, SQLModel
 
-from models.db import JsonColumn, UTCDateTime, utc_now
+from models.types import JsonColumn, UTCDateTime, utc_now
 
 
 class CampaignStatus(StrEnum):

@@ -1,4 +1,4 @@
-"""Engine and session factory, column types shared by every table, and migrations.
+"""Engine and session factory, and migrations (column types: :mod:`models.types`).
 
 SQLite (the default, one file under ``data_dir``) runs in WAL mode with a busy timeout so
 several worker processes can share it; a connection can ask for ``BEGIN IMMEDIATE`` with the
@@ -11,62 +11,25 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, event
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.types import TypeDecorator
-from sqlmodel import Session, create_engine
+from sqlmodel import Session, SQLModel, create_engine
 
+import models.all_tables  # noqa: F401  (every table known before the first query)
 from robot.config import get_settings
 from robot.errors import CallrobotError, ConfigError, MissingExtraError
 
 logger = logging.getLogger(__name__)
-
-#: JSON on SQLite, JSONB on PostgreSQL; Python None is SQL NULL (not a JSON null).
-JsonColumn = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
 
 
 class DatabaseError(CallrobotError):
     """The database refused an operation or could not be reached."""
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """A timezone-aware UTC timestamp on every backend.
-
-    Values are converted to UTC before they are stored and come back aware (UTC). Naive
-    datetimes are refused: they are always a bug here.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r} given for a UTC column")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value)
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
 
 
 def is_postgres(engine: Engine | Connection) -> bool:
@@ -92,8 +55,6 @@ def _install_sqlite_hooks(engine: Engine) -> None:
 
 def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
     """Build an engine for ``url`` (default: the configured database)."""
-    import models.all_tables  # noqa: F401  (every table known before the first query)
-
     url = url or get_settings().resolved_database_url()
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
@@ -148,8 +109,4 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 def create_schema(engine: Engine) -> None:
     """Create every table directly from the models (tests); production uses :func:`upgrade`."""
-    from sqlmodel import SQLModel
-
-    from models import all_tables  # noqa: F401  (registers every table)
-
     SQLModel.metadata.create_all(engine)

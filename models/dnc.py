@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.db import UTCDateTime, utc_now
+from models.types import UTCDateTime, utc_now
 
 
 class DncEntryBase(SQLModel):

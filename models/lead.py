@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Index, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.db import JsonColumn, UTCDateTime, utc_now
+from models.types import JsonColumn, UTCDateTime, utc_now
 
 
 class LeadStatus(StrEnum):

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
-from models.db import UTCDateTime, utc_now
+from models.types import UTCDateTime, utc_now
 
 
 class TenantBase(SQLModel):

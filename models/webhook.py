@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.db import JsonColumn, UTCDateTime, utc_now
+from models.types import JsonColumn, UTCDateTime, utc_now
 
 
 class EventType(StrEnum):

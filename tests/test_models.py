@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -19,6 +23,8 @@ from models.db import migrations_dir
 from models.lead import Lead
 from models.tenant import Tenant
 from models.testing import BACKENDS, FreshDatabase, open_fresh_database
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -88,3 +94,27 @@ def test_naive_datetimes_are_refused(fresh_db: FreshDatabase) -> None:
         session.add(Tenant(name="naive", created_at=datetime(2026, 1, 1)))
         with pytest.raises(StatementError, match="naive datetime"):
             session.commit()
+
+
+def test_column_types_are_a_leaf_of_the_package() -> None:
+    """``models.types`` imports no other module of ``models`` (tables import it, not back)."""
+    code = (
+        "import sys, models.types; "
+        "print(sorted(m for m in sys.modules if m.startswith('models.') and m != 'models.types'))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_every_table_is_registered_by_all_tables() -> None:
+    """Each ``table=True`` model of the package is in the one list that registers tables."""
+    import models
+    from models import all_tables
+
+    for module in pkgutil.iter_modules(models.__path__):
+        imported = importlib.import_module(f"models.{module.name}")
+        for value in vars(imported).values():
+            if isinstance(value, type) and hasattr(value, "__table__"):
+                assert value.__name__ in all_tables.__all__, f"{module.name}.{value.__name__}"

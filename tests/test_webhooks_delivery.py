@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from models.db import utc_now
 from models.testing import BACKENDS, FreshDatabase, open_fresh_database
+from models.types import utc_now
 from models.webhook import WebhookAttempt, WebhookDelivery
 from robot.crm.delivery import LEASE_MARGIN_S, DeliveryWorker
 from robot.crm.outbox import enqueue_event

@@ -18,8 +18,9 @@ from sqlalchemy import func, select
 
 from api.testing import VALID_SCRIPT, ApiHarness, open_api
 from models.call import Call
-from models.db import DatabaseError, session_scope, utc_now
+from models.db import DatabaseError, session_scope
 from models.testing import BACKENDS, open_fresh_database
+from models.types import utc_now
 from models.webhook import OutboxEvent, WebhookDelivery
 from robot.config import Settings
 from robot.crm.delivery import DeliveryWorker

@@ -14,8 +14,8 @@ from sqlalchemy import insert, select, update
 
 from models.call import Call
 from models.campaign import Campaign
-from models.db import utc_now
 from models.testing import BACKENDS, FreshDatabase, open_fresh_database
+from models.types import utc_now
 from models.webhook import OutboxEvent
 from robot.crm.delivery import DeliveryWorker
 from robot.crm.outbox import sweep_unreported

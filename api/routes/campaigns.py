@@ -28,7 +28,7 @@ from models.campaign import (
     CampaignStatus,
     CampaignUpdate,
 )
-from models.db import utc_now
+from models.types import utc_now
 from robot.crm.outbox import record_campaign_finished
 from robot.dialler.campaigns import CAMPAIGN, TRANSITIONS, campaign_stats, create_campaign
 from robot.dialler.claims import write_transaction

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlalchemy.engine import Connection
 
-from models.db import utc_now
+from models.types import utc_now
 from models.webhook import DeliveryStatus
 from robot.crm.outbox import DELIVERY
 from robot.errors import NotFoundError

@@ -26,7 +26,8 @@ import httpx
 from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.engine import Engine
 
-from models.db import is_postgres, utc_now
+from models.db import is_postgres
+from models.types import utc_now
 from models.webhook import DeliveryStatus, WebhookAttempt
 from robot.config import WebhookSettings, get_settings
 from robot.crm.attempts import AttemptResult, ClaimedDelivery, backoff_s, schedule_redelivery

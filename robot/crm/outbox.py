@@ -24,8 +24,9 @@ from sqlmodel import Session
 
 from models.call import Call
 from models.campaign import Campaign
-from models.db import DatabaseError, utc_now
+from models.db import DatabaseError
 from models.lead import Lead
+from models.types import utc_now
 from models.webhook import DeliveryStatus, EventType, OutboxEvent, WebhookDelivery, WebhookEndpoint
 from robot.config import get_settings
 from robot.errors import NotFoundError

@@ -23,8 +23,8 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 
 from models.call import Disposition
-from models.db import utc_now
 from models.lead import LeadStatus
+from models.types import utc_now
 from robot.carriers.base import CallOutcome
 from robot.dialler.campaigns import CampaignPlan, finish_if_done, load_running_campaigns
 from robot.dialler.claims import (

@@ -21,8 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from models.db import DatabaseError, utc_now
+from models.db import DatabaseError
 from models.lead import LeadStatus
+from models.types import utc_now
 from robot.dialler.campaigns import get_campaign
 from robot.dialler.claims import DNC, LEAD
 from robot.errors import ValidationError

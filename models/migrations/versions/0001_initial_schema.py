@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import models.db
+import models.types
 
 revision = "0001"
 down_revision = None
@@ -24,7 +24,7 @@ def upgrade() -> None:
         "tenant",
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("created_at", models.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", models.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("tenant", schema=None) as batch_op:
@@ -36,7 +36,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(length=200), nullable=True),
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("tenant_id", sa.Integer(), nullable=False),
-        sa.Column("created_at", models.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", models.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["tenant_id"],
             ["tenant.id"],
@@ -54,7 +54,7 @@ def upgrade() -> None:
         sa.Column("yaml_text", sa.Text(), nullable=False),
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("tenant_id", sa.Integer(), nullable=False),
-        sa.Column("created_at", models.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", models.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["tenant_id"],
             ["tenant.id"],
@@ -88,9 +88,9 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("tenant_id", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("created_at", models.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("started_at", models.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("finished_at", models.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("started_at", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["script_id"],
             ["script.id"],
@@ -126,15 +126,15 @@ def upgrade() -> None:
         sa.Column("tz_source", sa.String(length=16), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("next_attempt_at", models.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("next_attempt_at", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_outcome", sa.String(length=32), nullable=True),
         sa.Column("last_disposition", sa.String(length=32), nullable=True),
-        sa.Column("callback_at", models.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("callback_at", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("status_reason", sa.String(length=500), nullable=True),
         sa.Column("lease_owner", sa.String(length=100), nullable=True),
-        sa.Column("lease_until", models.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", models.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", models.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("lease_until", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", models.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["campaign_id"],
             ["campaign.id"],
@@ -161,9 +161,9 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("tenant_id", sa.Integer(), nullable=False),
         sa.Column("worker", sa.String(length=100), nullable=True),
-        sa.Column("started_at", models.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("answered_at", models.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("ended_at", models.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("started_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("answered_at", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("ended_at", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("outcome", sa.String(length=32), nullable=True),
         sa.Column("disposition", sa.String(length=32), nullable=True),
         sa.Column("q850", sa.Integer(), nullable=True),

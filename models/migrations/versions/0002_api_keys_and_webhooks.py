@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import models.db
+import models.types
 
 revision = "0002_api_webhooks"
 down_revision = "0001"
@@ -27,8 +27,8 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=True),
         sa.Column("prefix", sa.String(length=16), nullable=False),
         sa.Column("key_hash", sa.String(length=64), nullable=False),
-        sa.Column("created_at", models.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("revoked_at", models.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["tenant_id"],
             ["tenant.id"],
@@ -51,7 +51,7 @@ def upgrade() -> None:
         sa.Column("lead_id", sa.Integer(), nullable=True),
         sa.Column("campaign_id", sa.Integer(), nullable=True),
         sa.Column("body", sa.Text(), nullable=False),
-        sa.Column("created_at", models.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", models.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["tenant_id"],
             ["tenant.id"],
@@ -76,7 +76,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("tenant_id", sa.Integer(), nullable=False),
         sa.Column("secret", sa.String(length=200), nullable=False),
-        sa.Column("created_at", models.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", models.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["tenant_id"],
             ["tenant.id"],
@@ -97,14 +97,14 @@ def upgrade() -> None:
         sa.Column("ordering_key", sa.String(length=64), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("next_attempt_at", models.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("retry_started_at", models.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("next_attempt_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("retry_started_at", models.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("lease_owner", sa.String(length=100), nullable=True),
-        sa.Column("lease_until", models.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("lease_until", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_status_code", sa.Integer(), nullable=True),
         sa.Column("last_error", sa.String(length=500), nullable=True),
-        sa.Column("delivered_at", models.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", models.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("delivered_at", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", models.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["endpoint_id"],
             ["webhook_endpoint.id"],
@@ -136,7 +136,7 @@ def upgrade() -> None:
         "webhook_attempt",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("delivery_id", sa.Integer(), nullable=False),
-        sa.Column("at", models.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", models.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("status_code", sa.Integer(), nullable=True),
         sa.Column("error", sa.String(length=500), nullable=True),
         sa.Column("duration_ms", sa.Float(), nullable=False),
