@@ -17,6 +17,7 @@ from sqlmodel import Session
 from api.errors import AuthenticationError
 from models.apikey import ApiKey, hash_token, token_prefix
 from models.tenant import Tenant
+from models.transactions import for_writes
 from robot.config import Settings
 
 #: Largest id any path or filter accepts (fits a 32-bit integer column everywhere).
@@ -58,13 +59,10 @@ SessionDep = Annotated[Session, Depends(get_session)]
 async def get_write_session(engine: EngineDep) -> AsyncIterator[Session]:
     """A session for a route that reads, then writes with the ORM.
 
-    On SQLite its transactions begin ``IMMEDIATE``: they take the write lock before the first
-    read (waiting for the dialler's commit, if one is running) instead of reading a snapshot
-    that a concurrent commit makes stale, which SQLite reports as "database is locked" at the
-    first write. PostgreSQL ignores the option.
+    Its transactions take the write lock before the first read (see
+    :mod:`models.transactions`); the route commits.
     """
-    bound = engine.execution_options(sqlite_begin="IMMEDIATE")
-    with Session(bound, expire_on_commit=False) as session:
+    with Session(for_writes(engine), expire_on_commit=False) as session:
         yield session
 
 

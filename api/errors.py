@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
-from models.db import DatabaseError
+from models.transactions import DatabaseError
 from robot.errors import CallrobotError, NotFoundError, ScriptError, ValidationError
 
 logger = logging.getLogger(__name__)

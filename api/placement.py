@@ -17,11 +17,11 @@ from typing import Any, Protocol
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 
+from models.transactions import write_transaction
 from models.types import utc_now
 from robot.carriers.base import CallOutcome
 from robot.config import Settings
 from robot.crm.outbox import CALL, record_call_events
-from robot.dialler.claims import write_transaction
 from robot.dialler.worker import CallResult, DialJob, call_end_values
 
 logger = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from api.main import create_app
 from api.placement import PlaceCall
 from models.apikey import create_api_key
-from models.db import session_scope
+from models.transactions import session_scope
 from models.types import utc_now
 from robot.config import Settings
 from robot.dialler.campaigns import get_or_create_tenant

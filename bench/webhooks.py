@@ -25,12 +25,12 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 from sqlalchemy import func, select  # noqa: E402
 
 from models.db import make_engine, upgrade  # noqa: E402
+from models.transactions import write_transaction  # noqa: E402
 from models.webhook import WebhookDelivery  # noqa: E402
 from robot.config import WebhookSettings  # noqa: E402
 from robot.crm.delivery import DeliveryWorker  # noqa: E402
 from robot.crm.outbox import enqueue_event  # noqa: E402
 from robot.crm.testing import SECRET, add_endpoint  # noqa: E402
-from robot.dialler.claims import write_transaction  # noqa: E402
 
 
 def start_receiver() -> tuple[subprocess.Popen[str], str]:

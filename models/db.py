@@ -1,35 +1,29 @@
-"""Engine and session factory, and migrations (column types: :mod:`models.types`).
+"""Engine and migrations.
 
 SQLite (the default, one file under ``data_dir``) runs in WAL mode with a busy timeout so
-several worker processes can share it; a connection can ask for ``BEGIN IMMEDIATE`` with the
-``sqlite_begin`` execution option. PostgreSQL is used when ``CALLROBOT_DATABASE_URL`` says so.
-Nothing is created at import time.
+several worker processes can share it; transactions begin as :mod:`models.transactions` asks.
+PostgreSQL is used when ``CALLROBOT_DATABASE_URL`` says so. Nothing is created at import time.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import SQLModel, create_engine
 
 import models.all_tables  # noqa: F401  (every table known before the first query)
+from models.transactions import DatabaseError, install_sqlite_begin
 from robot.config import get_settings
-from robot.errors import CallrobotError, ConfigError, MissingExtraError
+from robot.errors import ConfigError, MissingExtraError
 
 logger = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
-
-
-class DatabaseError(CallrobotError):
-    """The database refused an operation or could not be reached."""
 
 
 def is_postgres(engine: Engine | Connection) -> bool:
@@ -47,10 +41,7 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+    install_sqlite_begin(engine)
 
 
 def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
@@ -70,21 +61,6 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
             raise MissingExtraError("PostgreSQL", "postgres", "psycopg[binary]") from e
         return create_engine(url, echo=echo, pool_pre_ping=True)
     raise ConfigError(f"database_url: unsupported database URL scheme in {url.split(':', 1)[0]!r}")
-
-
-@contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session that commits on success and rolls back on error."""
-    with Session(engine, expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except SQLAlchemyError as e:
-            session.rollback()
-            raise DatabaseError(f"database operation failed: {e.__class__.__name__}: {e}") from e
-        except BaseException:
-            session.rollback()
-            raise
 
 
 def migrations_dir() -> Path:

@@ -143,7 +143,7 @@ def test_recording_streams_whole_file_and_byte_ranges(api: ApiHarness) -> None:
 
 def test_call_without_recording_is_404(api: ApiHarness) -> None:
     from models.call import Call
-    from models.db import session_scope
+    from models.transactions import session_scope
 
     tenant_id = api.tenants["acme"][0]
     with session_scope(api.engine) as session:

@@ -18,8 +18,8 @@ from sqlalchemy import func, select
 
 from api.testing import VALID_SCRIPT, ApiHarness, open_api
 from models.call import Call
-from models.db import DatabaseError, session_scope
 from models.testing import BACKENDS, open_fresh_database
+from models.transactions import DatabaseError, session_scope, write_transaction
 from models.types import utc_now
 from models.webhook import OutboxEvent, WebhookDelivery
 from robot.config import Settings
@@ -28,7 +28,6 @@ from robot.crm.outbox import record_call_events
 from robot.crm.signing import SignatureError, sign, verify_signature
 from robot.crm.sink import EventSink, SinkServer
 from robot.crm.testing import FAST, SECRET, FlakyReceiver, add_endpoint
-from robot.dialler.claims import write_transaction
 from robot.dialler.worker import call_end_values
 from robot.runner import report_to_result
 from robot.session import CallReport

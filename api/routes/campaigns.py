@@ -28,10 +28,10 @@ from models.campaign import (
     CampaignStatus,
     CampaignUpdate,
 )
+from models.transactions import write_transaction
 from models.types import utc_now
 from robot.crm.outbox import record_campaign_finished
 from robot.dialler.campaigns import CAMPAIGN, TRANSITIONS, campaign_stats, create_campaign
-from robot.dialler.claims import write_transaction
 from robot.dialler.retry import RetryPolicy
 from robot.errors import NotFoundError, ValidationError
 from robot.windows import CallingWindow

@@ -23,6 +23,7 @@ from api.deps import (
     WriteSessionDep,
     tenant_id_of,
 )
+from models.transactions import write_transaction
 from models.webhook import (
     DeliveryStatus,
     EventType,
@@ -33,7 +34,6 @@ from models.webhook import (
 )
 from robot.crm.delivery import schedule_redelivery
 from robot.crm.urls import check_webhook_url
-from robot.dialler.claims import write_transaction
 from robot.errors import NotFoundError
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])

@@ -43,7 +43,8 @@ def create_key(
 ) -> None:
     """Create an API key for a tenant and print it once (only its hash is stored)."""
     from models.apikey import create_api_key, token_prefix
-    from models.db import make_engine, session_scope, upgrade
+    from models.db import make_engine, upgrade
+    from models.transactions import session_scope
     from robot.dialler.campaigns import get_or_create_tenant
 
     try:

@@ -95,8 +95,9 @@ async def _voice_demo(loaded: LoadedScript, speed: float, concurrency: int, json
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from models.campaign import CampaignCreate
-    from models.db import make_engine, session_scope, upgrade
+    from models.db import make_engine, upgrade
     from models.script import Script
+    from models.transactions import session_scope
     from models.webhook import WebhookEndpoint
     from robot.carriers.sim import SimCarrier
     from robot.config import get_settings

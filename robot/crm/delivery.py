@@ -27,6 +27,7 @@ from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, updat
 from sqlalchemy.engine import Engine
 
 from models.db import is_postgres
+from models.transactions import write_transaction
 from models.types import utc_now
 from models.webhook import DeliveryStatus, WebhookAttempt
 from robot.config import WebhookSettings, get_settings
@@ -34,7 +35,6 @@ from robot.crm.attempts import AttemptResult, ClaimedDelivery, backoff_s, schedu
 from robot.crm.outbox import DELIVERY, ENDPOINT, OUTBOX, sweep_unreported
 from robot.crm.signing import EVENT_ID_HEADER, SIGNATURE_HEADER, sign
 from robot.crm.urls import check_webhook_url
-from robot.dialler.claims import write_transaction
 from robot.errors import CallrobotError, ValidationError
 
 logger = logging.getLogger(__name__)

@@ -24,8 +24,8 @@ from sqlmodel import Session
 
 from models.call import Call
 from models.campaign import Campaign
-from models.db import DatabaseError
 from models.lead import Lead
+from models.transactions import DatabaseError, write_transaction
 from models.types import utc_now
 from models.webhook import DeliveryStatus, EventType, OutboxEvent, WebhookDelivery, WebhookEndpoint
 from robot.config import get_settings
@@ -325,8 +325,6 @@ def _campaign_events(conn: Connection, campaign_id: int) -> list[str]:
 
 
 def _record_once(engine: Engine, write: Callable[[Connection], list[str]]) -> int:
-    from robot.dialler.claims import write_transaction
-
     try:
         with write_transaction(engine) as conn:
             return len(write(conn))

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from models.db import session_scope
+from models.transactions import session_scope
 from models.webhook import WebhookEndpoint
 from robot.config import WebhookSettings
 from robot.crm.sink import EventSink, SinkRequestHandler

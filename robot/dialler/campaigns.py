@@ -14,11 +14,11 @@ from sqlmodel import Session
 from sqlmodel import select as sqlmodel_select
 
 from models.campaign import Campaign, CampaignCreate, CampaignStatus
-from models.db import DatabaseError, session_scope
 from models.lead import LeadStatus
 from models.tenant import Tenant
+from models.transactions import DatabaseError, session_scope, write_transaction
 from models.types import utc_now
-from robot.dialler.claims import CALL, LEAD, add_dnc_number, write_transaction
+from robot.dialler.claims import CALL, LEAD, add_dnc_number
 from robot.dialler.retry import RetryPolicy
 from robot.errors import NotFoundError, ValidationError
 from robot.windows import CallingWindow, zone_info

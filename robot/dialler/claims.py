@@ -13,8 +13,7 @@ cannot overwrite the lead's state.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,9 +24,10 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from models.call import Call
 from models.campaign import Campaign
-from models.db import DatabaseError, is_postgres
+from models.db import is_postgres
 from models.dnc import DncEntry
 from models.lead import Lead, LeadStatus
+from models.transactions import DatabaseError, write_transaction
 from robot.errors import CallrobotError
 
 logger = logging.getLogger(__name__)
@@ -67,16 +67,6 @@ _CLAIM_COLUMNS = (
     LEAD.c.attempts,
     LEAD.c.lease_until,
 )
-
-
-@contextmanager
-def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """A transaction that takes the write lock up front (``BEGIN IMMEDIATE`` on SQLite)."""
-    try:
-        with engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
-            yield conn
-    except SQLAlchemyError as e:
-        raise DatabaseError(f"database write failed: {e.__class__.__name__}: {e}") from e
 
 
 def due_leads_query(campaign_id: int, now: datetime, limit: int) -> Any:

@@ -16,7 +16,8 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Engine
 
 from models.lead import LeadStatus
-from robot.dialler.claims import LEAD, write_transaction
+from models.transactions import write_transaction
+from robot.dialler.claims import LEAD
 from robot.windows import CallingWindow, check_window
 
 logger = logging.getLogger(__name__)

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine
 
 from models.call import Disposition
 from models.lead import LeadStatus
+from models.transactions import write_transaction
 from models.types import utc_now
 from robot.carriers.base import CallOutcome
 from robot.dialler.campaigns import CampaignPlan, finish_if_done, load_running_campaigns
@@ -38,7 +39,6 @@ from robot.dialler.claims import (
     dnc_numbers,
     extend_leases,
     release_lead,
-    write_transaction,
 )
 from robot.dialler.jobs import CallResult, CallRunner, DialJob
 from robot.dialler.pacing import CampaignLoad, TokenBucket, share_slots

@@ -21,8 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from models.db import DatabaseError
 from models.lead import LeadStatus
+from models.transactions import DatabaseError
 from models.types import utc_now
 from robot.dialler.campaigns import get_campaign
 from robot.dialler.claims import DNC, LEAD

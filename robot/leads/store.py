@@ -12,7 +12,8 @@ from sqlalchemy import insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from robot.dialler.claims import LEAD, write_transaction
+from models.transactions import write_transaction
+from robot.dialler.claims import LEAD
 from robot.leads.report import ImportReport, RejectedRow
 
 logger = logging.getLogger(__name__)
