@@ -25,14 +25,17 @@ from pathlib import Path
 
 # bench/api.py must not shadow the ``api`` package it measures.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
+# The test fixtures (tests/fixtures/) fill the database the benchmark reads.
+sys.path.append(str(Path(__file__).resolve().parents[1] / "tests"))
 
 import httpx  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 
-from api.testing import make_tenant  # noqa: E402
 from models.call import Call  # noqa: E402
 from models.db import make_engine, upgrade  # noqa: E402
 from models.types import utc_now  # noqa: E402
+
+from fixtures.api_harness import make_tenant  # noqa: E402
 
 OUTCOMES = ("human", "machine", "busy", "no_answer", "human", "human")
 

@@ -21,6 +21,8 @@ from pathlib import Path
 
 # This file is named like no package, but keep bench/ off the import path all the same.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
+# The test fixtures (tests/fixtures/) fill the database the benchmark reads.
+sys.path.append(str(Path(__file__).resolve().parents[1] / "tests"))
 
 from sqlalchemy import func, select  # noqa: E402
 
@@ -30,7 +32,8 @@ from models.webhook import WebhookDelivery  # noqa: E402
 from robot.config import WebhookSettings  # noqa: E402
 from robot.crm.delivery import DeliveryWorker  # noqa: E402
 from robot.crm.outbox import enqueue_event  # noqa: E402
-from robot.crm.testing import SECRET, add_endpoint  # noqa: E402
+
+from fixtures.webhook_receiver import SECRET, add_endpoint  # noqa: E402
 
 
 def start_receiver() -> tuple[subprocess.Popen[str], str]:

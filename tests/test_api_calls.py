@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 import soundfile
 
-from api.testing import VALID_SCRIPT, ApiHarness, open_api
-from models.testing import BACKENDS, open_fresh_database
 from robot.config import Settings
+
+from fixtures.api_harness import VALID_SCRIPT, ApiHarness, open_api
+from fixtures.database import BACKENDS, open_fresh_database
 
 
 @pytest.fixture(params=BACKENDS)

@@ -12,10 +12,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from api.main import create_app
-from api.testing import make_tenant
-from models.testing import open_fresh_database
 from models.webhook import OutboxEvent
 from robot.config import Settings
+
+from fixtures.api_harness import make_tenant
+from fixtures.database import open_fresh_database
 
 BUNDLED_SCRIPT = Path(__file__).resolve().parents[1] / "dialogues/scripts/lead_qualification.yaml"
 

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from api.testing import VALID_SCRIPT, ApiHarness, open_api
-from models.testing import BACKENDS, open_fresh_database
 from models.webhook import OutboxEvent
 from robot.config import Settings
+
+from fixtures.api_harness import VALID_SCRIPT, ApiHarness, open_api
+from fixtures.database import BACKENDS, open_fresh_database
 
 INVALID_SCRIPT = """script: broken
 start: greet

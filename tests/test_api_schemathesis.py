@@ -17,9 +17,10 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from api.testing import VALID_SCRIPT, ApiHarness, open_api
-from models.testing import open_fresh_database
 from robot.config import Settings
+
+from fixtures.api_harness import VALID_SCRIPT, ApiHarness, open_api
+from fixtures.database import open_fresh_database
 
 #: Examples per operation and mode; the whole run stays around a minute.
 MAX_EXAMPLES = 15

@@ -20,7 +20,8 @@ from typing import Any
 import httpx
 
 from robot.crm.sink import SinkServer
-from robot.crm.testing import SECRET, FlakyReceiver
+
+from fixtures.webhook_receiver import SECRET, FlakyReceiver
 
 BUNDLED_SCRIPT = Path(__file__).resolve().parents[1] / "dialogues/scripts/lead_qualification.yaml"
 CALLROBOT = str(Path(sys.executable).parent / "callrobot")

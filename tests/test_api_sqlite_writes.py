@@ -17,9 +17,10 @@ import pytest
 from sqlalchemy import event
 from sqlmodel import Session
 
-from api.testing import VALID_SCRIPT, ApiHarness, open_api
-from models.testing import open_fresh_database
 from robot.config import Settings
+
+from fixtures.api_harness import VALID_SCRIPT, ApiHarness, open_api
+from fixtures.database import open_fresh_database
 
 
 @pytest.fixture

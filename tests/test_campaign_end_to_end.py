@@ -17,7 +17,6 @@ from models.call import Call
 from models.campaign import CampaignCreate
 from models.lead import Lead
 from models.script import Script
-from models.testing import open_fresh_database
 from robot.carriers.sim import SimCarrier
 from robot.config import Settings
 from robot.crm.outbox import OUTBOX
@@ -31,6 +30,8 @@ from robot.dialler import (
 from robot.engine import CallEngine
 from robot.leads import import_rows, rows_from_records
 from robot.runner import EngineCallRunner
+
+from fixtures.database import open_fresh_database
 
 SCRIPT = Path(__file__).resolve().parents[1] / "dialogues" / "scripts" / "lead_qualification.yaml"
 # Monday 14:00 UTC: 09:00-10:00 in every US zone, inside the default calling window.

@@ -20,7 +20,6 @@ from models.call import Call
 from models.campaign import Campaign, CampaignCreate
 from models.dnc import DncEntry
 from models.lead import Lead
-from models.testing import BACKENDS, FreshDatabase, open_fresh_database
 from robot.dialler import (
     CallResult,
     DialJob,
@@ -38,6 +37,8 @@ from robot.dialler.pacing import TokenBucket
 from robot.dialler.sweep import reschedule_closed_leads
 from robot.leads import import_rows, rows_from_records
 from robot.windows import CallingWindow
+
+from fixtures.database import BACKENDS, FreshDatabase, open_fresh_database
 
 # Monday 2026-06-01 14:00Z: 10:00 in New York, 15:00 in London, 17:00 in Moscow.
 T0 = datetime(2026, 6, 1, 14, 0, tzinfo=UTC)

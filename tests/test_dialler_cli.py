@@ -11,8 +11,9 @@ from sqlalchemy import inspect
 from typer.testing import CliRunner
 
 from models.db import make_engine
-from models.testing import BACKENDS, FreshDatabase, open_fresh_database
 from robot.cli import app
+
+from fixtures.database import BACKENDS, FreshDatabase, open_fresh_database
 
 runner = CliRunner()
 

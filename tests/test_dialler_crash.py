@@ -23,7 +23,6 @@ from sqlmodel import Session, select
 from models.call import Call
 from models.campaign import CampaignCreate
 from models.lead import Lead
-from models.testing import BACKENDS, FreshDatabase, open_fresh_database
 from robot.dialler import (
     CallResult,
     DialJob,
@@ -37,6 +36,8 @@ from robot.dialler import (
 )
 from robot.dialler.claims import LOST_WORKER_ERROR
 from robot.leads import import_rows, rows_from_records
+
+from fixtures.database import BACKENDS, FreshDatabase, open_fresh_database
 
 LEASE_S = 1.5
 CHILD_LIMITS = DiallerLimits(

@@ -13,11 +13,12 @@ from typer.testing import CliRunner
 
 from models.campaign import CampaignCreate
 from models.lead import Lead
-from models.testing import BACKENDS, FreshDatabase, open_fresh_database
 from robot.cli import app
 from robot.dialler.campaigns import add_to_dnc, create_campaign, get_or_create_tenant
 from robot.errors import ValidationError
 from robot.leads import import_leads, import_rows, rows_from_records
+
+from fixtures.database import BACKENDS, FreshDatabase, open_fresh_database
 
 
 @pytest.fixture(params=BACKENDS)

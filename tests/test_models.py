@@ -22,7 +22,8 @@ from models.campaign import Campaign, CampaignStatus
 from models.db import migrations_dir
 from models.lead import Lead
 from models.tenant import Tenant
-from models.testing import BACKENDS, FreshDatabase, open_fresh_database
+
+from fixtures.database import BACKENDS, FreshDatabase, open_fresh_database
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -16,14 +16,15 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from models.testing import BACKENDS, FreshDatabase, open_fresh_database
 from models.transactions import write_transaction
 from models.types import utc_now
 from models.webhook import WebhookAttempt, WebhookDelivery
 from robot.crm.delivery import LEASE_MARGIN_S, DeliveryWorker
 from robot.crm.outbox import enqueue_event
 from robot.crm.sink import SinkServer
-from robot.crm.testing import FAST, FlakyReceiver, add_endpoint
+
+from fixtures.database import BACKENDS, FreshDatabase, open_fresh_database
+from fixtures.webhook_receiver import FAST, FlakyReceiver, add_endpoint
 
 
 @pytest.fixture

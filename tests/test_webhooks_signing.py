@@ -16,9 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from api.testing import VALID_SCRIPT, ApiHarness, open_api
 from models.call import Call
-from models.testing import BACKENDS, open_fresh_database
 from models.transactions import DatabaseError, session_scope, write_transaction
 from models.types import utc_now
 from models.webhook import OutboxEvent, WebhookDelivery
@@ -27,10 +25,13 @@ from robot.crm.delivery import DeliveryWorker
 from robot.crm.outbox import record_call_events
 from robot.crm.signing import SignatureError, sign, verify_signature
 from robot.crm.sink import EventSink, SinkServer
-from robot.crm.testing import FAST, SECRET, FlakyReceiver, add_endpoint
 from robot.dialler.worker import call_end_values
 from robot.runner import report_to_result
 from robot.session import CallReport
+
+from fixtures.api_harness import VALID_SCRIPT, ApiHarness, open_api
+from fixtures.database import BACKENDS, open_fresh_database
+from fixtures.webhook_receiver import FAST, SECRET, FlakyReceiver, add_endpoint
 
 BODY = b'{"id":"evt_1","type":"call.completed","created_at":"2026-11-26T02:00:00+00:00","data":{}}'
 

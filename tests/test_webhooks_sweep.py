@@ -14,14 +14,15 @@ from sqlalchemy import insert, select, update
 
 from models.call import Call
 from models.campaign import Campaign
-from models.testing import BACKENDS, FreshDatabase, open_fresh_database
 from models.transactions import write_transaction
 from models.types import utc_now
 from models.webhook import OutboxEvent
 from robot.crm.delivery import DeliveryWorker
 from robot.crm.outbox import sweep_unreported
 from robot.crm.sink import SinkServer
-from robot.crm.testing import FAST, FlakyReceiver, add_endpoint
+
+from fixtures.database import BACKENDS, FreshDatabase, open_fresh_database
+from fixtures.webhook_receiver import FAST, FlakyReceiver, add_endpoint
 
 CALL = Call.__table__  # type: ignore[attr-defined]
 CAMPAIGN = Campaign.__table__  # type: ignore[attr-defined]

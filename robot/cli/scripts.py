@@ -79,7 +79,7 @@ def test(
     json_out: JsonOpt = False,
 ) -> None:
     """Run the scripts' test conversations and report like pytest."""
-    from dialogues.testing import run_tests
+    from dialogues.script_tests import run_tests
 
     passed = failed = 0
     for arg in files:
