@@ -23,11 +23,15 @@ import json
 import multiprocessing
 import os
 import statistics
+import sys
 import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+# The test fixtures (tests/fixtures/) store the script a campaign needs before it starts.
+sys.path.append(str(Path(__file__).resolve().parents[1] / "tests"))
 
 import phonenumbers
 from sqlalchemy import text
@@ -38,6 +42,8 @@ from models.db import make_engine, upgrade
 from robot.dialler.campaigns import change_status, create_campaign, get_or_create_tenant
 from robot.dialler.claims import claim_due_leads, due_leads_query
 from robot.leads import import_leads
+
+from fixtures.database import add_script
 
 REGIONS = (
     "GB", "DE", "FR", "ES", "PL", "GR", "FI", "TR", "AE", "IN",
@@ -119,7 +125,8 @@ def run(url: str, workdir: Path, args: argparse.Namespace) -> dict[str, object]:
     engine = make_engine(url)
     upgrade(engine)
     tenant_id = get_or_create_tenant(engine, "bench")
-    campaign = create_campaign(engine, tenant_id, CampaignCreate(name="bench"))
+    script_id = add_script(engine, tenant_id)
+    campaign = create_campaign(engine, tenant_id, CampaignCreate(name="bench", script_id=script_id))
     assert campaign.id is not None
     csv_path = workdir / "leads.csv"
     write_leads(csv_path, args.leads)

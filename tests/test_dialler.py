@@ -38,7 +38,7 @@ from robot.dialler.sweep import reschedule_closed_leads
 from robot.leads import import_rows, rows_from_records
 from robot.windows import CallingWindow
 
-from fixtures.database import BACKENDS, FreshDatabase, open_fresh_database
+from fixtures.database import BACKENDS, FreshDatabase, add_script, open_fresh_database
 
 # Monday 2026-06-01 14:00Z: 10:00 in New York, 15:00 in London, 17:00 in Moscow.
 T0 = datetime(2026, 6, 1, 14, 0, tzinfo=UTC)
@@ -78,6 +78,7 @@ def qualified(_job: DialJob) -> CallResult:
 def make_campaign(engine: Any, leads: list[dict[str, Any]], **fields: Any) -> int:
     tenant_id = get_or_create_tenant(engine, "acme")
     fields.setdefault("default_region", "US")
+    fields.setdefault("script_id", add_script(engine, tenant_id))
     campaign = create_campaign(engine, tenant_id, CampaignCreate(name="c", **fields))
     assert campaign.id is not None
     report = import_rows(engine, campaign.id, rows_from_records(leads), now=T0)
@@ -433,7 +434,9 @@ def test_a_retry_that_falls_after_closing_moves_to_the_opening_across_dst(
     engine = fresh_db.engine
     saturday_evening = datetime(2026, 3, 8, 0, 55, tzinfo=UTC)  # Sat 19:55 EST in New York
     tenant_id = get_or_create_tenant(engine, "acme")
-    campaign = create_campaign(engine, tenant_id, CampaignCreate(name="dst"))
+    campaign = create_campaign(
+        engine, tenant_id, CampaignCreate(name="dst", script_id=add_script(engine, tenant_id))
+    )
     assert campaign.id is not None
     leads = [{"phone": "+12125550100"}, {"phone": "+442079460958"}]
     import_rows(engine, campaign.id, rows_from_records(leads), now=saturday_evening)

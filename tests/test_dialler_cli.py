@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect
+from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from models.db import make_engine
 from robot.cli import app
+from robot.crm.delivery import DeliveryWorker
+from robot.dialler.campaigns import get_or_create_tenant
 
-from fixtures.database import BACKENDS, FreshDatabase, open_fresh_database
+from fixtures.database import BACKENDS, FreshDatabase, add_script, open_fresh_database
+from fixtures.webhook_receiver import FAST, FlakyReceiver, add_endpoint, serve_receiver
 
 runner = CliRunner()
 
@@ -37,11 +42,18 @@ def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
     assert {"tenant", "script", "campaign", "lead", "call", "dnc_entry"} <= tables
 
 
+def script_of_default_tenant(engine: Engine) -> str:
+    """The id of a script of the CLI's default tenant, as the ``--script-id`` option takes it."""
+    return str(add_script(engine, get_or_create_tenant(engine, "default")))
+
+
 def test_campaign_life_through_the_cli(fresh_db: FreshDatabase, tmp_path: Path) -> None:
     db = ("--database", fresh_db.url)
+    script_id = script_of_default_tenant(fresh_db.engine)
     code, output = cli(
         "campaign", "create", "--name", "spring", "--priority", "3", "--region", "gb",
-        "--window", '{"hours": {"sun": null}}', "--retry", '{"max_attempts": 5}', *db, "--json",
+        "--window", '{"hours": {"sun": null}}', "--retry", '{"max_attempts": 5}',
+        "--script-id", script_id, *db, "--json",
     )  # fmt: skip
     assert code == 0, output
     created = json.loads(output)
@@ -78,6 +90,35 @@ def test_campaign_life_through_the_cli(fresh_db: FreshDatabase, tmp_path: Path) 
     assert cli("campaign", "stop", campaign_id, *db)[0] == 0
     code, output = cli("campaign", "start", campaign_id, *db)
     assert code == 1 and "is stopped; cannot start it" in output
+
+
+def test_a_campaign_without_a_script_does_not_start(fresh_db: FreshDatabase) -> None:
+    db = ("--database", fresh_db.url)
+    created = cli("campaign", "create", "--name", "no script", *db, "--json")
+    campaign_id = str(json.loads(created[1])["id"])
+    code, output = cli("campaign", "start", campaign_id, *db)
+    assert code == 1 and "script_id: the campaign needs a script before it can start" in output
+    assert json.loads(cli("campaign", "stats", campaign_id, *db, "--json")[1])["status"] == "draft"
+
+
+def test_stopping_from_the_cli_delivers_campaign_finished(fresh_db: FreshDatabase) -> None:
+    db = ("--database", fresh_db.url)
+    script_id = script_of_default_tenant(fresh_db.engine)
+    flaky = FlakyReceiver()
+    with serve_receiver(flaky) as url:
+        add_endpoint(fresh_db.engine, url, tenant="default")
+        created = cli("campaign", "create", "--name", "spring", "--script-id", script_id, *db,
+                      "--json")  # fmt: skip
+        campaign_id = json.loads(created[1])["id"]
+        assert cli("campaign", "start", str(campaign_id), *db)[0] == 0
+        assert cli("campaign", "stop", str(campaign_id), *db)[0] == 0
+        # Queued with the status change: a worker that does not sweep still delivers it.
+        worker = DeliveryWorker(fresh_db.engine, FAST, allow_private=True, sweep=False)
+        asyncio.run(asyncio.wait_for(worker.run(until_idle=True), 60))
+    [event] = flaky.events.values()
+    assert event["type"] == "campaign.finished"
+    assert (event["data"]["campaign_id"], event["data"]["status"]) == (campaign_id, "stopped")
+    assert event["data"]["finished_at"] is not None
 
 
 @pytest.mark.parametrize(

@@ -37,7 +37,7 @@ from robot.dialler import (
 from robot.dialler.claims import LOST_WORKER_ERROR
 from robot.leads import import_rows, rows_from_records
 
-from fixtures.database import BACKENDS, FreshDatabase, open_fresh_database
+from fixtures.database import BACKENDS, FreshDatabase, add_script, open_fresh_database
 
 LEASE_S = 1.5
 CHILD_LIMITS = DiallerLimits(
@@ -115,7 +115,11 @@ def test_killed_worker_leads_are_recovered_after_the_lease(
     engine = fresh_db.engine
     tenant_id = get_or_create_tenant(engine, "acme")
     campaign = create_campaign(
-        engine, tenant_id, CampaignCreate(name="crash", calling_window=ALWAYS_OPEN)
+        engine,
+        tenant_id,
+        CampaignCreate(
+            name="crash", calling_window=ALWAYS_OPEN, script_id=add_script(engine, tenant_id)
+        ),
     )
     assert campaign.id is not None
     records = [{"phone": number} for number in NUMBERS]

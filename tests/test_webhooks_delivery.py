@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -21,21 +20,16 @@ from models.types import utc_now
 from models.webhook import WebhookAttempt, WebhookDelivery
 from robot.crm.delivery import LEASE_MARGIN_S, DeliveryWorker
 from robot.crm.outbox import enqueue_event
-from robot.crm.sink import SinkServer
 
 from fixtures.database import BACKENDS, FreshDatabase, open_fresh_database
-from fixtures.webhook_receiver import FAST, FlakyReceiver, add_endpoint
+from fixtures.webhook_receiver import FAST, FlakyReceiver, add_endpoint, serve_receiver
 
 
 @pytest.fixture
 def receiver() -> Iterator[tuple[FlakyReceiver, str]]:
     flaky = FlakyReceiver()
-    server = SinkServer(("127.0.0.1", 0), flaky.sink, flaky.handler())
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield flaky, server.url
-    server.shutdown()
-    server.server_close()
+    with serve_receiver(flaky) as url:
+        yield flaky, url
 
 
 @pytest.fixture(params=BACKENDS)

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
-from sqlalchemy import update
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from api.deps import (
@@ -28,10 +28,7 @@ from models.campaign import (
     CampaignStatus,
     CampaignUpdate,
 )
-from models.transactions import write_transaction
-from models.types import utc_now
-from robot.crm.outbox import record_campaign_finished
-from robot.dialler.campaigns import CAMPAIGN, TRANSITIONS, campaign_stats, create_campaign
+from robot.dialler.campaigns import campaign_stats, change_status, create_campaign
 from robot.dialler.retry import RetryPolicy
 from robot.errors import NotFoundError, ValidationError
 from robot.windows import CallingWindow
@@ -131,39 +128,10 @@ def update_campaign(
     return campaign
 
 
-def _transition(engine: Any, campaign: Campaign, action: str) -> None:
-    """Apply an action; stopping also queues ``campaign.finished`` in the same transaction."""
-    allowed_from, target = TRANSITIONS[action]
-    current = CampaignStatus(campaign.status)
-    if current not in allowed_from:
-        raise ValidationError(f"campaign {campaign.id} is {current.value}; cannot {action} it")
-    if target is CampaignStatus.RUNNING and campaign.script_id is None:
-        raise ValidationError("script_id: the campaign needs a script before it can start")
-    now = utc_now()
-    values: dict[str, Any] = {"status": target.value}
-    if target is CampaignStatus.RUNNING and campaign.started_at is None:
-        values["started_at"] = now
-    if target is CampaignStatus.STOPPED:
-        values["finished_at"] = now
-    with write_transaction(engine) as conn:
-        result = conn.execute(
-            update(CAMPAIGN)
-            .where(CAMPAIGN.c.id == campaign.id, CAMPAIGN.c.status == current.value)
-            .values(**values)
-        )
-        if result.rowcount != 1:
-            raise ValidationError(f"campaign {campaign.id} changed status meanwhile; try again")
-        if target is CampaignStatus.STOPPED:
-            assert campaign.id is not None
-            record_campaign_finished(conn, campaign.id, now=now)
-
-
 async def _act(
-    campaign_id: int, action: str, session: Session, engine: Any, tenant_id: int
+    campaign_id: int, action: str, session: Session, engine: Engine, tenant_id: int
 ) -> Campaign:
-    campaign = await run_in_threadpool(get_owned_campaign, session, tenant_id, campaign_id)
-    await run_in_threadpool(_transition, engine, campaign, action)
-    session.rollback()  # end the read snapshot: see the committed change
+    await run_in_threadpool(change_status, engine, campaign_id, action, tenant_id)
     return await run_in_threadpool(get_owned_campaign, session, tenant_id, campaign_id)
 
 

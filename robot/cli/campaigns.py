@@ -101,7 +101,7 @@ def _change(campaign_id: int, action: str, database: str | None, as_json: bool) 
 
 @campaign_app.command("start")
 def start(campaign_id: int, database: DatabaseOption = None, as_json: JsonFlag = False) -> None:
-    """Start (or resume) a campaign."""
+    """Start (or resume) a campaign; it needs a script (--script-id at create)."""
     _change(campaign_id, "start", database, as_json)
 
 
@@ -113,7 +113,7 @@ def pause(campaign_id: int, database: DatabaseOption = None, as_json: JsonFlag =
 
 @campaign_app.command("stop")
 def stop(campaign_id: int, database: DatabaseOption = None, as_json: JsonFlag = False) -> None:
-    """Stop a campaign for good."""
+    """Stop a campaign for good (queues the campaign.finished webhook)."""
     _change(campaign_id, "stop", database, as_json)
 
 

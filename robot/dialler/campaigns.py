@@ -18,6 +18,7 @@ from models.lead import LeadStatus
 from models.tenant import Tenant
 from models.transactions import DatabaseError, session_scope, write_transaction
 from models.types import utc_now
+from robot.crm.outbox import record_campaign_finished
 from robot.dialler.claims import CALL, LEAD, add_dnc_number
 from robot.dialler.retry import RetryPolicy
 from robot.errors import NotFoundError, ValidationError
@@ -104,7 +105,11 @@ def get_campaign(engine: Engine, campaign_id: int, tenant_id: int | None = None)
 def change_status(
     engine: Engine, campaign_id: int, action: str, tenant_id: int | None = None
 ) -> CampaignStatus:
-    """Apply ``start``, ``pause`` or ``stop``; refuses transitions that make no sense."""
+    """Apply ``start``, ``pause`` or ``stop``: the one owner of these transitions.
+
+    Refuses transitions that make no sense and starting a campaign without a script; stopping
+    queues ``campaign.finished`` in the same transaction as the status change.
+    """
     if action not in TRANSITIONS:
         raise ValidationError(f"unknown campaign action {action!r}")
     allowed_from, target = TRANSITIONS[action]
@@ -112,6 +117,8 @@ def change_status(
     current = CampaignStatus(campaign.status)
     if current not in allowed_from:
         raise ValidationError(f"campaign {campaign_id} is {current.value}; cannot {action} it")
+    if target is CampaignStatus.RUNNING and campaign.script_id is None:
+        raise ValidationError("script_id: the campaign needs a script before it can start")
     now = utc_now()
     values: dict[str, Any] = {"status": target.value}
     if target is CampaignStatus.RUNNING and campaign.started_at is None:
@@ -124,8 +131,10 @@ def change_status(
             .where(CAMPAIGN.c.id == campaign_id, CAMPAIGN.c.status == current.value)
             .values(**values)
         )
-    if result.rowcount != 1:
-        raise ValidationError(f"campaign {campaign_id} changed status meanwhile; try again")
+        if result.rowcount != 1:
+            raise ValidationError(f"campaign {campaign_id} changed status meanwhile; try again")
+        if target is CampaignStatus.STOPPED:
+            record_campaign_finished(conn, campaign_id, now=now)
     logger.info("campaign %d: %s -> %s", campaign_id, current.value, target.value)
     return target
 
@@ -151,8 +160,6 @@ def finish_if_done(engine: Engine, campaign_id: int, now: datetime) -> bool:
             .values(status=CampaignStatus.FINISHED.value, finished_at=now)
         )
         if result.rowcount:
-            from robot.crm.outbox import record_campaign_finished
-
             record_campaign_finished(conn, campaign_id, now=now)
     if result.rowcount:
         logger.info("campaign %d finished: no lead left to call", campaign_id)
