@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -105,18 +104,3 @@ class WebhookAttempt(SQLModel, table=True):
     status_code: int | None = None
     error: str | None = Field(default=None, max_length=500)
     duration_ms: float = 0.0
-
-
-class WebhookDeliveryPublic(SQLModel):
-    id: int
-    endpoint_id: int
-    event_id: str
-    event_type: str
-    status: DeliveryStatus
-    attempts: int
-    next_attempt_at: datetime | None
-    last_status_code: int | None
-    last_error: str | None
-    delivered_at: datetime | None
-    created_at: datetime
-    attempt_log: list[dict[str, Any]] = Field(default_factory=list)
