@@ -41,13 +41,13 @@ def call(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Call one number with a script and wait until the call ends."""
-    from robot.cli.scripts import _load, _parse_lead
+    from robot.cli.scripts import load_script_arg, parse_lead
     from robot.config import get_settings
 
     if carrier is None and target.startswith("local:"):
         carrier = target  # the sound card is the carrier and the callee
-    loaded = _load(script)
-    variables = {"first_name": "there", **_parse_lead(lead)}
+    loaded = load_script_arg(script)
+    variables = {"first_name": "there", **parse_lead(lead)}
     recording_dir = record or get_settings().data_dir / "recordings"
     try:
         report = asyncio.run(_call(target, loaded, carrier, variables, timezone, recording_dir))

@@ -33,7 +33,8 @@ def resolve_script(arg: str) -> Path:
     return bundled if bundled.exists() else path
 
 
-def _load(arg: str) -> LoadedScript:
+def load_script_arg(arg: str) -> LoadedScript:
+    """Load a script file or bundled script; on errors, print them and exit 1."""
     from dialogues.loader import load_script
 
     try:
@@ -83,7 +84,7 @@ def test(
 
     passed = failed = 0
     for arg in files:
-        loaded = _load(arg)
+        loaded = load_script_arg(arg)
         path = resolve_script(arg)
         for report in run_tests(loaded, select=select):
             if report.passed:
@@ -113,7 +114,8 @@ def test(
     raise typer.Exit(1 if failed or not passed else 0)
 
 
-def _parse_lead(values: list[str]) -> dict[str, str]:
+def parse_lead(values: list[str]) -> dict[str, str]:
+    """Lead variables from ``--lead NAME=VALUE`` options; exits 1 on a malformed one."""
     lead = {}
     for item in values:
         if "=" not in item:
@@ -135,8 +137,8 @@ def chat(
     """Talk to a script by text. Empty line = silence, /1 = DTMF key 1, /bye = hang up."""
     from dialogues.manager import DialogueManager, Dtmf, HangUp, NoInput, UserText
 
-    loaded = _load(script)
-    lead_vars = {"first_name": "Alex", **_parse_lead(lead)}
+    loaded = load_script_arg(script)
+    lead_vars = {"first_name": "Alex", **parse_lead(lead)}
     manager = DialogueManager(loaded, lead=lead_vars, timezone=timezone)
     interactive = sys.stdin.isatty() and not json_out
 
@@ -209,7 +211,7 @@ def nlu(
     """Classify texts with a script's NLU: intent, confidence and entities."""
     from dialogues.manager import build_classifier
 
-    loaded = _load(script)
+    loaded = load_script_arg(script)
     try:
         classifier = build_classifier(loaded)
     except CallrobotError as e:
