@@ -20,6 +20,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from dialogues.schema import DISPOSITIONS, Script, State, Transition
+from dialogues.templates import TEMPLATE_FIELD, script_texts, script_transitions
 from robot.errors import ScriptError, SourceProblem
 
 #: Slot types the extractors understand.
@@ -27,8 +28,6 @@ SLOT_TYPES = frozenset(
     {"yes_no", "integer", "money", "datetime", "date", "time", "free_text", "digits", "choice"}
 )
 
-#: ``{lead.first_name}``, ``{slot.budget}``, ``{company}``; ``{{`` is a literal brace.
-TEMPLATE_FIELD = re.compile(r"(?<!\{)\{([^{}]*)\}(?!\})")
 _FIELD_NAME = re.compile(r"^(lead\.|slot\.)?[A-Za-z_][A-Za-z0-9_]*$")
 
 Path_ = tuple[str | int, ...]
@@ -263,58 +262,6 @@ def _collect_examples(
     return examples, synonyms, problems
 
 
-def _transitions(script: Script) -> Iterator[tuple[Path_, Transition]]:
-    """Every transition in the script with its YAML path."""
-
-    def branches(prefix: Path_, on: dict[str, list[Transition]]) -> Iterator[tuple[Path_, Any]]:
-        for intent, items in on.items():
-            for i, branch in enumerate(items):
-                yield (*prefix, "on", intent, i), branch
-
-    for name, state in script.states.items():
-        base: Path_ = ("states", name)
-        for i, branch in enumerate(state.next or []):
-            yield (*base, "next", i), branch
-        yield from branches(base, state.on)
-        for digit, tr in state.dtmf.items():
-            yield (*base, "dtmf", digit), tr
-        for kind in ("no_input", "no_match"):
-            handler = getattr(state, kind)
-            if handler and handler.then:
-                yield (*base, kind, "then"), handler.then
-    yield from branches(("global",), script.global_.on)
-    for kind in ("no_input", "no_match"):
-        handler = getattr(script.global_, kind)
-        if handler and handler.then:
-            yield ("global", kind, "then"), handler.then
-
-
-def _texts(script: Script) -> Iterator[tuple[Path_, str]]:
-    for name, state in script.states.items():
-        for key in ("say", "ask"):
-            for i, text in enumerate(getattr(state, key)):
-                yield ("states", name, key, i), text
-        for kind in ("no_input", "no_match"):
-            handler = getattr(state, kind)
-            for i, text in enumerate(handler.say if handler else []):
-                yield ("states", name, kind, "say", i), text
-        for i, action in enumerate(state.actions):
-            if action.to:
-                yield ("states", name, "actions", i), action.to
-    for path, tr in _transitions(script):
-        for i, text in enumerate(tr.say):
-            yield (*path, "say", i), text
-        for i, action in enumerate(tr.actions):
-            if action.to:
-                yield (*path, "actions", i), action.to
-    for kind in ("no_input", "no_match"):
-        handler = getattr(script.global_, kind)
-        for i, text in enumerate(handler.say if handler else []):
-            yield ("global", kind, "say", i), text
-    if script.settings.voicemail_message:
-        yield ("settings", "voicemail_message"), script.settings.voicemail_message
-
-
 def _check_references(
     script: Script,
     examples: dict[str, list[str]],
@@ -350,7 +297,7 @@ def _check_references(
         elif slot.type == "choice" and not slot.options:
             yield problem(("slots", name), f"choice slot '{name}' needs options", key=True)
 
-    for path, tr in _transitions(script):
+    for path, tr in script_transitions(script):
         if tr.goto is not None and tr.goto not in states and tr.goto not in broken.states:
             yield problem(
                 (*path, "goto"), f"transition to unknown state '{tr.goto}'{_hint(tr.goto, states)}"
@@ -392,9 +339,9 @@ def _check_references(
             if digit not in "0123456789*#" or len(digit) != 1:
                 yield problem((*base, "dtmf", digit), f"'{digit}' is not a DTMF key", key=True)
 
-    for path, text in _texts(script):
-        for match in TEMPLATE_FIELD.finditer(text):
-            yield from _check_field(script, path, match.group(1), problem)
+    for item in script_texts(script):
+        for match in TEMPLATE_FIELD.finditer(item.text):
+            yield from _check_field(script, item.path, match.group(1), problem)
 
     if script.start in states:
         for name in sorted(set(states) - _reachable(script)):

@@ -19,7 +19,6 @@ How an utterance is resolved in a state, first match wins:
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -27,17 +26,20 @@ from decimal import Decimal
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from dialogues.loader import TEMPLATE_FIELD, LoadedScript
+from dialogues.loader import LoadedScript
 from dialogues.nlu import FALLBACK_INTENT, BuiltinClassifier, IntentClassifier, NluResult
 from dialogues.schema import Action, RetryHandler, State, Transition
 from dialogues.slots import extract_slot, slot_value_to_json
+from dialogues.templates import (
+    DEFAULT_NO_INPUT,
+    DEFAULT_NO_MATCH,
+    OUT_OF_RETRIES,
+    render_template,
+)
 
 log = logging.getLogger(__name__)
 
-DEFAULT_NO_INPUT = "Sorry, I didn't hear anything."
-DEFAULT_NO_MATCH = "Sorry, I didn't quite get that."
 _MAX_CHAIN = 50
-_DOUBLE_STOP = re.compile(r"(?<=[A-Za-z])\.\.(?!\.)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,7 +310,7 @@ class DialogueManager:
             self._apply(handler.then, turn)
             return
         # Out of retries and nowhere to go: end the call politely.
-        self._say("Sorry, this doesn't seem to be a good moment. Goodbye.", "say", turn)
+        self._say(OUT_OF_RETRIES, "say", turn)
         self._end(turn, "incomplete")
 
     # -- effects ----------------------------------------------------------------------------
@@ -425,8 +427,7 @@ class DialogueManager:
     # -- rendering --------------------------------------------------------------------------
 
     def render(self, template: str) -> str:
-        def field_value(match: Any) -> str:
-            name = match.group(1).strip()
+        def field_value(name: str) -> str:
             if name.startswith("lead."):
                 var = name.removeprefix("lead.")
                 value = self.lead.get(var)
@@ -437,11 +438,7 @@ class DialogueManager:
                 return spoken(self.slots.get(name.removeprefix("slot.")), self.now())
             return self.script.constants.get(name, "")
 
-        text = TEMPLATE_FIELD.sub(field_value, template)
-        text = text.replace("{{", "{").replace("}}", "}")
-        # "between 9 a.m. and 1 p.m." + "." -> one full stop.
-        text = _DOUBLE_STOP.sub(".", text)
-        return " ".join(text.split())
+        return render_template(template, field_value)
 
 
 def build_classifier(loaded: LoadedScript) -> IntentClassifier:

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dialogues.loader import TEMPLATE_FIELD, LoadedScript
-from dialogues.manager import _DOUBLE_STOP, DialogueManager, build_classifier
+from dialogues.loader import LoadedScript
+from dialogues.manager import DialogueManager, build_classifier
 from dialogues.nlu import IntentClassifier
+from dialogues.templates import has_per_call_fields, render_template, script_texts
 from robot.audio import AudioChunk
 from robot.carriers.base import Carrier
 from robot.config import Settings, get_settings
@@ -41,37 +42,21 @@ log = logging.getLogger(__name__)
 _grammar_lock = threading.Lock()
 _grammar_workers: dict[tuple[str, str, str], Any] = {}
 
-#: Template fields that change from call to call.
-_PER_CALL_FIELDS = ("lead.", "slot.")
-
 
 def static_sentences(loaded: LoadedScript) -> set[str]:
-    """Sentences of the script that never change between calls: no lead or slot fields
+    """Sentences the script can say that never change between calls: no lead or slot fields
     (script constants filled in), split the way the session splits what it says."""
-    texts: list[str] = []
-    script = loaded.script
-    for state in script.states.values():
-        texts += state.say + state.ask
-        for handler in (state.no_input, state.no_match):
-            texts += handler.say if handler else []
-        for branches in state.on.values():
-            texts += [t for b in branches for t in b.say]
-    for branches in script.global_.on.values():
-        texts += [t for b in branches for t in b.say]
-    for handler in (script.global_.no_input, script.global_.no_match):
-        texts += handler.say if handler else []
+    constants = loaded.script.constants
     out: set[str] = set()
-    for text in texts:
-        for sentence in split_sentences(" ".join(text.split())):
-            fields = [m.group(1).strip() for m in TEMPLATE_FIELD.finditer(sentence)]
-            if any(f.startswith(_PER_CALL_FIELDS) for f in fields):
+    for item in script_texts(loaded.script):
+        if not item.spoken:
+            continue
+        for sentence in split_sentences(" ".join(item.text.split())):
+            if has_per_call_fields(sentence):
                 continue  # names, slot values: synthesized live, never stored
             # Script constants ({agent}, {company}) are the same in every call.
-            rendered = TEMPLATE_FIELD.sub(
-                lambda m: script.constants.get(m.group(1).strip(), ""), sentence
-            )
-            rendered = _DOUBLE_STOP.sub(".", rendered.replace("{{", "{").replace("}}", "}"))
-            out.update(split_sentences(" ".join(rendered.split())))
+            rendered = render_template(sentence, lambda name: constants.get(name, ""))
+            out.update(split_sentences(rendered))
     return out
 
 

@@ -1,14 +1,24 @@
-"""Static prompt cache over a real synthesizer (espeak-ng), counting how often it is invoked."""
+"""Static prompt cache over a real synthesizer (espeak-ng), counting how often it is invoked;
+which sentences of a script are static prompts."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from ruamel.yaml import YAML
 
+from dialogues.loader import load_script, load_script_text
+from dialogues.manager import DialogueManager, Dtmf, NoInput, UserText
+from dialogues.nlu import FALLBACK_INTENT, NluResult
+from dialogues.templates import DEFAULT_NO_MATCH, OUT_OF_RETRIES, render_template
 from robot.audio import AudioChunk
+from robot.engine import ScriptVoice, static_sentences
+from robot.speech.base import split_sentences
 from robot.speech.espeak import EspeakSynthesizer
 from robot.speech.prompt_cache import PromptCache, prompt_key
 
@@ -107,3 +117,98 @@ async def test_async_get_and_warm(engine, tmp_path: Path) -> None:
     assert cache.warm(engine, ["Hi.", "Bye.", "Hi."]) == 2
     audio = await cache.get_async(engine, "Bye.")
     assert engine.calls == 2 and audio.duration_ms > 100
+
+
+# -- a script's static sentences ------------------------------------------------------------
+
+BUNDLED = sorted((Path(__file__).resolve().parents[1] / "dialogues" / "scripts").glob("*.yaml"))
+SPOKEN_KEYS = ("say", "ask", "voicemail_message")
+PER_CALL = re.compile(r"\{\s*(lead|slot)\.")
+
+
+def yaml_spoken_texts(node: Any) -> Iterator[str]:
+    """Every text under a ``say``, ``ask`` or ``voicemail_message`` key, read from raw YAML."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in SPOKEN_KEYS:
+                yield from [value] if isinstance(value, str) else value
+            elif key != "tests":
+                yield from yaml_spoken_texts(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from yaml_spoken_texts(item)
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=lambda p: p.stem)
+def test_every_static_sentence_of_a_bundled_script_is_cached_after_warm_up(
+    path: Path, tmp_path: Path
+) -> None:
+    loaded = load_script(path)
+    constants = loaded.script.constants
+    expected: set[str] = set()
+    for text in yaml_spoken_texts(YAML(typ="safe").load(path.read_text(encoding="utf-8"))):
+        for sentence in split_sentences(" ".join(text.split())):
+            if not PER_CALL.search(sentence):
+                rendered = render_template(sentence, lambda name: constants.get(name, ""))
+                expected.update(split_sentences(rendered))
+    assert len(expected) >= 10
+    language = "ru" if loaded.script.language == "ru" else "en-us"
+    synthesizer = CountingSynthesizer(EspeakSynthesizer(language))
+    cache = PromptCache(tmp_path / "tts", max_entries=len(expected) + 50)
+    voice = ScriptVoice(synthesizer, cache, static_sentences(loaded))
+    assert voice.warm() >= len(expected)
+    warmed = synthesizer.calls
+    missing = sorted(s for s in expected if voice.cached(s) is None)
+    assert missing == [], f"{path.name}: not in the prompt cache after warm-up"
+    assert synthesizer.calls == warmed  # nothing was synthesized while looking
+
+
+TRANSITIONS_SCRIPT = """\
+script: transitions
+settings: {max_retries: 1, on_machine: leave_message, voicemail_message: "Hi, {company} here."}
+constants: {company: Acme}
+intents:
+  affirm: [yes]
+start: intro
+states:
+  intro:
+    say: Welcome.
+    next: {say: Moving on., goto: menu}
+  menu:
+    ask: Press one or say yes.
+    dtmf: {"1": {say: You pressed one., goto: pressed_end}}
+    on: {affirm: quiet}
+    no_input: {retries: 0, then: {say: Nothing heard., goto: silent_end}}
+  quiet:
+    ask: Still there?
+    on: {affirm: pressed_end}
+  pressed_end: {say: Done., disposition: qualified, end: true}
+  silent_end: {say: Bye., disposition: incomplete, end: true}
+"""
+
+
+class YesClassifier:
+    def parse(self, text: str) -> NluResult:
+        if "yes" in text.lower().split():
+            return NluResult(text, "affirm", 0.9)
+        return NluResult(text, FALLBACK_INTENT, 0.2)
+
+
+def test_sentences_of_transitions_reprompts_and_the_voicemail_message_are_static() -> None:
+    """What the manager says after ``next``, ``dtmf`` and ``then``, its own reprompts and the
+    voicemail message are all prompt-cache sentences."""
+    loaded = load_script_text(TRANSITIONS_SCRIPT)
+    paths: list[list[Any]] = [
+        [Dtmf("1")],
+        [NoInput()],
+        [UserText("yes"), UserText("pardon"), UserText("what")],  # reprompt, then goodbye
+    ]
+    said: set[str] = set()
+    for events in paths:
+        manager = DialogueManager(loaded, classifier=YesClassifier())
+        turns = [manager.start(), *(manager.handle(event) for event in events)]
+        said.update(s for turn in turns for s in split_sentences(turn.text))
+        said.update(split_sentences(manager.render(loaded.script.settings.voicemail_message)))
+    assert {"Moving on.", "You pressed one.", "Nothing heard.", "Hi, Acme here."} <= said
+    assert DEFAULT_NO_MATCH in said and set(split_sentences(OUT_OF_RETRIES)) <= said
+    assert said <= static_sentences(loaded), sorted(said - static_sentences(loaded))

@@ -1,0 +1,132 @@
+"""What a script says: every text it holds (with its YAML path) and how placeholders are filled.
+
+Texts are templates: ``{lead.first_name}`` and ``{slot.budget}`` change from call to call,
+``{company}`` is a script constant, ``{{`` is a literal brace. :func:`render_template` is the
+one way a template becomes what the robot says (the dialogue manager fills lead and slot
+fields, the prompt cache only constants); :func:`script_texts` is the one walk over a
+script's texts (the loader checks their fields, the prompt cache synthesizes the static ones
+ahead of calls). This module imports only the schema.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from dialogues.schema import RetryHandler, Script, Transition
+
+#: ``{lead.first_name}``, ``{slot.budget}``, ``{company}``; ``{{`` is a literal brace.
+TEMPLATE_FIELD = re.compile(r"(?<!\{)\{([^{}]*)\}(?!\})")
+#: Fields whose value changes from call to call.
+PER_CALL_PREFIXES = ("lead.", "slot.")
+# "between 9 a.m. and 1 p.m." + "." -> one full stop.
+_DOUBLE_STOP = re.compile(r"(?<=[A-Za-z])\.\.(?!\.)")
+
+#: What the dialogue manager says by itself: a reprompt when the handler has no ``say``...
+DEFAULT_NO_INPUT = "Sorry, I didn't hear anything."
+DEFAULT_NO_MATCH = "Sorry, I didn't quite get that."
+#: ...and the goodbye when retries run out and the handler names no ``then``.
+OUT_OF_RETRIES = "Sorry, this doesn't seem to be a good moment. Goodbye."
+
+#: Where a text stands in the YAML (``("states", "greeting", "say", 0)``); ``()`` for the
+#: manager's own sentences.
+TextPath = tuple[str | int, ...]
+
+
+def render_template(template: str, value_of: Callable[[str], str]) -> str:
+    """Fill every field with ``value_of(name)``, unescape braces, tidy stops and spaces."""
+    text = TEMPLATE_FIELD.sub(lambda match: value_of(match.group(1).strip()), template)
+    text = text.replace("{{", "{").replace("}}", "}")
+    text = _DOUBLE_STOP.sub(".", text)
+    return " ".join(text.split())
+
+
+def has_per_call_fields(template: str) -> bool:
+    """Whether ``template`` names a lead or slot field (so it is said differently per call)."""
+    return any(
+        match.group(1).strip().startswith(PER_CALL_PREFIXES)
+        for match in TEMPLATE_FIELD.finditer(template)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptText:
+    path: TextPath
+    text: str
+    #: False for templates that are not said (an action's transfer target).
+    spoken: bool = True
+
+
+def script_transitions(script: Script) -> Iterator[tuple[TextPath, Transition]]:
+    """Every transition in the script with its YAML path."""
+
+    def branches(prefix: TextPath, on: dict[str, list[Transition]]) -> Iterator[tuple[Any, Any]]:
+        for intent, items in on.items():
+            for i, branch in enumerate(items):
+                yield (*prefix, "on", intent, i), branch
+
+    for name, state in script.states.items():
+        base: TextPath = ("states", name)
+        for i, branch in enumerate(state.next or []):
+            yield (*base, "next", i), branch
+        yield from branches(base, state.on)
+        for digit, tr in state.dtmf.items():
+            yield (*base, "dtmf", digit), tr
+        for kind in ("no_input", "no_match"):
+            handler = getattr(state, kind)
+            if handler and handler.then:
+                yield (*base, kind, "then"), handler.then
+    yield from branches(("global",), script.global_.on)
+    for kind in ("no_input", "no_match"):
+        handler = getattr(script.global_, kind)
+        if handler and handler.then:
+            yield ("global", kind, "then"), handler.then
+
+
+def script_texts(script: Script) -> Iterator[ScriptText]:
+    """Every template of the script, then the manager's own sentences the script can reach."""
+    for name, state in script.states.items():
+        for key in ("say", "ask"):
+            for i, text in enumerate(getattr(state, key)):
+                yield ScriptText(("states", name, key, i), text)
+        for kind in ("no_input", "no_match"):
+            handler = getattr(state, kind)
+            for i, text in enumerate(handler.say if handler else []):
+                yield ScriptText(("states", name, kind, "say", i), text)
+        for i, action in enumerate(state.actions):
+            if action.to:
+                yield ScriptText(("states", name, "actions", i), action.to, spoken=False)
+    for path, tr in script_transitions(script):
+        for i, text in enumerate(tr.say):
+            yield ScriptText((*path, "say", i), text)
+        for i, action in enumerate(tr.actions):
+            if action.to:
+                yield ScriptText((*path, "actions", i), action.to, spoken=False)
+    for kind in ("no_input", "no_match"):
+        handler = getattr(script.global_, kind)
+        for i, text in enumerate(handler.say if handler else []):
+            yield ScriptText(("global", kind, "say", i), text)
+    if script.settings.voicemail_message:
+        yield ScriptText(("settings", "voicemail_message"), script.settings.voicemail_message)
+    for text in sorted(_manager_sentences(script)):
+        yield ScriptText((), text)
+
+
+def _manager_sentences(script: Script) -> set[str]:
+    """The manager's own sentences that some state of the script can lead to."""
+    out: set[str] = set()
+    for state in script.states.values():
+        if state.end:
+            continue
+        for kind, default in (("no_input", DEFAULT_NO_INPUT), ("no_match", DEFAULT_NO_MATCH)):
+            handler: RetryHandler | None = getattr(state, kind) or getattr(script.global_, kind)
+            retries = script.settings.max_retries
+            if handler is not None and handler.retries is not None:
+                retries = handler.retries
+            if retries > 0 and not (handler and handler.say):
+                out.add(default)
+            if handler is None or handler.then is None:
+                out.add(OUT_OF_RETRIES)
+    return out
