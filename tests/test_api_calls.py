@@ -12,8 +12,8 @@ import soundfile
 
 from robot.config import Settings
 
-from fixtures.api_harness import VALID_SCRIPT, ApiHarness, open_api
-from fixtures.database import BACKENDS, open_fresh_database
+from fixtures.api_harness import ApiHarness, open_api
+from fixtures.database import BACKENDS, VALID_SCRIPT, open_fresh_database
 
 
 @pytest.fixture(params=BACKENDS)

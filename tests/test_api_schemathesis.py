@@ -19,8 +19,8 @@ from schemathesis.checks import not_a_server_error
 
 from robot.config import Settings
 
-from fixtures.api_harness import VALID_SCRIPT, ApiHarness, open_api
-from fixtures.database import open_fresh_database
+from fixtures.api_harness import ApiHarness, open_api
+from fixtures.database import VALID_SCRIPT, open_fresh_database
 
 #: Examples per operation and mode; the whole run stays around a minute.
 MAX_EXAMPLES = 15

@@ -19,8 +19,8 @@ from sqlmodel import Session
 
 from robot.config import Settings
 
-from fixtures.api_harness import VALID_SCRIPT, ApiHarness, open_api
-from fixtures.database import open_fresh_database
+from fixtures.api_harness import ApiHarness, open_api
+from fixtures.database import VALID_SCRIPT, open_fresh_database
 
 
 @pytest.fixture

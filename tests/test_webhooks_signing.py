@@ -29,8 +29,8 @@ from robot.dialler.worker import call_end_values
 from robot.runner import report_to_result
 from robot.session import CallReport
 
-from fixtures.api_harness import VALID_SCRIPT, ApiHarness, open_api
-from fixtures.database import BACKENDS, open_fresh_database
+from fixtures.api_harness import ApiHarness, open_api
+from fixtures.database import BACKENDS, VALID_SCRIPT, open_fresh_database
 from fixtures.webhook_receiver import FAST, SECRET, FlakyReceiver, add_endpoint
 
 BODY = b'{"id":"evt_1","type":"call.completed","created_at":"2026-11-26T02:00:00+00:00","data":{}}'
