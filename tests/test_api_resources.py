@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from models.apikey import create_api_key
+from models.transactions import session_scope
 from models.webhook import OutboxEvent
 from robot.config import Settings
 
@@ -288,3 +290,22 @@ def test_openapi_is_served_with_examples(api: ApiHarness) -> None:
     assert "example" in upload_body["application/x-yaml"]
     assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert api.client.get("/docs").status_code == 200
+
+
+def test_a_campaign_action_answers_with_the_new_status_after_a_fresh_key_check(
+    api: ApiHarness,
+) -> None:
+    """A key seen for the first time is checked in the request's session; the answer to the
+    action must still show the status the action committed, not that read's snapshot."""
+    script = upload(api)
+    campaign = api.request("POST", "/v1/campaigns", json={"name": "n", "script_id": script["id"]})
+    tenant_id = api.tenants["acme"][0]
+    for action, status in (("start", "running"), ("pause", "paused"), ("stop", "stopped")):
+        with session_scope(api.engine) as session:
+            fresh_key = create_api_key(session, tenant_id, action)
+        response = api.client.post(
+            f"/v1/campaigns/{campaign.json()['id']}/{action}",
+            headers={"Authorization": f"Bearer {fresh_key}"},
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["status"] == status

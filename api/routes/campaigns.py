@@ -132,6 +132,7 @@ async def _act(
     campaign_id: int, action: str, session: Session, engine: Engine, tenant_id: int
 ) -> Campaign:
     await run_in_threadpool(change_status, engine, campaign_id, action, tenant_id)
+    session.rollback()  # end any read snapshot (the key check's): see the committed change
     return await run_in_threadpool(get_owned_campaign, session, tenant_id, campaign_id)
 
 
