@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import tempfile
 from pathlib import Path
@@ -26,7 +25,10 @@ from api.deps import (
 )
 from api.routes.campaigns import get_owned_campaign
 from models.lead import Lead, LeadPublic, LeadStatus
+from robot.config import get_settings
 from robot.errors import NotFoundError, ValidationError
+from robot.input_limits import setting_name
+from robot.json_limits import loads_bounded
 from robot.leads import ImportReport, import_leads, import_rows, rows_from_records
 
 router = APIRouter(tags=["leads"])
@@ -74,10 +76,13 @@ def _import_csv(engine: Engine, campaign_id: int, text: str, filename: str) -> I
 
 
 def _import_json(engine: Engine, campaign_id: int, text: str, filename: str) -> ImportReport:
-    try:
-        payload: Any = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ValidationError(f"{filename}:{e.lineno}:{e.colno}: invalid JSON: {e.msg}") from e
+    limits = get_settings().input_limits
+    payload: Any = loads_bounded(
+        text,
+        max_depth=limits.leads_max_json_depth,
+        source=filename,
+        setting=setting_name("leads_max_json_depth"),
+    )
     if isinstance(payload, dict) and isinstance(payload.get("leads"), list):
         payload = payload["leads"]
     if not isinstance(payload, list):
