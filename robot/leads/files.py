@@ -143,13 +143,15 @@ def _iter_csv(handle: BinaryIO, source: str, limits: InputLimits) -> Iterator[Ra
         except _LineRefused as e:
             reader = csv.reader(lines)  # start clean on the next line
             row += 1
-            if not (yield from _within_rows(row, e.line, limits)):
+            if (past := _past_row_cap(row, e.line, limits)) is not None:
+                yield past
                 return
             yield RawRow(row, e.line, {}, e.reason)
             continue
         except csv.Error as e:
             row += 1
-            if not (yield from _within_rows(row, lines.line, limits)):
+            if (past := _past_row_cap(row, lines.line, limits)) is not None:
+                yield past
                 return
             if "field larger than field limit" in str(e):
                 reason = (
@@ -163,7 +165,8 @@ def _iter_csv(handle: BinaryIO, source: str, limits: InputLimits) -> Iterator[Ra
         if not any(v.strip() for v in values):
             continue
         row += 1
-        if not (yield from _within_rows(row, lines.line, limits)):
+        if (past := _past_row_cap(row, lines.line, limits)) is not None:
+            yield past
             return
         problem = _row_problem(values, names, limits)
         if problem is not None:
@@ -177,16 +180,15 @@ def _iter_csv(handle: BinaryIO, source: str, limits: InputLimits) -> Iterator[Ra
         yield RawRow(row, lines.line, data)
 
 
-def _within_rows(row: int, line: int | None, limits: InputLimits) -> Iterator[RawRow]:
-    """Yields one refused row and returns False when ``row`` is past the row cap."""
+def _past_row_cap(row: int, line: int | None, limits: InputLimits) -> RawRow | None:
+    """The refused row that ends reading when ``row`` is past the row cap, else None."""
     if row <= limits.leads_max_rows:
-        return True
+        return None
     reason = (
         f"more than {limits.leads_max_rows} rows (limit {setting_name('leads_max_rows')}): "
         "this row and the rest of the file were not read"
     )
-    yield RawRow(row, line, {}, reason)
-    return False
+    return RawRow(row, line, {}, reason)
 
 
 def _iter_json(text: str, source: str, limits: InputLimits) -> Iterator[RawRow]:
@@ -236,7 +238,8 @@ def rows_from_records(
     """Wrap in-memory records (e.g. an API request body) as import rows, within the caps."""
     limits = limits or _current_limits()
     for i, record in enumerate(records, start=1):
-        if not (yield from _within_rows(i, None, limits)):
+        if (past := _past_row_cap(i, None, limits)) is not None:
+            yield past
             return
         if not isinstance(record, dict):
             yield RawRow(i, None, {"__not_object__": record})
