@@ -21,15 +21,9 @@ import httpx
 import pytest
 from payloads import HANG_BOUND_S, alias_bomb
 
+from api.testing import VALID_SCRIPT
+
 CALLROBOT = str(Path(sys.executable).parent / "callrobot")
-VALID_SCRIPT = """script: hello
-start: greet
-states:
-  greet:
-    say: Hello, this is a test call. Goodbye!
-    disposition: incomplete
-    end: true
-"""
 YAML = {"Content-Type": "application/x-yaml"}
 
 
@@ -133,7 +127,7 @@ def test_alias_bomb_upload_is_refused_while_the_service_keeps_serving(served: Se
     listed = httpx.get(
         f"{served.base}/v1/scripts", headers=served.headers("globex"), timeout=HANG_BOUND_S
     )
-    assert [item["name"] for item in listed.json()["items"]] == ["hello"]
+    assert [item["name"] for item in listed.json()["items"]] == ["hello"]  # from VALID_SCRIPT
 
 
 def test_script_over_the_byte_cap_is_refused_as_too_large(served: Served) -> None:

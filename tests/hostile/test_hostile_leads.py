@@ -10,7 +10,7 @@ import pytest
 from payloads import in_child
 from sqlalchemy.engine import Engine
 
-from api.testing import VALID_SCRIPT, open_api
+from api.testing import VALID_SCRIPT, ApiHarness, open_api
 from models.campaign import CampaignCreate
 from models.testing import open_fresh_database
 from robot.config import Settings, override_settings
@@ -136,16 +136,20 @@ def test_json_leads_nested_100000_deep_are_refused(engine: Engine, tmp_path: Pat
     assert "LEADS_MAX_JSON_DEPTH" in result[2]
 
 
+def _campaign_via_api(api: ApiHarness) -> dict:  # type: ignore[type-arg]
+    script = api.request(
+        "POST", "/v1/scripts", content=VALID_SCRIPT, headers={"Content-Type": "text/yaml"}
+    ).json()
+    return api.request(  # type: ignore[no-any-return]
+        "POST", "/v1/campaigns", json={"name": "c", "script_id": script["id"]}
+    ).json()
+
+
 def test_api_csv_upload_with_a_huge_field_reports_the_row(
     engine: Engine, isolated_settings: Settings
 ) -> None:
     for api in open_api(engine, isolated_settings):
-        script = api.request(
-            "POST", "/v1/scripts", content=VALID_SCRIPT, headers={"Content-Type": "text/yaml"}
-        ).json()
-        campaign = api.request(
-            "POST", "/v1/campaigns", json={"name": "c", "script_id": script["id"]}
-        ).json()
+        campaign = _campaign_via_api(api)
         body = HEADER + b"+12025550143,Ann\n+12025550144," + b"q" * 20_000_000 + b"\n"
         answer = api.request(
             "POST",
@@ -165,12 +169,7 @@ def test_api_json_leads_nested_deep_are_refused(
     engine: Engine, isolated_settings: Settings
 ) -> None:
     for api in open_api(engine, isolated_settings):
-        script = api.request(
-            "POST", "/v1/scripts", content=VALID_SCRIPT, headers={"Content-Type": "text/yaml"}
-        ).json()
-        campaign = api.request(
-            "POST", "/v1/campaigns", json={"name": "c", "script_id": script["id"]}
-        ).json()
+        campaign = _campaign_via_api(api)
         body = '{"leads": [{"phone": "+12025550143", "x": ' + "[" * 100_000 + "]" * 100_000
         answer = api.request(
             "POST",
