@@ -25,11 +25,8 @@ from api.deps import (
 )
 from api.routes.campaigns import get_owned_campaign
 from models.lead import Lead, LeadPublic, LeadStatus
-from robot.config import get_settings
 from robot.errors import NotFoundError, ValidationError
-from robot.input_limits import setting_name
-from robot.json_limits import loads_bounded
-from robot.leads import ImportReport, import_leads, import_rows, rows_from_records
+from robot.leads import ImportReport, import_leads, import_rows, rows_from_json
 
 router = APIRouter(tags=["leads"])
 
@@ -76,18 +73,7 @@ def _import_csv(engine: Engine, campaign_id: int, text: str, filename: str) -> I
 
 
 def _import_json(engine: Engine, campaign_id: int, text: str, filename: str) -> ImportReport:
-    limits = get_settings().input_limits
-    payload: Any = loads_bounded(
-        text,
-        max_depth=limits.leads_max_json_depth,
-        source=filename,
-        setting=setting_name("leads_max_json_depth"),
-    )
-    if isinstance(payload, dict) and isinstance(payload.get("leads"), list):
-        payload = payload["leads"]
-    if not isinstance(payload, list):
-        raise ValidationError(f"{filename}: expected a JSON array of lead objects (or 'leads')")
-    return import_rows(engine, campaign_id, rows_from_records(payload), source=filename)
+    return import_rows(engine, campaign_id, rows_from_json(text, filename), source=filename)
 
 
 @router.post(

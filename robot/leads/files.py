@@ -191,7 +191,13 @@ def _past_row_cap(row: int, line: int | None, limits: InputLimits) -> RawRow | N
     return RawRow(row, line, {}, reason)
 
 
-def _iter_json(text: str, source: str, limits: InputLimits) -> Iterator[RawRow]:
+def rows_from_json(text: str, source: str, limits: InputLimits | None = None) -> Iterator[RawRow]:
+    """Rows of a JSON lead document (an array of objects, or ``{"leads": [...]}``).
+
+    The document is parsed now (so a malformed or too deeply nested one raises here, naming
+    ``source``, line and column); its rows are checked against the caps as they are read.
+    """
+    limits = limits or _current_limits()
     payload = loads_bounded(
         text,
         max_depth=limits.leads_max_json_depth,
@@ -201,8 +207,8 @@ def _iter_json(text: str, source: str, limits: InputLimits) -> Iterator[RawRow]:
     if isinstance(payload, dict) and isinstance(payload.get("leads"), list):
         payload = payload["leads"]
     if not isinstance(payload, list):
-        raise ValidationError(f"{source}: expected a JSON array of lead objects")
-    yield from rows_from_records(payload, limits)
+        raise ValidationError(f"{source}: expected a JSON array of lead objects (or 'leads')")
+    return rows_from_records(payload, limits)
 
 
 def read_rows(
@@ -214,7 +220,7 @@ def read_rows(
     limits = limits or _current_limits()
     try:
         if fmt == "json":
-            yield from _iter_json(path.read_text(encoding="utf-8-sig"), str(path), limits)
+            yield from rows_from_json(path.read_text(encoding="utf-8-sig"), str(path), limits)
         elif fmt == "csv":
             with path.open("rb") as handle:
                 yield from _iter_csv(handle, str(path), limits)
