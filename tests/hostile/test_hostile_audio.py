@@ -157,3 +157,44 @@ def test_voicemail_detect_cli_reports_the_lying_file_and_goes_on(tmp_path: Path)
     assert lines[0]["file"] == str(bad) and lines[0]["verdict"] is None
     assert "lying WAV header" in lines[0]["error"]
     assert lines[1]["file"] == str(good) and lines[1]["verdict"] in ("human", "machine", "unknown")
+
+
+def test_replay_cli_reports_a_lying_recording_as_bad_input(tmp_path: Path) -> None:
+    bad = _write(tmp_path, "call.wav", wav_bytes(data_claim=0xFFFFFFF0))
+    bad.with_suffix(".json").write_text(json.dumps({"turns": [], "answered_ms": 0}))
+    script = Path(__file__).resolve().parents[2] / "dialogues/scripts/lead_qualification.yaml"
+    result = subprocess.run(
+        [CALLROBOT, "replay", str(bad), "--script", str(script), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=HANG_BOUND_S * 3,
+    )
+    assert result.returncode == 2, result.stderr
+    (line,) = [json.loads(text) for text in result.stdout.splitlines()]
+    assert line["file"] == str(bad) and line["same"] is False
+    assert "truncated or lying WAV header" in line["error"]
+
+
+def test_asr_cli_reports_a_lying_wav_and_transcribes_the_others(tmp_path: Path) -> None:
+    bad = _write(tmp_path, "liar.wav", wav_bytes(data_claim=0xFFFFFFF0))
+    good = _write(tmp_path, "silence.wav", wav_bytes())
+    result = subprocess.run(
+        [
+            CALLROBOT,
+            "asr",
+            "--engine",
+            "pocketsphinx",
+            "--hints",
+            "yes|no",
+            "--json",
+            str(bad),
+            str(good),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=HANG_BOUND_S * 3,
+    )
+    assert result.returncode == 1
+    assert f"{bad}: cannot read audio: truncated or lying WAV header" in result.stderr
+    (line,) = [json.loads(text) for text in result.stdout.splitlines()]
+    assert line["file"] == str(good)
