@@ -113,9 +113,7 @@ async def read_answer(
                 method, url, timeout=httpx.Timeout(total_s), **request
             ) as response:
                 body, cut = await _read_capped(response, url, cap, truncate)
-                return BoundedAnswer(
-                    url, response.status_code, response.headers, body, cut, limits
-                )
+                return BoundedAnswer(url, response.status_code, response.headers, body, cut, limits)
     except TimeoutError as e:  # asyncio's deadline, whatever the request was doing
         raise AnswerTimeoutError(url, f"no complete answer within {total_s:g} s") from e
     except httpx.TimeoutException as e:
