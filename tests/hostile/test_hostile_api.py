@@ -135,3 +135,26 @@ def test_script_over_the_byte_cap_is_refused_as_too_large(served: Served) -> Non
     refused = _post(f"{served.base}/v1/scripts", headers=served.headers("acme", YAML), content=body)
     assert not isinstance(refused, str)
     assert refused.status_code == 413, refused.text
+
+
+def test_nul_byte_in_an_uploaded_script_is_refused_at_its_line(served: Served) -> None:
+    refused = _post(
+        f"{served.base}/v1/scripts",
+        headers=served.headers("acme", YAML),
+        content=b"script: x\nstart: a\nx: a\x00b\n",
+    )
+    assert not isinstance(refused, str)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"] == [
+        {"line": 3, "column": 5, "message": "YAML: character U+0000 is not allowed in YAML"}
+    ]
+
+
+def test_deeply_nested_upload_is_refused_at_its_line(served: Served) -> None:
+    body = ("script: deep\nstart: a\nx: " + "[" * 100_000 + "]" * 100_000 + "\n").encode()
+    refused = _post(f"{served.base}/v1/scripts", headers=served.headers("acme", YAML), content=body)
+    assert not isinstance(refused, str)
+    assert refused.status_code == 422, refused.text
+    (error,) = refused.json()["errors"]
+    assert (error["line"], error["column"]) == (3, 53)
+    assert "SCRIPT_MAX_DEPTH" in error["message"]
