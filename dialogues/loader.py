@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pydantic
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from dialogues.schema import DISPOSITIONS, Script, State, Transition
 from dialogues.templates import TEMPLATE_FIELD, script_texts, script_transitions
 from robot.errors import ScriptError, SourceProblem
+from robot.yaml_limits import limited_yaml, read_yaml_source
 
 #: Slot types the extractors understand.
 SLOT_TYPES = frozenset(
@@ -89,12 +89,7 @@ def _int_key(part: str | int, node: CommentedMap) -> int | None:
 def load_script(path: str | Path) -> LoadedScript:
     """Load a script file; raise :class:`ScriptError` with every problem found."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as e:
-        raise ScriptError([SourceProblem(str(path), 1, 1, "file not found")]) from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise ScriptError([SourceProblem(str(path), 1, 1, f"cannot read file: {e}")]) from e
+    text = read_yaml_source(path)
     return load_script_text(text, filename=str(path), base_dir=path.parent)
 
 
@@ -172,8 +167,7 @@ def validate_file(path: str | Path) -> list[SourceProblem]:
 
 
 def _parse_yaml(text: str, filename: str) -> Any:
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = False
+    yaml = limited_yaml()  # caps size, alias expansion, depth, scalars and time
     try:
         return yaml.load(text)
     except MarkedYAMLError as e:

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.scalarstring import LiteralScalarString
 
 from robot.errors import ScriptError, SourceProblem
+from robot.yaml_limits import limited_yaml
 
 if TYPE_CHECKING:
     from dialogues.rasa_http import RasaHttpClassifier
@@ -189,7 +189,7 @@ class _Reader:
 
     def read(self) -> None:
         try:
-            document = YAML(typ="rt").load(self.source)
+            document = limited_yaml().load(self.source)
         except MarkedYAMLError as e:
             mark = e.problem_mark or e.context_mark
             line, col = (mark.line, mark.column) if mark else (0, 0)

@@ -15,7 +15,7 @@ from dialogues.nlu import FALLBACK_INTENT, Entity, NluResult
 from robot.errors import EngineError
 
 if TYPE_CHECKING:
-    import httpx
+    from robot.http_limits import BlockingAnswerReader
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class RasaHttpClassifier:
             token = settings.rasa_token.get_secret_value()
         self._token = token
         self.threshold = threshold
-        self._client: httpx.Client | None = None
+        self._reader: BlockingAnswerReader | None = None
 
     def __enter__(self) -> RasaHttpClassifier:
         return self
@@ -49,37 +49,46 @@ class RasaHttpClassifier:
         self.close()
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-
-    def _http(self) -> httpx.Client:
-        if self._client is None:
-            import httpx
-
-            self._client = httpx.Client(timeout=self.timeout_s)
-        return self._client
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
 
     def parse(self, text: str) -> NluResult:
-        """Ask the server; raises EngineError when it is unreachable or answers badly."""
-        import httpx
+        """Ask the server; raises EngineError when it is unreachable or answers badly.
 
+        The answer is read within ``timeout_s`` in total and the input limits on answers
+        (size, JSON depth): a server that trickles or floods is cut off, not waited for.
+        """
+        from robot.http_limits import (
+            AnswerJsonError,
+            AnswerTimeoutError,
+            AnswerTooLargeError,
+            AnswerUnreachableError,
+            BlockingAnswerReader,
+        )
+
+        if self._reader is None:
+            self._reader = BlockingAnswerReader()
         endpoint = f"{self.url}/model/parse"
         params = {"token": self._token} if self._token else None
         try:
-            response = self._http().post(endpoint, json={"text": text}, params=params)
-        except httpx.TimeoutException as e:
+            answer = self._reader.read(
+                "POST", endpoint, json={"text": text}, params=params, timeout_s=self.timeout_s
+            )
+        except AnswerTimeoutError as e:
             raise EngineError(f"Rasa server {self.url} did not answer in {self.timeout_s} s") from e
-        except httpx.HTTPError as e:
+        except AnswerTooLargeError as e:
+            raise EngineError(f"Rasa server {self.url} answered too much: {e}") from e
+        except AnswerUnreachableError as e:
             raise EngineError(f"Rasa server {self.url} is unreachable: {e}") from e
-        if response.status_code != 200:
+        if answer.status_code != 200:
             raise EngineError(
-                f"Rasa server {self.url} answered HTTP {response.status_code} to /model/parse"
+                f"Rasa server {self.url} answered HTTP {answer.status_code} to /model/parse"
             )
         try:
-            body = response.json()
-        except ValueError as e:
-            raise EngineError(f"Rasa server {self.url} answered with invalid JSON") from e
+            body = answer.json()
+        except AnswerJsonError as e:
+            raise EngineError(f"Rasa server {self.url} answered with invalid JSON: {e}") from e
         result = self._result(text, body)
         log.debug("rasa %r -> %s (%.2f)", text, result.intent, result.confidence)
         return result

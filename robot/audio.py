@@ -102,10 +102,14 @@ class StreamResampler:
 
 
 def read_wav(path: str | Path, rate: int | None = None) -> AudioChunk:
-    """Read any soundfile-readable file as mono 16-bit PCM (mixed down, resampled if asked)."""
-    import soundfile as sf
+    """Read any soundfile-readable file as mono 16-bit PCM (mixed down, resampled if asked).
 
-    data, file_rate = sf.read(str(path), dtype="int16", always_2d=True)
+    The file is checked first (:func:`robot.audio_files.read_audio_file`): a malformed,
+    truncated or over-long file raises ``AudioFileError`` naming it.
+    """
+    from robot.audio_files import read_audio_file
+
+    data, file_rate = read_audio_file(path)
     mono = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1).astype("<i2")
     chunk = AudioChunk(mono.astype("<i2").tobytes(), int(file_rate))
     return chunk.resampled(rate) if rate else chunk

@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from robot.input_limits import InputLimits
 from robot.speech.settings import SpeechSettings
 
 
@@ -60,6 +61,8 @@ class Settings(BaseSettings):
     #: Allow webhook URLs that resolve to private, loopback or link-local addresses.
     webhooks_allow_private: bool = False
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    #: Caps where input is parsed (``CALLROBOT_INPUT_LIMITS__*``; README "Limits").
+    input_limits: InputLimits = Field(default_factory=InputLimits)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -78,10 +78,10 @@ class CallRecorder:
 
 
 def read_recording(path: str | Path) -> tuple[AudioChunk, AudioChunk]:
-    """A stereo call recording as (callee, robot) chunks."""
-    import soundfile as sf
+    """A stereo call recording as (callee, robot) chunks (checked: ``AudioFileError``)."""
+    from robot.audio_files import read_audio_file
 
-    data, rate = sf.read(str(path), dtype="int16", always_2d=True)
+    data, rate = read_audio_file(path)
     if data.shape[1] < 2:
         mono = AudioChunk(data[:, 0].astype("<i2").tobytes(), int(rate))
         return mono, AudioChunk(b"", int(rate))

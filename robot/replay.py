@@ -16,7 +16,6 @@ callee channel runs out the call ends as a remote hang-up.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import uuid
 from collections import deque
@@ -35,6 +34,7 @@ from robot.carriers.base import (
     queued_events,
 )
 from robot.errors import CarrierError, ValidationError
+from robot.json_limits import loads_bounded
 from robot.replay_compare import DEFAULT_MAX_WER, ReplayResult, compare_calls
 
 if TYPE_CHECKING:
@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: A turn log is a shallow object; anything deeper is not one (and must not crash the reader).
+TURN_LOG_MAX_DEPTH = 16
 _SILENT_FRAME = b"\x00\x00" * (TELEPHONY_RATE_HZ * FRAME_MS // 1000)
 
 
@@ -212,9 +214,8 @@ def load_recorded_call(wav_path: str | Path) -> RecordedCall:
     if not log_path.exists():
         raise ValidationError(f"{wav_path}: no turn log beside it ({log_path.name} is missing)")
     try:
-        data = json.loads(log_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise ValidationError(f"{log_path}:{e.lineno}:{e.colno}: invalid JSON: {e.msg}") from e
+        text = log_path.read_text(encoding="utf-8")
+        data = loads_bounded(text, max_depth=TURN_LOG_MAX_DEPTH, source=str(log_path))
     except (OSError, UnicodeDecodeError) as e:
         raise ValidationError(f"{log_path}: cannot read the turn log: {e}") from e
     if not isinstance(data, dict):
@@ -254,6 +255,8 @@ def _read_callee_channel(wav_path: Path) -> AudioChunk:
 
     try:
         callee, _robot = read_recording(wav_path)
+    except ValidationError:
+        raise  # checked on opening: the message already names the file and the problem
     except Exception as e:  # soundfile raises its own LibsndfileError, RuntimeError...
         raise ValidationError(f"{wav_path}: unreadable recording: {e}") from e
     if not callee.pcm:

@@ -416,6 +416,8 @@ def read_callee_audio(path: str | Path) -> AudioChunk:
         raise ValidationError(f"{file}: no such file")
     try:
         audio = read_wav(file, TELEPHONY_RATE_HZ)
+    except ValidationError:
+        raise  # checked on opening: the message already names the file and the problem
     except Exception as e:  # soundfile raises LibsndfileError, RuntimeError, ValueError...
         raise ValidationError(f"{file}: not a readable audio file ({e})") from e
     if audio.samples == 0:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import tempfile
 from pathlib import Path
@@ -27,7 +26,7 @@ from api.deps import (
 from api.routes.campaigns import get_owned_campaign
 from models.lead import Lead, LeadPublic, LeadStatus
 from robot.errors import NotFoundError, ValidationError
-from robot.leads import ImportReport, import_leads, import_rows, rows_from_records
+from robot.leads import ImportReport, import_leads, import_rows, rows_from_json
 
 router = APIRouter(tags=["leads"])
 
@@ -74,15 +73,7 @@ def _import_csv(engine: Engine, campaign_id: int, text: str, filename: str) -> I
 
 
 def _import_json(engine: Engine, campaign_id: int, text: str, filename: str) -> ImportReport:
-    try:
-        payload: Any = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ValidationError(f"{filename}:{e.lineno}:{e.colno}: invalid JSON: {e.msg}") from e
-    if isinstance(payload, dict) and isinstance(payload.get("leads"), list):
-        payload = payload["leads"]
-    if not isinstance(payload, list):
-        raise ValidationError(f"{filename}: expected a JSON array of lead objects (or 'leads')")
-    return import_rows(engine, campaign_id, rows_from_records(payload), source=filename)
+    return import_rows(engine, campaign_id, rows_from_json(text, filename), source=filename)
 
 
 @router.post(

@@ -18,6 +18,7 @@ from api.deps import (
     LimitQuery,
     OffsetQuery,
     SessionDep,
+    SettingsDep,
     TenantDep,
     WriteSessionDep,
     tenant_id_of,
@@ -30,7 +31,6 @@ from robot.errors import NotFoundError, ValidationError
 router = APIRouter(prefix="/v1/scripts", tags=["scripts"])
 
 YAML_TYPES = ("application/x-yaml", "application/yaml", "text/yaml", "text/plain")
-MAX_SCRIPT_BYTES = 1_000_000
 EXAMPLE_SCRIPT = """script: hello
 start: greet
 states:
@@ -111,14 +111,14 @@ def _store(session: Session, tenant_id: int, name: str, text: str) -> Script:
     },
 )
 async def upload_script(
-    request: Request, session: WriteSessionDep, tenant: TenantDep
+    request: Request, session: WriteSessionDep, tenant: TenantDep, settings: SettingsDep
 ) -> ScriptDetail:
     """Upload a script; the same name again becomes its next version."""
     upload = await read_upload(
         request,
         accepted=YAML_TYPES,
         default_filename="script.yaml",
-        max_bytes=MAX_SCRIPT_BYTES,
+        max_bytes=settings.input_limits.script_max_bytes,
     )
     loaded = await run_in_threadpool(load_stored_script, upload.text, upload.filename)
     name = loaded.script.script.strip()

@@ -29,11 +29,11 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from robot.errors import CallrobotError, SourceProblem
+from robot.yaml_limits import limited_yaml
 
 #: The folder of personas shipped with callrobot.
 BUNDLED_PERSONA_DIR = Path(__file__).with_name("personas")
@@ -367,8 +367,7 @@ def _plain(node: Any) -> Any:
 
 def parse_persona(text: str, filename: str = "<persona>") -> Persona:
     """Parse and validate one persona from YAML text."""
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = False
+    yaml = limited_yaml()
     try:
         root = yaml.load(text)
     except MarkedYAMLError as e:

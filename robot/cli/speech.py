@@ -55,6 +55,11 @@ def asr(
     for path in files:
         try:
             audio = read_wav(path)
+        except CallrobotError as e:  # checked on opening: the message starts with the file
+            failed += 1
+            reason = str(e).removeprefix(f"{path}: ")
+            typer.echo(f"{path}: cannot read audio: {reason}", err=True)
+            continue
         except Exception as e:  # soundfile raises its own error types for unreadable files
             failed += 1
             typer.echo(f"{path}: cannot read audio: {e}", err=True)

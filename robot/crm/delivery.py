@@ -36,6 +36,7 @@ from robot.crm.outbox import DELIVERY, ENDPOINT, OUTBOX, sweep_unreported
 from robot.crm.signing import EVENT_ID_HEADER, SIGNATURE_HEADER, sign
 from robot.crm.urls import check_webhook_url
 from robot.errors import CallrobotError, ValidationError
+from robot.http_limits import AnswerError, AnswerTimeoutError, read_answer
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ LEASE_MARGIN_S = 30.0
 #: How often finished calls and campaigns without events are looked for.
 SWEEP_INTERVAL_S = 2.0
 USER_AGENT = "callrobot-webhooks/1"
+#: A CRM's answer body is read up to this much (so the connection can be reused), then cut.
+ANSWER_BODY_BYTES = 64 * 1024
 
 
 class DeliveryWorker:
@@ -275,18 +278,27 @@ class DeliveryWorker:
         try:
             if not self.allow_private:
                 await asyncio.to_thread(check_webhook_url, delivery.url, allow_private=False)
-            response = await client.post(
-                delivery.url, content=body, headers=headers, timeout=self.settings.timeout_s
+            # The CRM's whole answer gets one deadline; its body is not needed past a little.
+            answer = await read_answer(
+                client,
+                "POST",
+                delivery.url,
+                content=body,
+                headers=headers,
+                timeout_s=self.settings.timeout_s,
+                max_bytes=ANSWER_BODY_BYTES,
+                truncate=True,
             )
-            status_code = response.status_code
+            status_code = answer.status_code
             if not 200 <= status_code < 300:
                 error = f"HTTP {status_code}"
         except ValidationError as e:
             error = f"refused: {e}"
-        except httpx.TimeoutException:
+        except AnswerTimeoutError:
             error = f"timed out after {self.settings.timeout_s:g} s"
-        except httpx.HTTPError as e:
-            error = f"{e.__class__.__name__}: {e}"
+        except AnswerError as e:
+            cause = e.__cause__ or e
+            error = f"{cause.__class__.__name__}: {cause}"
         except Exception as e:  # one broken attempt must never lose the delivery's result
             logger.exception("delivery %d: unexpected error while sending", delivery.id)
             error = f"{e.__class__.__name__}: {e}"

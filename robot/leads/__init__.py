@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from robot.leads.files import RawRow, read_rows, rows_from_records
+from robot.leads.files import RawRow, read_rows, rows_from_json, rows_from_records
 from robot.leads.importer import import_leads, import_rows
 from robot.leads.numbers import normalise_numbers
 from robot.leads.report import ImportReport, RejectedRow
@@ -15,5 +15,6 @@ __all__ = [
     "import_rows",
     "normalise_numbers",
     "read_rows",
+    "rows_from_json",
     "rows_from_records",
 ]

@@ -102,6 +102,8 @@ class _RowChecker:
     def check(self, raw: RawRow, normalised: NormalisedNumber) -> LeadRow | RejectedRow:
         """Check one row whose phone value has been through :func:`normalise_numbers`."""
         data = raw.data
+        if raw.problem is not None:
+            return RejectedRow(raw.row, raw.problem, raw.line, raw.problem_field)
         if "__not_object__" in data:
             return RejectedRow(raw.row, "expected an object with a phone field", raw.line)
         if "__extra__" in data:

@@ -12,10 +12,12 @@ import secrets
 from dataclasses import dataclass, field
 
 from robot.errors import CarrierError
+from robot.input_limits import InputLimits, setting_name
 
 SIP_VERSION = "SIP/2.0"
 MAGIC_COOKIE = "z9hG4bK"
-MAX_MESSAGE_BYTES = 65_535
+#: The default message cap (``Settings.input_limits.sip_max_message_bytes`` sets it).
+MAX_MESSAGE_BYTES = InputLimits().sip_max_message_bytes
 
 COMPACT_HEADERS = {
     "v": "via",
@@ -207,11 +209,25 @@ def _split_head(data: bytes) -> tuple[bytes, bytes]:
     raise SipParseError("SIP message has no blank line ending its headers")
 
 
-def parse_message(data: bytes) -> SipMessage:
-    """Parse one complete SIP message; raises :class:`SipParseError` and nothing else."""
-    if len(data) > MAX_MESSAGE_BYTES:
-        raise SipParseError(f"SIP message of {len(data)} bytes exceeds {MAX_MESSAGE_BYTES}")
+def parse_message(data: bytes, limits: InputLimits | None = None) -> SipMessage:
+    """Parse one complete SIP message; raises :class:`SipParseError` and nothing else.
+
+    A message longer than ``sip_max_message_bytes`` or with more header lines than
+    ``sip_max_headers`` is refused before its headers are parsed.
+    """
+    limits = limits or _current_limits()
+    if len(data) > limits.sip_max_message_bytes:
+        raise SipParseError(
+            f"SIP message of {len(data)} bytes exceeds {limits.sip_max_message_bytes} "
+            f"(limit {setting_name('sip_max_message_bytes')})"
+        )
     head_bytes, body = _split_head(data.lstrip(b"\r\n"))
+    header_lines = head_bytes.count(b"\n")
+    if header_lines > limits.sip_max_headers:
+        raise SipParseError(
+            f"SIP message has {header_lines} header lines, more than {limits.sip_max_headers} "
+            f"(limit {setting_name('sip_max_headers')})"
+        )
     try:
         head = head_bytes.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -277,8 +293,9 @@ def _checked_body(message: SipMessage, body: bytes) -> bytes:
 class StreamFramer:
     """Cut a TCP byte stream into complete SIP messages (Content-Length framing)."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_message_bytes: int | None = None) -> None:
         self._buffer = bytearray()
+        self.max_bytes = max_message_bytes or _current_limits().sip_max_message_bytes
 
     def feed(self, data: bytes) -> list[bytes]:
         self._buffer.extend(data)
@@ -288,7 +305,7 @@ class StreamFramer:
                 del self._buffer[:2]
             end = self._buffer.find(b"\r\n\r\n")
             if end < 0:
-                if len(self._buffer) > MAX_MESSAGE_BYTES:
+                if len(self._buffer) > self.max_bytes:
                     self._buffer.clear()
                     raise SipParseError("SIP stream has no header end within the size limit")
                 return out
@@ -296,10 +313,16 @@ class StreamFramer:
             match = re.search(rb"(?im)^(?:content-length|l)[ \t]*:[ \t]*(\d+)", head)
             length = int(match.group(1)) if match else 0
             total = end + 4 + length
-            if total > MAX_MESSAGE_BYTES:
+            if total > self.max_bytes:
                 self._buffer.clear()
                 raise SipParseError(f"SIP stream message of {total} bytes exceeds the limit")
             if len(self._buffer) < total:
                 return out
             out.append(bytes(self._buffer[:total]))
             del self._buffer[:total]
+
+
+def _current_limits() -> InputLimits:
+    from robot.config import get_settings
+
+    return get_settings().input_limits
