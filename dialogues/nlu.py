@@ -245,6 +245,14 @@ class BuiltinClassifier:
         order = sorted(range(len(self.labels)), key=lambda i: (-probabilities[i], self.labels[i]))
         return [(self.labels[i], float(probabilities[i])) for i in order]
 
+    def unknown_share(self, text: str) -> float:
+        """Share (0..1) of the words in ``text`` that never occurred in the training examples."""
+        words = normalize(text).split()
+        if not words:
+            return 0.0
+        vocabulary = self._featurizer.vocabulary
+        return sum(f"w {word}" not in vocabulary for word in words) / len(words)
+
     def parse(self, text: str, *, now: datetime | None = None) -> NluResult:
         """Classify one utterance; ``now`` (default: current UTC time) resolves dates."""
         ranking = self.rank(text)
