@@ -183,6 +183,14 @@ class DialogueManager:
     def now(self) -> datetime:
         return self._clock().astimezone(self.tz)
 
+    @property
+    def confirming(self) -> str | None:
+        """What the robot is waiting for a yes/no about ("intent not_interested", "slot
+        budget"), or None: the next answer is then expected to be a yes or a no."""
+        if isinstance(self._pending, PendingIntent):
+            return f"intent {self._pending.intent}"
+        return None if self._pending is None else f"slot {self._pending.slot}"
+
     def start(self) -> Turn:
         turn = Turn()
         if self.script.start is None:  # the loader refuses such scripts

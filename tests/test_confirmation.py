@@ -130,6 +130,7 @@ def test_call_ending_intent_heard_unsure_is_confirmed_before_the_call_ends() -> 
     assert not turn.ended and turn.state == "hello"
     assert turn.confirming == "intent not_interested"
     assert turn.text == "Just to be sure: you are not interested, right?"
+    assert m.confirming == "intent not_interested"
     turn = m.handle(UserText("yeah that's right", confidence=0.9))
     assert turn.ended and turn.disposition == "not_interested"
     notes = [e["note"] for e in m.result().transcript if "note" in e]
@@ -231,6 +232,7 @@ def test_an_amount_heard_unsure_is_read_back_in_words_and_stored_on_yes() -> Non
     turn = m.handle(UserText("fifty thousand dollars", confidence=0.45))
     assert turn.text == "Fifty thousand dollars, is that right?"
     assert turn.confirming == "slot budget" and turn.state == "budget"
+    assert m.confirming == "slot budget"
     assert "budget" not in m.slots and not turn.slots_filled
     turn = m.handle(UserText("yes"))
     assert turn.state == "seats" and turn.slots_filled == {"budget": Money(Decimal(50000), "USD")}
