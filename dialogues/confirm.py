@@ -132,8 +132,10 @@ def confirm_intents(settings: ScriptSettings, state: State) -> list[str]:
     return settings.confirm_intents if state.confirm_intents is None else state.confirm_intents
 
 
-def confirm_prompt(settings: ScriptSettings, language: str, intent: str) -> str:
-    """The question that confirms ``intent``: the script's own, else the default."""
+def confirm_prompt(settings: ScriptSettings, state: State, language: str, intent: str) -> str:
+    """The question that confirms ``intent``: the state's, the script's, else the default."""
+    if intent in state.confirm_prompts:
+        return state.confirm_prompts[intent]
     if intent in settings.confirm_prompts:
         return settings.confirm_prompts[intent]
     prompts = CONFIRM_PROMPTS.get(language, CONFIRM_PROMPTS["en"])
@@ -147,14 +149,13 @@ def taken_back(language: str) -> str:
 def read_answer(text: str, nlu: NluResult, confirming: str | None = None) -> Answer:
     """Yes, no, or something else, said to a confirmation question.
 
-    ``confirming`` is the intent being confirmed: saying it again ("no, I'm not interested")
-    confirms it, although its words sound like a no."""
+    A bare yes or no (only words of :data:`_BARE_WORDS`) is read as such. Otherwise saying
+    the intent being confirmed again (``confirming``: "no, I'm not interested") confirms
+    it, although its words sound like a no; anything else is a new utterance."""
+    if all(word in _BARE_WORDS for word in normalize(text).split()):
+        said = extract_yes_no(text)
+        return "other" if said is None else ("yes" if said else "no")
     understood = nlu.intent if nlu.intent != FALLBACK_INTENT else None
     if confirming is not None and understood == confirming:
         return "yes"
-    if any(word not in _BARE_WORDS for word in normalize(text).split()):
-        return "other"
-    said = extract_yes_no(text)
-    if said is None:
-        return "other"
-    return "yes" if said else "no"
+    return "other"

@@ -301,6 +301,8 @@ def _texts(script: Script) -> Iterator[tuple[Path_, str]]:
         for i, action in enumerate(state.actions):
             if action.to:
                 yield ("states", name, "actions", i), action.to
+        for intent, text in state.confirm_prompts.items():
+            yield ("states", name, "confirm_prompts", intent), text
     for path, tr in _transitions(script):
         for i, text in enumerate(tr.say):
             yield (*path, "say", i), text
@@ -478,13 +480,20 @@ def _check_confirmation(
         for i, intent in enumerate(intents):
             if intent not in examples:
                 yield problem((*path, i), f"unknown intent '{intent}'{_hint(intent, examples)}")
-    for intent in settings.confirm_prompts:
-        if intent not in examples:
-            yield problem(
-                ("settings", "confirm_prompts", intent),
-                f"confirmation prompt for unknown intent '{intent}'{_hint(intent, examples)}",
-                key=True,
-            )
+    prompts: list[tuple[Path_, dict[str, str]]] = [
+        (("settings", "confirm_prompts"), settings.confirm_prompts)
+    ]
+    prompts += [
+        (("states", n, "confirm_prompts"), s.confirm_prompts) for n, s in script.states.items()
+    ]
+    for path, texts in prompts:
+        for intent in texts:
+            if intent not in examples:
+                yield problem(
+                    (*path, intent),
+                    f"confirmation prompt for unknown intent '{intent}'{_hint(intent, examples)}",
+                    key=True,
+                )
     for name, slot in script.slots.items():
         if slot.read_back != "never" and slot.type not in READ_BACK_TYPES:
             yield problem(

@@ -288,7 +288,8 @@ class DialogueManager:
         """Branch on an intent, or first ask to confirm it when it was heard unsure."""
         if self._doubts and nlu.intent in confirm.confirm_intents(self.settings, self._current()):
             self._pending = PendingIntent(nlu.intent, text, nlu, branches, self._doubts)
-            prompt = confirm.confirm_prompt(self.settings, self.script.language, nlu.intent)
+            state, language = self._current(), self.script.language
+            prompt = confirm.confirm_prompt(self.settings, state, language, nlu.intent)
             self._confirming(f"intent {nlu.intent}", self.render(prompt), turn)
             return True
         return self._branch(branches, text, nlu, turn)

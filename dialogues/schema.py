@@ -265,6 +265,8 @@ class State(_Strict):
     description: str | None = None
     #: Intents confirmed when unsure in this state (instead of ``settings.confirm_intents``).
     confirm_intents: list[str] | None = None
+    #: Intent -> this state's confirmation question (before ``settings.confirm_prompts``).
+    confirm_prompts: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("say", "ask", mode="before")
     @classmethod

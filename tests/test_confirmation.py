@@ -377,3 +377,39 @@ def test_default_confirm_intents_may_be_missing_from_a_script() -> None:
         "do_not_call",
         "wrong_person",
     ]
+
+
+def test_a_bare_no_takes_back_even_a_confirmed_no() -> None:
+    nlu = NluResult("", "deny", 0.95)
+    assert read_answer("no no", nlu, "deny") == "no"
+    assert read_answer("yes", NluResult("", "affirm", 0.9), "deny") == "yes"
+
+
+def test_a_state_may_confirm_other_intents_with_its_own_question() -> None:
+    script = SCRIPT.replace(
+        "    ask: Still interested?\n",
+        "    ask: Still interested?\n"
+        "    confirm_intents: [deny]\n"
+        '    confirm_prompts: {deny: "Not for you then, {lead.first_name}?"}\n',
+    )
+    m = DialogueManager(load_script_text(script), classifier=ScriptedClassifier(), lead={})
+    m.start()
+    turn = m.handle(UserText("no", confidence=0.3))
+    assert turn.text == "Not for you then, ?" and turn.confirming == "intent deny"
+    assert m.handle(UserText("no")).text == "Sorry, my mistake. Still interested?"
+    m.handle(UserText("no", confidence=0.3))
+    assert m.handle(UserText("yes")).disposition == "not_interested"
+
+
+def test_loader_checks_a_states_confirmation_prompts() -> None:
+    script = SCRIPT.replace(
+        "    ask: Still interested?\n",
+        "    ask: Still interested?\n    confirm_prompts: {dney: Sure?}\n",
+    )
+    with pytest.raises(ScriptError) as info:
+        load_script_text(script, filename="t.yaml")
+    (problem,) = info.value.problems
+    assert (problem.line, problem.message) == (
+        27,
+        "confirmation prompt for unknown intent 'dney' (did you mean 'deny'?)",
+    )
