@@ -14,6 +14,11 @@ How an utterance is resolved in a state, first match wins:
 4. a global intent (``global.on``) above ``nlu_threshold``;
 5. a free-text slot takes the whole utterance;
 6. otherwise the state's (or the global) ``no_match`` handler: reprompt, then ``then``.
+
+What was heard unsure is asked about before it counts: an intent of ``confirm_intents`` gets a
+yes/no question before its branch is taken (:mod:`dialogues.confirm`), and a slot with
+``read_back`` hears its value said back before it is stored (:mod:`dialogues.readback`).
+The answer to that question is read first on the next utterance.
 """
 
 from __future__ import annotations
