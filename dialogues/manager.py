@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any, Literal
@@ -125,16 +125,12 @@ class TranscriptEntry:
     state: str
     intent: str | None = None
     confidence: float | None = None
-    #: Why the robot doubted what it heard and what it asked to confirm.
-    note: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"who": self.who, "text": self.text, "state": self.state}
         if self.intent is not None:
             out["intent"] = self.intent
             out["confidence"] = round(self.confidence or 0.0, 3)
-        if self.note is not None:
-            out["note"] = self.note
         return out
 
 
@@ -316,7 +312,7 @@ class DialogueManager:
     def _confirming(self, what: str, prompt: str, turn: Turn) -> None:
         turn.confirming = what
         reasons = "; ".join(self._doubts)
-        self._note(f"confirming {what}" + (f" ({reasons})" if reasons else ""))
+        self._record("event", f"(confirming {what}" + (f": {reasons})" if reasons else ")"))
         turn.replies.append(Reply(prompt, "ask", self.state))
 
     def _answer_pending(self, pending: Pending, text: str, nlu: NluResult, turn: Turn) -> bool:
@@ -328,7 +324,7 @@ class DialogueManager:
         decision = confirm.decide(pending, text, nlu, heard)
         if decision.kind == "other":
             return False
-        self._note(decision.note)
+        self._record("event", f"({decision.note})")
         if decision.kind == "correct":
             self._fill_or_read_back(state, decision.value, turn)
         elif decision.kind == "store" and isinstance(pending, PendingValue):
@@ -341,15 +337,6 @@ class DialogueManager:
             self._say(confirm.taken_back(self.script.language), "say", turn)
             self._ask(state, turn)
         return True
-
-    def _note(self, note: str) -> None:
-        """Add to the note of the callee's last line in the transcript."""
-        for index in range(len(self.transcript) - 1, -1, -1):
-            entry = self.transcript[index]
-            if entry.who == "callee":
-                text = f"{entry.note}; {note}" if entry.note else note
-                self.transcript[index] = replace(entry, note=text)
-                return
 
     def _on_dtmf(self, digit: str, turn: Turn) -> None:
         state = self._current()

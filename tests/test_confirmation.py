@@ -133,11 +133,14 @@ def test_call_ending_intent_heard_unsure_is_confirmed_before_the_call_ends() -> 
     assert m.confirming == "intent not_interested"
     turn = m.handle(UserText("yeah that's right", confidence=0.9))
     assert turn.ended and turn.disposition == "not_interested"
-    notes = [e["note"] for e in m.result().transcript if "note" in e]
-    assert notes == [
-        "confirming intent not_interested (asr 0.42 < 0.6)",
-        "confirmed not_interested",
+    lines = [(e["who"], e["text"]) for e in m.result().transcript]
+    assert lines[1:5] == [
+        ("callee", "not interested"),
+        ("event", "(confirming intent not_interested: asr 0.42 < 0.6)"),
+        ("robot", "Just to be sure: you are not interested, right?"),
+        ("callee", "yeah that's right"),
     ]
+    assert lines[5] == ("event", "(confirmed not_interested)")
 
 
 def test_a_no_to_the_confirmation_asks_the_question_again() -> None:
@@ -177,7 +180,7 @@ def test_a_narrow_margin_between_intents_is_unsure_even_for_typed_text() -> None
     m = manager()
     turn = m.handle(UserText("not interested maybe"))
     assert turn.confirming == "intent not_interested" and not turn.ended
-    assert "margin 0.10 < 0.2" in m.transcript[-2].note
+    assert m.transcript[-2].text == "(confirming intent not_interested: margin 0.10 < 0.2)"
 
 
 def test_mostly_unknown_words_are_unsure() -> None:
@@ -244,9 +247,7 @@ def test_a_correction_keeps_the_scale_and_is_stored_when_heard_sure() -> None:
     turn = m.handle(UserText("no fifteen", confidence=0.9))
     assert turn.state == "seats"
     assert m.slots["budget"] == Money(Decimal(15000), "USD")
-    assert [e.get("note") for e in m.result().transcript if e["who"] == "callee"][-1] == (
-        "corrected budget"
-    )
+    assert "(corrected budget)" in [e["text"] for e in m.result().transcript]
 
 
 def test_a_correction_heard_unsure_is_read_back_again() -> None:
