@@ -2,8 +2,14 @@
 
 Character n-grams (3 to 5 characters, inside word boundaries) make the classifier tolerant of
 small misrecognitions ("shore" for "sure"); word bigrams with utterance boundaries tell a bare
-"no" from "no i am not interested". Each block is weighted and L2-normalised separately, then
-the whole vector is L2-normalised, so the dot product of two vectors is their cosine similarity.
+"no" from "no i am not interested". Each block is weighted and L2-normalised separately, so the
+vector of a text made of known words has unit length and the dot product of two such vectors is
+their cosine similarity.
+
+Features never seen in training still count in their block's norm (as the rarest known feature
+would), though they have no column: a text made mostly of unknown words ("with any mud") gets a
+short vector, scores close to the bias and so no confident intent, instead of being judged by
+its one or two known words alone.
 """
 
 from __future__ import annotations
@@ -20,6 +26,9 @@ CHAR_NGRAM_SIZES = (3, 4, 5)
 #: Relative weight of the word block and of the character block in the combined vector.
 WORD_BLOCK_WEIGHT = 1.0
 CHAR_BLOCK_WEIGHT = 1.0
+#: How much an unseen feature counts in its block's norm, relative to the rarest known feature
+#: (0: unknown words are ignored, and the known ones decide alone).
+UNKNOWN_FEATURE_WEIGHT = 1.0
 
 
 def word_features(normalized: str) -> Counter[str]:
@@ -83,25 +92,30 @@ class TfidfFeaturizer:
 
     def _block(self, counts: Counter[str], weight: float) -> dict[int, float]:
         block: dict[int, float] = {}
+        unknown = 0.0  # squared weight of the features without a column
+        rarest = float(self.idf.max()) if self.idf.size else 1.0
         for feature, count in counts.items():
             column = self.vocabulary.get(feature)
             if column is not None:
                 block[column] = (1.0 + math.log(count)) * float(self.idf[column])
-        norm = math.sqrt(sum(v * v for v in block.values()))
+            else:
+                unknown += ((1.0 + math.log(count)) * rarest) ** 2
+        norm = math.sqrt(sum(v * v for v in block.values()) + UNKNOWN_FEATURE_WEIGHT * unknown)
         if norm > 0:
             for column in block:
                 block[column] *= weight / norm
         return block
 
     def transform(self, normalized: str) -> SparseVector:
-        """The L2-normalised feature vector of one normalised text (empty if nothing known)."""
+        """The feature vector of one normalised text: unit length when every word is known,
+        shorter the more of it is unknown (empty if nothing is known)."""
         merged = self._block(word_features(normalized), WORD_BLOCK_WEIGHT)
         merged.update(self._block(char_features(normalized), CHAR_BLOCK_WEIGHT))
         if not merged:
             return SparseVector(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64))
         columns = np.fromiter(sorted(merged), dtype=np.int64, count=len(merged))
         values = np.array([merged[c] for c in columns.tolist()], dtype=np.float64)
-        values /= np.linalg.norm(values)
+        values /= math.hypot(WORD_BLOCK_WEIGHT, CHAR_BLOCK_WEIGHT)
         return SparseVector(columns, values)
 
     def transform_dense(self, texts: Sequence[str]) -> np.ndarray:

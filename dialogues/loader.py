@@ -351,6 +351,7 @@ def _check_references(
     for i, disposition in enumerate(script.settings.qualified_dispositions):
         if disposition not in DISPOSITIONS:
             yield problem(("settings", "qualified_dispositions", i), _bad_disposition(disposition))
+    yield from _check_confirmation(script, examples, problem)
     yield from _check_tests(script, examples, problem)
 
 
@@ -395,6 +396,48 @@ def _check_field(script: Script, path: Path_, name: str, problem: Any) -> Iterat
             yield problem(path, f"unknown slot '{name.removeprefix('slot.')}' in placeholder")
     elif name not in script.constants:
         yield problem(path, f"unknown constant '{{{name}}}': declare it under 'constants'")
+
+
+#: Slot types whose values can be said back ("fifteen thousand dollars, is that right?").
+READ_BACK_TYPES = frozenset({"money", "integer", "digits", "date", "time", "datetime"})
+
+
+def _check_confirmation(
+    script: Script, examples: dict[str, list[str]], problem: Any
+) -> Iterator[SourceProblem]:
+    """Intents named for confirmation exist; read-back is asked of slots that can be said."""
+    settings = script.settings
+    lists: list[tuple[Path_, list[str]]] = []
+    if "confirm_intents" in settings.model_fields_set:  # the default names intents a script
+        lists.append((("settings", "confirm_intents"), settings.confirm_intents))  # may lack
+    for name, state in script.states.items():
+        if state.confirm_intents is not None:
+            lists.append((("states", name, "confirm_intents"), state.confirm_intents))
+    for path, intents in lists:
+        for i, intent in enumerate(intents):
+            if intent not in examples:
+                yield problem((*path, i), f"unknown intent '{intent}'{_hint(intent, examples)}")
+    prompts: list[tuple[Path_, dict[str, str]]] = [
+        (("settings", "confirm_prompts"), settings.confirm_prompts)
+    ]
+    prompts += [
+        (("states", n, "confirm_prompts"), s.confirm_prompts) for n, s in script.states.items()
+    ]
+    for path, texts in prompts:
+        for intent in texts:
+            if intent not in examples:
+                yield problem(
+                    (*path, intent),
+                    f"confirmation prompt for unknown intent '{intent}'{_hint(intent, examples)}",
+                    key=True,
+                )
+    for name, slot in script.slots.items():
+        if slot.read_back != "never" and slot.type not in READ_BACK_TYPES:
+            yield problem(
+                ("slots", name, "read_back"),
+                f"slot '{name}' of type '{slot.type}' cannot be read back "
+                f"(types that can: {', '.join(sorted(READ_BACK_TYPES))})",
+            )
 
 
 def _check_tests(

@@ -14,6 +14,11 @@ How an utterance is resolved in a state, first match wins:
 4. a global intent (``global.on``) above ``nlu_threshold``;
 5. a free-text slot takes the whole utterance;
 6. otherwise the state's (or the global) ``no_match`` handler: reprompt, then ``then``.
+
+What was heard unsure is asked about before it counts: an intent of ``confirm_intents`` gets a
+yes/no question before its branch is taken (:mod:`dialogues.confirm`), and a slot with
+``read_back`` hears its value said back before it is stored (:mod:`dialogues.readback`).
+The answer to that question is read first on the next utterance.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from decimal import Decimal
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from dialogues import confirm, readback
+from dialogues.confirm import Pending, PendingIntent, PendingValue
 from dialogues.loader import LoadedScript
 from dialogues.nlu import FALLBACK_INTENT, BuiltinClassifier, IntentClassifier, NluResult
 from dialogues.schema import Action, RetryHandler, State, Transition
@@ -46,6 +53,9 @@ _MAX_CHAIN = 50
 class UserText:
     text: str
     nlu: NluResult | None = None
+    #: How sure the recognizer was (0..1); None for typed text, which is sure.
+    confidence: float | None = None
+    engine: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +108,8 @@ class Turn:
     disposition: str = "incomplete"
     nlu: NluResult | None = None
     slots_filled: dict[str, Any] = field(default_factory=dict)
+    #: What the robot asked the callee to confirm ("intent not_interested", "slot budget").
+    confirming: str | None = None
 
     @property
     def text(self) -> str:
@@ -164,11 +176,23 @@ class DialogueManager:
         self._visits: dict[str, int] = {}
         self._retries: dict[tuple[str, str], int] = {}
         self._last_replies: list[Reply] = []
+        #: A question the robot asked to confirm an intent or a slot value, awaiting yes/no.
+        self._pending: Pending | None = None
+        self._doubts: tuple[str, ...] = ()
+        self._asr_confidence: float | None = None
 
     # -- public API -------------------------------------------------------------------------
 
     def now(self) -> datetime:
         return self._clock().astimezone(self.tz)
+
+    @property
+    def confirming(self) -> str | None:
+        """What the robot is waiting for a yes/no about ("intent not_interested", "slot
+        budget"), or None: the next answer is then expected to be a yes or a no."""
+        if isinstance(self._pending, PendingIntent):
+            return f"intent {self._pending.intent}"
+        return None if self._pending is None else f"slot {self._pending.slot}"
 
     def start(self) -> Turn:
         turn = Turn()
@@ -181,8 +205,13 @@ class DialogueManager:
         turn = Turn()
         if self.ended:
             return self._finish(turn)
+        if not isinstance(event, UserText | BargeIn):
+            self._pending = None  # silence or a key press answers no confirmation
         if isinstance(event, UserText):
+            waiting = self._pending
             self._on_text(event, turn)
+            if waiting and not self._pending and all(r.kind == "repeat" for r in turn.replies):
+                self._pending = waiting  # "sorry, what?" had the question said again
         elif isinstance(event, NoInput):
             self._record("event", "(no input)")
             self._retry("no_input", turn)
@@ -219,35 +248,97 @@ class DialogueManager:
         nlu = event.nlu or self.classifier.parse(text)
         turn.nlu = nlu
         self._record("callee", text, nlu.intent, nlu.confidence)
+        unknown = getattr(self.classifier, "unknown_share", None)
+        self._doubts = confirm.doubts(
+            nlu, event.confidence, self.settings.unsure, unknown(text) if unknown else None
+        )
+        self._asr_confidence = event.confidence
+        pending, self._pending = self._pending, None
+        if pending is not None and self._answer_pending(pending, text, nlu, turn):
+            return
         state = self._current()
         intent, conf = nlu.intent, nlu.confidence
         understood = intent != FALLBACK_INTENT and conf >= self.settings.nlu_threshold
         global_on = self.script.global_.on
         slot_def = self.script.slots.get(state.slot) if state.slot else None
 
-        if understood and intent in state.on and self._branch(state.on[intent], text, nlu, turn):
+        if understood and intent in state.on and self._take(state.on[intent], text, nlu, turn):
             return
         if (
             slot_def is not None
             and intent in global_on
             and intent in self.settings.interrupt_intents
             and conf >= self.settings.interrupt_threshold
-            and self._branch(global_on[intent], text, nlu, turn)
+            and self._take(global_on[intent], text, nlu, turn)
         ):
             return
         if slot_def is not None and slot_def.type != "free_text" and state.slot:
             value = self._extract(state.slot, text, intent if understood else None)
             if value is not None:
-                self._fill(state.slot, value, turn)
-                self._follow_next(state, turn)
+                self._fill_or_read_back(state, value, turn)
                 return
-        if understood and intent in global_on and self._branch(global_on[intent], text, nlu, turn):
+        if understood and intent in global_on and self._take(global_on[intent], text, nlu, turn):
             return
         if slot_def is not None and slot_def.type == "free_text" and state.slot:
             self._fill(state.slot, text, turn)
             self._follow_next(state, turn)
             return
         self._retry("no_match", turn)
+
+    # -- confirmation and read-back (rules in dialogues.confirm and dialogues.readback) -----
+
+    def _take(self, branches: list[Transition], text: str, nlu: NluResult, turn: Turn) -> bool:
+        """Branch on an intent, or first ask to confirm it when it was heard unsure."""
+        if self._doubts and nlu.intent in confirm.confirm_intents(self.settings, self._current()):
+            self._pending = PendingIntent(nlu.intent, text, nlu, branches, self._doubts)
+            state, language = self._current(), self.script.language
+            prompt = confirm.confirm_prompt(self.settings, state, language, nlu.intent)
+            self._confirming(f"intent {nlu.intent}", self.render(prompt), turn)
+            return True
+        return self._branch(branches, text, nlu, turn)
+
+    def _fill_or_read_back(self, state: State, value: Any, turn: Turn) -> None:
+        """Store an answer and move on, or first say it back when the slot asks for that."""
+        slot = state.slot or ""
+        slot_def = self.script.slots[slot]
+        asr_below = self.settings.unsure.asr_below
+        if readback.needs_read_back(slot_def, self._asr_confidence, asr_below):
+            self._pending = PendingValue(slot, value, self._doubts)
+            words = readback.value_words(slot_def.type, value, spoken(value, self.now()))
+            prompt = readback.read_back_prompt(self.script.language, words)
+            self._confirming(f"slot {slot}", prompt, turn)
+            return
+        self._fill(slot, value, turn)
+        self._follow_next(state, turn)
+
+    def _confirming(self, what: str, prompt: str, turn: Turn) -> None:
+        turn.confirming = what
+        reasons = "; ".join(self._doubts)
+        self._record("event", f"(confirming {what}" + (f": {reasons})" if reasons else ")"))
+        turn.replies.append(Reply(prompt, "ask", self.state))
+
+    def _answer_pending(self, pending: Pending, text: str, nlu: NluResult, turn: Turn) -> bool:
+        """Act on the answer to a confirmation; False when it is a new utterance instead."""
+        state = self._current()
+        heard = None
+        if isinstance(pending, PendingValue):
+            heard = self._extract(pending.slot, text, None)
+        decision = confirm.decide(pending, text, nlu, heard)
+        if decision.kind == "other":
+            return False
+        self._record("event", f"({decision.note})")
+        if decision.kind == "correct":
+            self._fill_or_read_back(state, decision.value, turn)
+        elif decision.kind == "store" and isinstance(pending, PendingValue):
+            self._fill(pending.slot, pending.value, turn)
+            self._follow_next(state, turn)
+        elif decision.kind == "proceed" and isinstance(pending, PendingIntent):
+            if not self._branch(pending.branches, pending.text, pending.nlu, turn):
+                self._ask(state, turn)
+        else:
+            self._say(confirm.taken_back(self.script.language), "say", turn)
+            self._ask(state, turn)
+        return True
 
     def _on_dtmf(self, digit: str, turn: Turn) -> None:
         state = self._current()

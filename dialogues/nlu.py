@@ -8,6 +8,14 @@ vocabulary, so the ``n x n`` Gram matrix is the cheap side). The softmax probabi
 confidence; below the threshold the intent is :data:`FALLBACK_INTENT`. Examples listed under
 ``nlu_fallback`` itself teach what is out of scope.
 
+Two more rules keep off-domain and garbled speech out of the intents. Words never seen in
+training shorten the feature vector (:mod:`dialogues.features`), so a text made mostly of
+them has no confident intent. And the words need to agree: a word that occurred in at least
+:data:`OWNED_WORD_MIN_EXAMPLES` training examples, all of one intent, *belongs* to it; an
+utterance holding a word that belongs to another intent than the best-scoring one ("I am
+feeling really sad today" in a bot whose "sad" only ever meant ``mood_unhappy`` but whose
+"I am feeling ..." examples are ``mood_great``) is contradicted and goes to the fallback.
+
 ``parse`` also attaches entities: numbers, money amounts and dates/times found by the slot
 extractors (resolved against the current time in UTC), plus lookup-table and regex matches.
 """
@@ -45,6 +53,8 @@ FALLBACK_INTENT = "nlu_fallback"
 REGULARISATION_C = 30.0
 #: Gradient steps; fixed so training time is bounded and the result deterministic.
 TRAINING_ITERATIONS = 150
+#: A word seen in at least this many examples, all of one intent, belongs to that intent.
+OWNED_WORD_MIN_EXAMPLES = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,8 +160,11 @@ class BuiltinClassifier:
         synonyms: Mapping[str, str] | None = None,
         lookups: Mapping[str, Sequence[str]] | None = None,
         regexes: Mapping[str, Sequence[str]] | None = None,
+        owned_words: Mapping[str, str] | None = None,
     ) -> None:
         self._featurizer = featurizer
+        #: word -> the only intent whose examples use it (see the module docstring).
+        self.owned_words = dict(owned_words or {})
         self.labels = labels
         self._weights = weights
         self._bias = bias
@@ -222,6 +235,7 @@ class BuiltinClassifier:
                 )
                 weights = (matrix.T @ dual).astype(np.float64)
         log.debug("trained NLU on %d examples, %d intents", len(texts), len(labels))
+        owned = _owned_words(texts, [labels[i] for i in label_of_text])
         return cls(
             featurizer=featurizer,
             labels=labels,
@@ -231,6 +245,7 @@ class BuiltinClassifier:
             synonyms=synonyms,
             lookups=lookups,
             regexes=regexes,
+            owned_words=owned,
         )
 
     def rank(self, text: str) -> list[tuple[str, float]]:
@@ -245,10 +260,31 @@ class BuiltinClassifier:
         order = sorted(range(len(self.labels)), key=lambda i: (-probabilities[i], self.labels[i]))
         return [(self.labels[i], float(probabilities[i])) for i in order]
 
+    def unknown_share(self, text: str) -> float:
+        """Share (0..1) of the words in ``text`` that never occurred in the training examples."""
+        words = normalize(text).split()
+        if not words:
+            return 0.0
+        vocabulary = self._featurizer.vocabulary
+        return sum(f"w {word}" not in vocabulary for word in words) / len(words)
+
+    def contradiction(self, text: str, intent: str) -> str | None:
+        """A word of ``text`` that belongs to another intent than ``intent``, if any."""
+        for word in normalize(text).split():
+            owner = self.owned_words.get(word)
+            if owner is not None and owner != intent:
+                return word
+        return None
+
     def parse(self, text: str, *, now: datetime | None = None) -> NluResult:
         """Classify one utterance; ``now`` (default: current UTC time) resolves dates."""
         ranking = self.rank(text)
-        if ranking and ranking[0][0] != FALLBACK_INTENT and ranking[0][1] >= self.threshold:
+        if (
+            ranking
+            and ranking[0][0] != FALLBACK_INTENT
+            and ranking[0][1] >= self.threshold
+            and self.contradiction(text, ranking[0][0]) is None
+        ):
             intent, confidence = ranking[0]
         else:
             intent = FALLBACK_INTENT
@@ -279,6 +315,20 @@ class BuiltinClassifier:
                     value = self._synonyms.get(normalize(match.group()), match.group())
                     found.append(Entity(name, value, match.group(), match.start(), match.end()))
         return tuple(sorted(found, key=lambda e: (e.start, e.end, e.entity)))
+
+
+def _owned_words(texts: Sequence[str], labels: Sequence[str]) -> dict[str, str]:
+    """Words used by at least ``OWNED_WORD_MIN_EXAMPLES`` examples, all of one label."""
+    users: dict[str, dict[str, int]] = {}
+    for text, label in zip(texts, labels, strict=True):
+        for word in set(text.split()):
+            per_label = users.setdefault(word, {})
+            per_label[label] = per_label.get(label, 0) + 1
+    return {
+        word: next(iter(per_label))
+        for word, per_label in sorted(users.items())
+        if len(per_label) == 1 and sum(per_label.values()) >= OWNED_WORD_MIN_EXAMPLES
+    }
 
 
 def _phrase_pattern(phrase: str) -> re.Pattern[str]:

@@ -283,3 +283,47 @@ def parse_number(text: str) -> Decimal | None:
     """The first number in ``text`` ("twenty five hundred" -> 2500), or None."""
     found = find_numbers(tokenize(text))
     return found[0].value if found else None
+
+
+# ---------------------------------------------------------------- numbers said back in words
+# The words above, the other way round (one spelling each).
+_SMALL_WORDS = {v: w for w, v in (_UNITS | _TEENS).items() if w != "oh"}
+_TENS_WORDS = {v: w for w, v in _TENS.items() if w != "fourty"}
+_SCALE_WORDS = ((1_000_000_000, "billion"), (1_000_000, "million"), (1000, "thousand"))
+
+
+def _below_thousand(value: int) -> list[str]:
+    words: list[str] = []
+    hundreds, rest = divmod(value, 100)
+    if hundreds:
+        words += [_SMALL_WORDS[hundreds], "hundred"]
+    if rest >= 20:
+        tens, unit = divmod(rest, 10)
+        words.append(_TENS_WORDS[tens * 10] + (f" {_SMALL_WORDS[unit]}" if unit else ""))
+    elif rest or not words:
+        words.append(_SMALL_WORDS[rest])
+    return words
+
+
+def number_words(value: Decimal | int) -> str:
+    """A number as it is said: 15000 -> "fifteen thousand", 2.5 -> "two point five".
+
+    The inverse of :func:`parse_number` for the numbers a callee says (below a trillion);
+    read-backs use it so that the callee hears the words the robot understood."""
+    number = Decimal(value)
+    sign = "minus " if number < 0 else ""
+    number = abs(number)
+    whole = int(number)
+    words: list[str] = []
+    remaining = whole
+    for scale, name in _SCALE_WORDS:
+        count, remaining = divmod(remaining, scale)
+        if count:
+            words += [*_below_thousand(count), name]
+    if remaining or not words:
+        words += _below_thousand(remaining)
+    fraction = number - whole
+    if fraction:
+        digits = format(fraction.normalize(), "f").split(".")[1]
+        words += ["point", *(_SMALL_WORDS[int(d)] for d in digits)]
+    return sign + " ".join(words)

@@ -58,6 +58,21 @@ class Voice(_Strict):
     rate: float = Field(default=1.0, gt=0.25, le=4.0)
 
 
+#: Intents that end the call: confirmed with a short question when the robot is unsure.
+CALL_ENDING_INTENTS = ("not_interested", "do_not_call", "wrong_person")
+
+
+class UnsureLimits(_Strict):
+    """When the robot counts what it heard as unsure (any one limit crossed is enough)."""
+
+    #: The recognizer's confidence (0..1) below this. Typed text has none and is sure.
+    asr_below: float = Field(default=0.6, ge=0.0, le=1.0)
+    #: Top intent's probability minus the runner-up's below this.
+    margin_below: float = Field(default=0.2, ge=0.0, le=1.0)
+    #: Share of words the classifier never saw in training above this.
+    oov_above: float = Field(default=0.5, ge=0.0, le=1.0)
+
+
 class ScriptSettings(_Strict):
     #: Intents scoring below this confidence count as "not understood".
     nlu_threshold: float = Field(default=0.45, ge=0.0, le=1.0)
@@ -86,6 +101,12 @@ class ScriptSettings(_Strict):
     #: Dispositions that make the call a qualified lead: the CRM gets ``lead.qualified``
     #: for them (a lead put through to a specialist is usually one too).
     qualified_dispositions: list[str] = Field(default_factory=lambda: ["qualified"])
+    #: Intents confirmed with a yes/no question before they are acted on, when what was
+    #: heard is unsure (``unsure``). A state may override the list with its own.
+    confirm_intents: list[str] = Field(default_factory=lambda: list(CALL_ENDING_INTENTS))
+    #: Intent -> the confirmation question ("Just to be sure: ..., right?").
+    confirm_prompts: dict[str, str] = Field(default_factory=dict)
+    unsure: UnsureLimits = Field(default_factory=UnsureLimits)
 
 
 class VariableDef(_Strict):
@@ -115,6 +136,9 @@ class SlotDef(_Strict):
     description: str | None = None
     #: For ``choice`` slots: option name -> phrases that mean it.
     options: dict[str, list[str]] | None = None
+    #: Say the value back before storing it ("Fifteen thousand dollars, is that right?"):
+    #: never, when the recognizer was unsure of the answer, or always.
+    read_back: Literal["never", "low_confidence", "always"] = "never"
 
     @field_validator("options", mode="before")
     @classmethod
@@ -239,6 +263,10 @@ class State(_Strict):
     disposition: str | None = None
     end: bool = False
     description: str | None = None
+    #: Intents confirmed when unsure in this state (instead of ``settings.confirm_intents``).
+    confirm_intents: list[str] | None = None
+    #: Intent -> this state's confirmation question (before ``settings.confirm_prompts``).
+    confirm_prompts: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("say", "ask", mode="before")
     @classmethod
@@ -286,6 +314,8 @@ class TestTurn(_Strict):
     """One step of a test conversation: what the callee does, and what must follow."""
 
     user: str | None = None
+    #: The recognizer's confidence in ``user`` (0..1), as a call would report it.
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0)
     no_input: bool = False
     dtmf: str | None = None
     hangup: bool = False

@@ -110,7 +110,7 @@ def run_conversation(
 
 def _event(step: TestTurn) -> Event:
     if step.user is not None:
-        return UserText(step.user)
+        return UserText(step.user, confidence=step.confidence)
     if step.dtmf is not None:
         return Dtmf(step.dtmf)
     if step.hangup:
@@ -120,7 +120,8 @@ def _event(step: TestTurn) -> Event:
 
 def _describe(step: TestTurn) -> str:
     if step.user is not None:
-        return step.user
+        sureness = "" if step.confidence is None else f" (heard at {step.confidence:.2f})"
+        return step.user + sureness
     if step.dtmf is not None:
         return f"(presses {step.dtmf})"
     return "(hangs up)" if step.hangup else "(silence)"

@@ -98,6 +98,8 @@ def script_texts(script: Script) -> Iterator[ScriptText]:
         for i, action in enumerate(state.actions):
             if action.to:
                 yield ScriptText(("states", name, "actions", i), action.to, spoken=False)
+        for intent, text in state.confirm_prompts.items():
+            yield ScriptText(("states", name, "confirm_prompts", intent), text)
     for path, tr in script_transitions(script):
         for i, text in enumerate(tr.say):
             yield ScriptText((*path, "say", i), text)
@@ -110,6 +112,8 @@ def script_texts(script: Script) -> Iterator[ScriptText]:
             yield ScriptText(("global", kind, "say", i), text)
     if script.settings.voicemail_message:
         yield ScriptText(("settings", "voicemail_message"), script.settings.voicemail_message)
+    for intent, text in script.settings.confirm_prompts.items():
+        yield ScriptText(("settings", "confirm_prompts", intent), text)
     for text in sorted(_manager_sentences(script)):
         yield ScriptText((), text)
 

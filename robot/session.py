@@ -170,6 +170,8 @@ class _Input:
     kind: str  # "utterance" | "dtmf" | "hangup" | "verdict" | "speech_started"
     text: str = ""
     engine: str | None = None
+    #: The recognizer's confidence in ``text`` (0..1).
+    confidence: float | None = None
     digit: str = ""
     verdict: AudioVerdict | None = None
     speech_end: float = 0.0
@@ -434,6 +436,7 @@ class CallSession:
                 "utterance",
                 text=heard.text.strip(),
                 engine=heard.engine or None,
+                confidence=heard.confidence,
                 speech_end=speech_end,
                 start_ms=span[0],
                 end_ms=span[1],
@@ -541,7 +544,9 @@ class CallSession:
                 self._log_callee(item.text, item.start_ms, item.end_ms, item.engine)
                 if item.speech_end < self._dialogue_started:
                     continue  # the pickup "hello?" the greeting already answers
-                turn = self.manager.handle(UserText(item.text))
+                turn = self.manager.handle(
+                    UserText(item.text, confidence=item.confidence, engine=item.engine)
+                )
                 if turn.nlu is not None:
                     self.report.transcript[-1].intent = turn.nlu.intent
                     self.report.transcript[-1].confidence = round(turn.nlu.confidence, 3)

@@ -1,0 +1,161 @@
+"""Asking before acting on what the robot is unsure of.
+
+A call-ending intent (``not_interested``, ``do_not_call``, ``wrong_person``...) heard from an
+unsure transcript is confirmed with a short yes/no question before the call ends, and a slot
+value heard with low confidence is read back before it is stored (:mod:`dialogues.readback`).
+
+*Unsure* (:func:`doubts`) is any of: the recognizer's confidence below
+``settings.unsure.asr_below``, the top intent beating the runner-up by less than
+``margin_below``, or more than ``oov_above`` of the words unknown to the classifier.
+
+The answer to either question is read by :func:`read_answer`: the same intent again or a yes
+confirms; a no takes it back; anything else is a new utterance, handled as usual.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from dialogues.nlu import FALLBACK_INTENT, NluResult
+from dialogues.readback import corrected
+from dialogues.schema import ScriptSettings, State, Transition, UnsureLimits
+from dialogues.slots import extract_yes_no
+from dialogues.text import normalize
+
+#: Default confirmation questions, per language and intent.
+CONFIRM_PROMPTS: dict[str, dict[str, str]] = {
+    "en": {
+        "not_interested": "Just to be sure: you are not interested, right?",
+        "do_not_call": "Just to be sure: you want us to stop calling you, right?",
+        "wrong_person": "Just to be sure: I have the wrong person, right?",
+        "": "Just to be sure I got that right: is that what you meant?",
+    },
+    "ru": {
+        "not_interested": "Уточню: вам это не интересно, верно?",
+        "do_not_call": "Уточню: вы просите больше вам не звонить, верно?",
+        "wrong_person": "Уточню: я ошиблась номером, верно?",
+        "": "Уточню: я правильно вас поняла?",
+    },
+}
+#: Said when the callee says no to a confirmation or read-back, before the question again.
+TAKEN_BACK = {"en": "Sorry, my mistake.", "ru": "Извините, я ошиблась."}
+
+Answer = Literal["yes", "no", "other"]
+
+#: Words a bare yes or no is made of. An answer with other words says something new
+#: ("yes, I'm still interested") and is handled as an utterance of its own.
+_BARE_WORDS = frozenset({
+    "yes", "yeah", "yep", "yup", "ya", "yah", "yea", "no", "nope", "nah", "na", "not", "that",
+    "thats", "is", "it", "right", "correct", "sure", "exactly", "please", "sorry", "i", "am",
+    "you", "are", "ok", "okay", "alright", "absolutely", "definitely", "of", "course", "uh",
+    "um", "well", "true", "wrong", "mistake", "indeed", "certainly", "affirmative", "negative",
+    "mhm", "hmm", "oh", "so",
+})  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class PendingIntent:
+    """An intent waiting for the callee's yes: the branches it would take, and why it waits."""
+
+    intent: str
+    text: str
+    nlu: NluResult
+    branches: list[Transition]
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PendingValue:
+    """A slot value read back and waiting for the callee's yes before it is stored."""
+
+    slot: str
+    value: Any
+    reasons: tuple[str, ...] = field(default=())
+
+
+Pending = PendingIntent | PendingValue
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What an answer to a confirmation means: ``proceed`` with the intent, ``store`` the
+    value, ``correct`` it to ``value``, ``take_back`` (ask the question again) or ``other``
+    (not an answer: handle the utterance as usual)."""
+
+    kind: Literal["proceed", "store", "correct", "take_back", "other"]
+    value: Any = None
+    note: str = ""
+
+
+def decide(pending: Pending, text: str, nlu: NluResult, heard: Any = None) -> Decision:
+    """The meaning of ``text`` said to the question ``pending`` asked; ``heard`` is the slot
+    value found in it (read-backs only)."""
+    if isinstance(pending, PendingValue):
+        if heard is not None and heard != pending.value:
+            value = corrected(pending.value, heard)
+            return Decision("correct", value, f"corrected {pending.slot}")
+        answer = read_answer(text, nlu)
+        if answer == "yes" or heard is not None:
+            return Decision("store", pending.value, f"confirmed {pending.slot}")
+    else:
+        answer = read_answer(text, nlu, pending.intent)
+        if answer == "yes":
+            return Decision("proceed", note=f"confirmed {pending.intent}")
+    if answer == "no":
+        return Decision("take_back", note="taken back")
+    return Decision("other")
+
+
+def doubts(
+    nlu: NluResult | None,
+    asr_confidence: float | None,
+    limits: UnsureLimits,
+    unknown_share: float | None = None,
+) -> tuple[str, ...]:
+    """Why what was heard is unsure (empty when it is not): one reason per limit crossed."""
+    reasons: list[str] = []
+    if asr_confidence is not None and asr_confidence < limits.asr_below:
+        reasons.append(f"asr {asr_confidence:.2f} < {limits.asr_below:g}")
+    if nlu is not None and not nlu.is_fallback and nlu.ranking:
+        top = nlu.ranking[0][1]
+        runner_up = nlu.ranking[1][1] if len(nlu.ranking) > 1 else 0.0
+        if top - runner_up < limits.margin_below:
+            reasons.append(f"margin {top - runner_up:.2f} < {limits.margin_below:g}")
+    if unknown_share is not None and unknown_share > limits.oov_above:
+        reasons.append(f"unknown words {unknown_share:.0%} > {limits.oov_above:.0%}")
+    return tuple(reasons)
+
+
+def confirm_intents(settings: ScriptSettings, state: State) -> list[str]:
+    """The intents confirmed when unsure in ``state``: its own list, else the script's."""
+    return settings.confirm_intents if state.confirm_intents is None else state.confirm_intents
+
+
+def confirm_prompt(settings: ScriptSettings, state: State, language: str, intent: str) -> str:
+    """The question that confirms ``intent``: the state's, the script's, else the default."""
+    if intent in state.confirm_prompts:
+        return state.confirm_prompts[intent]
+    if intent in settings.confirm_prompts:
+        return settings.confirm_prompts[intent]
+    prompts = CONFIRM_PROMPTS.get(language, CONFIRM_PROMPTS["en"])
+    return prompts.get(intent, prompts[""])
+
+
+def taken_back(language: str) -> str:
+    return TAKEN_BACK.get(language, TAKEN_BACK["en"])
+
+
+def read_answer(text: str, nlu: NluResult, confirming: str | None = None) -> Answer:
+    """Yes, no, or something else, said to a confirmation question.
+
+    A bare yes or no (only words of :data:`_BARE_WORDS`) is read as such. Otherwise saying
+    the intent being confirmed again (``confirming``: "no, I'm not interested") confirms
+    it, although its words sound like a no; anything else is a new utterance."""
+    if all(word in _BARE_WORDS for word in normalize(text).split()):
+        said = extract_yes_no(text)
+        return "other" if said is None else ("yes" if said else "no")
+    understood = nlu.intent if nlu.intent != FALLBACK_INTENT else None
+    if confirming is not None and understood == confirming:
+        return "yes"
+    return "other"
