@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from robot.audio import AudioChunk
@@ -187,10 +188,10 @@ class EchoRecognizer:
     name = "echo"
     language = "en"
 
-    def known_phrases(self, phrases: tuple[str, ...]) -> tuple[str, ...]:
-        return phrases[:1]
+    def known_phrases(self, phrases: Sequence[str]) -> tuple[str, ...]:
+        return tuple(phrases[:1])
 
-    def transcribe(self, audio: AudioChunk, *, hints: tuple[str, ...] = ()) -> Transcript:
+    def transcribe(self, audio: AudioChunk, *, hints: Sequence[str] = ()) -> Transcript:
         return Transcript("yes", 1.0, audio.duration_ms)
 
 
