@@ -163,6 +163,9 @@ class EngineLoad:
         self._cpu_samples: deque[tuple[float, float]] = deque()
         self._cpu: float | None = None
         self.admitted = 0
+        #: Turns and decode waits reported since the start.
+        self.turns = 0
+        self.decodes = 0
         self.held_back = 0
         self.late_decodes = 0
         self.cuts = 0
@@ -229,6 +232,7 @@ class EngineLoad:
     def _turn(self, call: CallLoad, ms: float) -> None:
         with self._lock:
             self._turns.append((self._clock(), ms))
+            self.turns += 1
             call.turns += 1
             if ms <= self.settings.target_turn_ms:
                 call.good_turns += 1
@@ -239,6 +243,7 @@ class EngineLoad:
     def _decode_wait(self, ms: float) -> None:
         with self._lock:
             self._waits.append((self._clock(), ms))
+            self.decodes += 1
 
     def _late_decode(self, call: CallLoad) -> None:
         with self._lock:
