@@ -88,7 +88,11 @@ def process_cpu_s() -> float:
     recognizer decodes in one)."""
     times = os.times()
     total = times.user + times.system
-    for child in multiprocessing.active_children():
+    try:
+        children = multiprocessing.active_children()
+    except RuntimeError:  # the set of children changed while another thread looked
+        children = []
+    for child in children:
         if child.pid is not None:
             total += _proc_cpu_s(child.pid)
     return total
