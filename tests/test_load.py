@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from robot.audio import AudioChunk
 from robot.config import AdmissionSettings
 from robot.engine import DecodeWaitReporter, ReportedLatencies
-from robot.load import EngineLoad, percentile
+from robot.load import EngineLoad, percentile, process_cpu_s
 from robot.speech.base import QueueTimedExecutor, Transcript, take_queue_wait_ms
 
 TARGET = 1200.0
@@ -225,3 +228,24 @@ def test_report_latencies_reach_the_call_observer_as_they_are_appended() -> None
     latencies.append(812.0)
     latencies.append(640.0)
     assert latencies == [812.0, 640.0] and observer.turns == [812.0, 640.0]
+
+
+def _burn(cpu_s: float, ready: Any, done: Any) -> None:
+    while time.process_time() < cpu_s:
+        pass
+    ready.set()
+    done.wait()
+
+
+def test_process_cpu_counts_live_worker_processes() -> None:
+    context = multiprocessing.get_context("spawn")
+    ready, done = context.Event(), context.Event()
+    before = process_cpu_s()
+    child = context.Process(target=_burn, args=(0.3, ready, done))
+    child.start()
+    try:
+        assert ready.wait(120)
+        assert process_cpu_s() - before >= 0.25  # the child's CPU, while it still runs
+    finally:
+        done.set()
+        child.join()
