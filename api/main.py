@@ -21,6 +21,7 @@ from api.errors import install_error_handlers, problem
 from api.placement import CallPlacer, EngineCallPlacer, ScriptCallRunner
 from api.routes import calls, campaigns, dnc, health, leads, scripts, webhooks
 from robot.config import Settings, get_settings
+from robot.load import EngineLoad
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +64,8 @@ async def _run_workers(app: FastAPI, stop: asyncio.Event) -> None:
     settings: Settings = app.state.settings
     engine: Engine = app.state.engine
     delivery = DeliveryWorker(engine, settings.webhooks)
-    dialler = Dialler(engine, ScriptCallRunner(engine, app.state.call_placer))
+    runner = ScriptCallRunner(engine, app.state.call_placer)
+    dialler = Dialler(engine, runner, admission=app.state.engine_load)
     results = await asyncio.gather(delivery.run(stop), dialler.run(stop), return_exceptions=True)
     for result in results:
         if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
@@ -111,6 +113,10 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.call_placer = call_placer or EngineCallPlacer(settings)
+    #: The call engine's load: the dialler asks it before starting a call; /health shows it.
+    app.state.engine_load = getattr(app.state.call_placer, "load", None) or EngineLoad(
+        settings.admission
+    )
     app.state.background = set()
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit)

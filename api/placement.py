@@ -63,7 +63,11 @@ class EngineCallPlacer:
     """Places calls with :class:`robot.engine.CallEngine` through ``settings.carrier_url``."""
 
     def __init__(self, settings: Settings) -> None:
+        from robot.load import EngineLoad
+
         self.settings = settings
+        #: The call engine's load (created with the engine's settings before the engine).
+        self.load = EngineLoad(settings.admission)
         self._engine: Any = None
         #: Loaded scripts by id (a stored version never changes), so NLU trains once.
         self._scripts: dict[int, Any] = {}
@@ -75,7 +79,7 @@ class EngineCallPlacer:
 
         with self._lock:
             if self._engine is None:
-                self._engine = CallEngine(settings=self.settings)
+                self._engine = CallEngine(settings=self.settings, _load=self.load)
             loaded = self._scripts.get(request.script_id)
             if loaded is None:
                 loaded = load_stored_script(request.script_yaml, f"script-{request.script_id}")

@@ -43,6 +43,35 @@ class WebhookSettings(BaseModel):
     poll_interval_s: float = 1.0
 
 
+class AdmissionSettings(BaseModel):
+    """When the engine takes one more call (``robot.load``; ``CALLROBOT_ADMISSION__*``).
+
+    A call starts only while recent turns and decodes are within their targets; above
+    ``start_calls`` the limit grows one call at a time, each step only after the last admitted
+    call has had a turn within target, and shrinks by a quarter when a newer call's turn is slow.
+    """
+
+    enabled: bool = True
+    #: End of callee speech -> first robot audio (endpoint silence included), p95, in ms.
+    target_turn_ms: float = Field(default=1200.0, gt=0)
+    #: Time an utterance waits for a decoding thread, p95, in ms.
+    max_decode_wait_ms: float = Field(default=300.0, gt=0)
+    #: Share of this machine's cores the process may use before it stops taking calls.
+    max_cpu: float = Field(default=0.9, gt=0)
+    #: Calls admitted before anything has been measured.
+    start_calls: int = Field(default=2, ge=1)
+    #: Calls always admitted, however slow recent turns were (so leads keep moving).
+    min_calls: int = Field(default=1, ge=1)
+    #: Static upper bound on simultaneous calls (None: only the learned limit and the
+    #: dialler's ``max_concurrent_calls``).
+    max_calls: int | None = Field(default=None, ge=1)
+    #: Recent measurements: those of the last ``window_s`` seconds, at most ``window_samples``.
+    window_s: float = Field(default=20.0, gt=0)
+    window_samples: int = Field(default=40, ge=1)
+    #: After a cut, this many turns in a row within target before the limit grows again.
+    recovery_turns: int = Field(default=6, ge=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CALLROBOT_", env_nested_delimiter="__", extra="ignore"
@@ -63,6 +92,7 @@ class Settings(BaseSettings):
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     #: Caps where input is parsed (``CALLROBOT_INPUT_LIMITS__*``; README "Limits").
     input_limits: InputLimits = Field(default_factory=InputLimits)
+    admission: AdmissionSettings = Field(default_factory=AdmissionSettings)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -5,7 +5,9 @@ cache (a script's static sentences are synthesized once, on disk and in memory; 
 placeholders is synthesized live and never written to disk), trained NLU per script and a pool
 of answering-machine detectors (building one loads a pocketsphinx model, ~150 ms that hold the
 interpreter lock and so stall every call in the process; a finished call's detector is reset
-and handed to the next call).
+and handed to the next call). It also keeps its load (:class:`robot.load.EngineLoad`): each
+call reports its turn latencies and decode waits there, and the dialler asks it before
+starting a call.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from dialogues.templates import has_per_call_fields, render_template, script_tex
 from robot.audio import AudioChunk
 from robot.carriers.base import Carrier
 from robot.config import Settings, get_settings
+from robot.load import CallLoad, EngineLoad, LoadObserver, admitted_call
 from robot.session import (
     AnsweringMachineDetector,
     CallReport,
@@ -33,7 +36,13 @@ from robot.session import (
     SessionEngines,
     ShortAnswerConfig,
 )
-from robot.speech.base import Synthesizer, split_sentences
+from robot.speech.base import (
+    Recognizer,
+    Synthesizer,
+    Transcript,
+    split_sentences,
+    take_queue_wait_ms,
+)
 from robot.speech.endpoint import EndpointerConfig
 from robot.speech.prompt_cache import PromptCache
 
@@ -122,6 +131,47 @@ class DetectorPool:
             self._free.extend(fresh)
 
 
+class DecodeWaitReporter:
+    """A recognizer that tells a call's load observer how long each decode waited for a
+    decoding thread (measured by the decoding executor), then decodes with ``inner``."""
+
+    def __init__(self, inner: Recognizer, observer: LoadObserver) -> None:
+        self.inner = inner
+        self.observer = observer
+        self.name = inner.name
+        self.language = inner.language
+
+    def __getattr__(self, attr: str) -> Any:  # known_phrases and other engine extras
+        return getattr(self.inner, attr)
+
+    def transcribe(self, audio: AudioChunk, *, hints: Sequence[str] = ()) -> Transcript:
+        wait_ms = take_queue_wait_ms()
+        if wait_ms is not None:
+            self.observer.on_decode_wait(wait_ms)
+        return self.inner.transcribe(audio, hints=hints)
+
+
+class ReportedLatencies(list[float]):
+    """``CallReport.turn_latencies_ms`` that also reports each turn to the call's load
+    observer as the session appends it (until the session calls ``on_turn_latency``)."""
+
+    def __init__(self, observer: LoadObserver) -> None:
+        super().__init__()
+        self.observer = observer
+
+    def append(self, ms: float) -> None:
+        super().append(ms)
+        self.observer.on_turn_latency(ms)
+
+
+def observed(engines: SessionEngines, observer: LoadObserver) -> SessionEngines:
+    """The same engines, with decode waits reported to ``observer``."""
+    engines.asr = DecodeWaitReporter(engines.asr, observer)
+    if engines.grammar is not None:
+        engines.grammar = DecodeWaitReporter(engines.grammar, observer)
+    return engines
+
+
 @dataclass
 class _ScriptRuntime:
     classifier: IntentClassifier
@@ -136,6 +186,14 @@ class CallEngine:
     _registry: Any = None
     _scripts: dict[int, _ScriptRuntime] = field(default_factory=dict)
     _detectors: DetectorPool | None = None
+    _load: EngineLoad | None = None
+
+    @property
+    def load(self) -> EngineLoad:
+        """Calls running, recent turn latencies and decode waits; whether to take more."""
+        if self._load is None:
+            self._load = EngineLoad(self.settings.admission)
+        return self._load
 
     @property
     def detectors(self) -> DetectorPool:
@@ -255,17 +313,29 @@ class CallEngine:
         recording_dir: Path | None = None,
         caller_id: str | None = None,
     ) -> CallReport:
-        """Place one call and run it to the end; never raises for a failed call."""
-        runtime = self.prepare(loaded)
-        manager = DialogueManager(
-            loaded, classifier=runtime.classifier, lead=lead or {}, timezone=timezone
-        )
-        variables = {k: str(v) for k, v in (lead or {}).items()}
-        call = await carrier.dial(number, caller_id=caller_id, variables=variables)
-        session = CallSession(
-            call,
-            manager,
-            self.session_engines(loaded),
-            self.session_config(recording_dir, loaded.script.language),
-        )
-        return await session.run()
+        """Place one call and run it to the end; never raises for a failed call.
+
+        The call counts in :attr:`load`: as the call the dialler admitted for this task
+        (:data:`robot.load.admitted_call`), or admitted here (API and command-line calls)."""
+        admitted = admitted_call.get()
+        own: CallLoad | None = None
+        if admitted is None or admitted.load is not self.load:
+            admitted = own = self.load.admit()
+        try:
+            runtime = self.prepare(loaded)
+            manager = DialogueManager(
+                loaded, classifier=runtime.classifier, lead=lead or {}, timezone=timezone
+            )
+            variables = {k: str(v) for k, v in (lead or {}).items()}
+            call = await carrier.dial(number, caller_id=caller_id, variables=variables)
+            session = CallSession(
+                call,
+                manager,
+                observed(self.session_engines(loaded), admitted),
+                self.session_config(recording_dir, loaded.script.language),
+            )
+            session.report.turn_latencies_ms = ReportedLatencies(admitted)
+            return await session.run()
+        finally:
+            if own is not None:
+                own.close()

@@ -42,13 +42,34 @@ def upload(api: ApiHarness, text: str = VALID_SCRIPT, tenant: str = "acme") -> d
 
 
 def test_health_needs_no_key_and_everything_else_does(api: ApiHarness) -> None:
-    assert api.client.get("/health").json() == {"status": "ok", "database": "ok"}
+    health = api.client.get("/health").json()
+    assert (health["status"], health["database"]) == ("ok", "ok")
+    assert health["engine"]["active_calls"] == 0 and health["engine"]["admitting"] is True
     missing = api.client.get("/v1/scripts")
     assert missing.status_code == 401
     assert "Bearer" in missing.json()["detail"]
     wrong = api.client.get("/v1/scripts", headers={"Authorization": "Bearer cr_notakey"})
     assert wrong.status_code == 401
     assert api.request("GET", "/v1/scripts").status_code == 200
+
+
+def test_health_shows_the_engine_load_and_calls_held_back(api: ApiHarness) -> None:
+    load = api.client.app.state.engine_load  # type: ignore[attr-defined]
+    calls = [load.admit() for _ in range(load.limit)]
+    calls[-1].on_turn_latency(2500.0)
+    calls[-1].on_decode_wait(80.0)
+    load.hold_back(3)
+    engine = api.client.get("/health").json()["engine"]
+    assert {k: engine[k] for k in ("active_calls", "held_back", "turn_p95_ms", "admitting")} == {
+        "active_calls": len(calls),
+        "held_back": 3,
+        "turn_p95_ms": 2500,
+        "admitting": False,
+    }
+    assert engine["decode_wait_p95_ms"] == 80 and "cpu" in engine
+    for call in calls:
+        call.close()
+    assert api.client.get("/health").json()["engine"]["active_calls"] == 0
 
 
 def test_scripts_are_versioned_by_name_and_readable(api: ApiHarness) -> None:

@@ -30,6 +30,7 @@ from robot.dialler import (
 from robot.engine import CallEngine
 from robot.leads import import_rows, rows_from_records
 from robot.runner import EngineCallRunner
+from robot.session import CallReport
 
 from fixtures.database import open_fresh_database
 
@@ -76,8 +77,10 @@ def test_campaign_calls_leads_and_queues_crm_events(tmp_path: Path) -> None:
     engine = CallEngine(settings=Settings(data_dir=tmp_path / "data"))
     carrier = SimCarrier(speed=1.5)
     runner = EngineCallRunner(db, carrier, engine, recording_dir=tmp_path / "recordings")
+    reports: list[CallReport] = []
+    runner.on_report = lambda _number, report: reports.append(report)
     limits = DiallerLimits(max_concurrent_calls=2, calls_per_second=100, poll_interval_s=0.05)
-    dialler = Dialler(db, runner, limits=limits, clock=lambda: T0)
+    dialler = Dialler(db, runner, limits=limits, clock=lambda: T0, admission=engine.load)
 
     async def go() -> None:
         try:
@@ -91,6 +94,12 @@ def test_campaign_calls_leads_and_queues_crm_events(tmp_path: Path) -> None:
         calls = {c.number: c for c in session.exec(select(Call)).scalars()}
         lead_rows = {lead.number: lead for lead in session.exec(select(Lead)).scalars()}
     talked, busy = calls["+12025550103"], calls["+12025550111"]
+    # Both calls went through admission control and the engine reported to the admitted calls
+    # (the talking call's turns reached the load), none counted twice, none left running.
+    load = engine.load
+    assert (load.admitted, load.active_calls) == (2, 0)
+    assert load.turns == sum(len(r.turn_latencies_ms) for r in reports) > 0
+    assert load.decodes > 0
     assert (talked.outcome, talked.disposition) == ("human", "not_interested")
     assert talked.recording_path and Path(talked.recording_path).is_file()
     assert any(turn["who"] == "callee" for turn in talked.transcript)

@@ -127,11 +127,11 @@ def dialler() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        runner = ScriptCallRunner(engine, EngineCallPlacer(settings))
+        placer = EngineCallPlacer(settings)
+        runner = ScriptCallRunner(engine, placer)
+        dialler = Dialler(engine, runner, admission=placer.load)
         typer.echo("dialler and webhook delivery running; Ctrl-C to stop", err=True)
-        await asyncio.gather(
-            DeliveryWorker(engine, settings.webhooks).run(stop), Dialler(engine, runner).run(stop)
-        )
+        await asyncio.gather(DeliveryWorker(engine, settings.webhooks).run(stop), dialler.run(stop))
 
     asyncio.run(run())
     engine.dispose()

@@ -191,7 +191,8 @@ async def _voice_demo(loaded: LoadedScript, speed: float, concurrency: int, json
             limits = DiallerLimits(
                 max_concurrent_calls=concurrency, calls_per_second=10, poll_interval_s=0.2
             )
-            await Dialler(db, runner, limits=limits).run(until_idle=True)
+            # Admission control: calls start only while the engine answers in time.
+            await Dialler(db, runner, limits=limits, admission=engine.load).run(until_idle=True)
         with console.status("delivering CRM webhooks..."):
             await asyncio.wait_for(DeliveryWorker(db, allow_private=True).run(until_idle=True), 60)
     finally:
@@ -203,15 +204,30 @@ async def _voice_demo(loaded: LoadedScript, speed: float, concurrency: int, json
     if json_out:
         for number, persona, report in results:
             emit_json(_record(number, persona, report))
-        emit_json({"webhooks": _webhook_counts(events)})
+        emit_json({"webhooks": _webhook_counts(events), "admission": _admission(engine)})
         return
     _print_table(console, results, recording_dir)
+    admission = _admission(engine)
+    console.print(
+        f"admission control: at most {admission['most_calls_at_once']} calls at once, "
+        f"{admission['held_back']} waited their turn; turn latency p95 "
+        f"{admission['turn_p95_ms']} ms (recent)"
+    )
     counts = ", ".join(f"{n} {kind}" for kind, n in _webhook_counts(events).items())
     console.print(f"CRM webhooks received at {server.url} (signatures verified): {counts}")
     qualified = [e for e in events if e.get("type") == "lead.qualified"]
     if qualified:
         data = qualified[0].get("data", {})
         console.print("first lead.qualified: " + json.dumps(data, default=str)[:400])
+
+
+def _admission(engine: Any) -> dict[str, Any]:
+    snapshot = engine.load.snapshot()
+    return {
+        "most_calls_at_once": engine.load.most_active,
+        "held_back": snapshot["held_back"],
+        "turn_p95_ms": snapshot["turn_p95_ms"],
+    }
 
 
 def _short(value: Any) -> str:

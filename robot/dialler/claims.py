@@ -315,3 +315,15 @@ def count_pending(engine: Engine, campaign_id: int) -> int:
                 .where(LEAD.c.campaign_id == campaign_id, LEAD.c.status == LeadStatus.PENDING.value)
             ).scalar_one()
         )
+
+
+def due_lead_ids(
+    engine: Engine, campaign_ids: Sequence[int], now: datetime, limit: int
+) -> list[int]:
+    """Ids of leads due now and not leased, up to ``limit`` per campaign (reads only)."""
+    with engine.connect() as conn:
+        return [
+            int(lead_id)
+            for campaign_id in campaign_ids
+            for lead_id in conn.execute(due_leads_query(campaign_id, now, limit)).scalars()
+        ]

@@ -27,6 +27,7 @@ from models.lead import LeadStatus
 from models.transactions import write_transaction
 from models.types import utc_now
 from robot.carriers.base import CallOutcome
+from robot.dialler.admission import DiallerAdmission
 from robot.dialler.campaigns import CampaignPlan, finish_if_done, load_running_campaigns
 from robot.dialler.claims import (
     CALL,
@@ -45,6 +46,7 @@ from robot.dialler.pacing import CampaignLoad, TokenBucket, share_slots
 from robot.dialler.retry import LeadDecision, RetryPolicy, decide_next
 from robot.dialler.sweep import reschedule_closed_leads
 from robot.errors import CallrobotError
+from robot.load import CallLoad, EngineLoad, admitted_call
 from robot.windows import CallingWindow, check_window, zone_info
 
 logger = logging.getLogger(__name__)
@@ -152,7 +154,11 @@ def finish_attempt(
 
 
 class Dialler:
-    """One worker. Several can run side by side (threads, processes, hosts)."""
+    """One worker. Several can run side by side (threads, processes, hosts).
+
+    With ``admission`` (the call engine's load) a lead is claimed only when the engine can
+    serve one more call within its latency target (:mod:`robot.dialler.admission`).
+    """
 
     def __init__(
         self,
@@ -163,8 +169,10 @@ class Dialler:
         owner: str | None = None,
         campaign_ids: frozenset[int] | None = None,
         clock: Callable[[], datetime] = utc_now,
+        admission: EngineLoad | None = None,
     ) -> None:
         self.engine = engine
+        self.admission = DiallerAdmission(admission)
         self.runner = runner
         self.limits = limits or DiallerLimits()
         self.owner = owner or default_worker_name()
@@ -202,6 +210,12 @@ class Dialler:
             shares = share_slots(free, loads)
             if not shares:
                 break
+            allowed = self.admission.allow(free)
+            if allowed == 0:  # the engine is full: due leads stay queued, unclaimed
+                await self.admission.hold(self.engine, list(shares), free, self.clock())
+                break
+            if allowed < free:
+                shares = share_slots(allowed, loads)
             for campaign_id, wanted in shares.items():
                 claimed = await asyncio.to_thread(
                     claim_due_leads,
@@ -239,10 +253,14 @@ class Dialler:
         )
         for lead in leads:
             self._by_campaign[plan.id] += 1
-            task = asyncio.create_task(self._handle(plan, lead, lead.number in blocked))
+            admitted = self.admission.admit(lead.id)
+            task = asyncio.create_task(self._handle(plan, lead, lead.number in blocked, admitted))
             self._tasks[lead.id] = task
 
-    async def _handle(self, plan: CampaignPlan, lead: ClaimedLead, on_dnc: bool) -> None:
+    async def _handle(
+        self, plan: CampaignPlan, lead: ClaimedLead, on_dnc: bool, admitted: CallLoad | None
+    ) -> None:
+        admitted_call.set(admitted)  # this task's context: the engine reports to this call
         try:
             await self._dial(plan, lead, on_dnc)
         except LeaseLostError as e:
@@ -250,6 +268,8 @@ class Dialler:
         except CallrobotError:
             logger.exception("lead %d: dialling failed", lead.id)
         finally:
+            if admitted is not None:
+                admitted.close()
             self._tasks.pop(lead.id, None)
             self._by_campaign[plan.id] -= 1
             self._changed.set()

@@ -17,11 +17,12 @@ import importlib
 import os
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from robot.audio import AudioChunk
 from robot.errors import MissingExtraError
@@ -134,12 +135,39 @@ def speech_executor() -> ThreadPoolExecutor:
         return _executor
 
 
+_job = threading.local()
+
+
+def _timed_job(queued: float, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    _job.wait_ms = (time.monotonic() - queued) * 1000.0
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        _job.wait_ms = None
+
+
+class QueueTimedExecutor(ThreadPoolExecutor):
+    """A thread pool whose jobs can ask how long they waited in its queue
+    (:func:`take_queue_wait_ms`): the decode queue wait that admission control watches."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        return super().submit(_timed_job, time.monotonic(), fn, *args, **kwargs)
+
+
+def take_queue_wait_ms() -> float | None:
+    """How long the job running in this thread waited for it (ms): once per job, then None
+    (and None outside a :class:`QueueTimedExecutor`)."""
+    wait_ms: float | None = getattr(_job, "wait_ms", None)
+    _job.wait_ms = None
+    return wait_ms
+
+
 def asr_executor() -> ThreadPoolExecutor:
     """The thread pool utterances are decoded in during calls (created on first use)."""
     global _asr_executor
     with _executor_lock:
         if _asr_executor is None:
-            _asr_executor = ThreadPoolExecutor(
+            _asr_executor = QueueTimedExecutor(
                 ASR_THREADS, thread_name_prefix="speech-asr", initializer=lower_thread_priority
             )
         return _asr_executor
