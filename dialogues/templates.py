@@ -5,7 +5,8 @@ Texts are templates: ``{lead.first_name}`` and ``{slot.budget}`` change from cal
 one way a template becomes what the robot says (the dialogue manager fills lead and slot
 fields, the prompt cache only constants); :func:`script_texts` is the one walk over a
 script's texts (the loader checks their fields, the prompt cache synthesizes the static ones
-ahead of calls). This module imports only the schema.
+ahead of calls). The sentences the dialogue manager says by itself live here too, with the
+rules that pick them, so that the walk reaches them. This module imports only the schema.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from dialogues.schema import RetryHandler, Script, Transition
+from dialogues.schema import RetryHandler, Script, ScriptSettings, State, Transition
 
 #: ``{lead.first_name}``, ``{slot.budget}``, ``{company}``; ``{{`` is a literal brace.
 TEMPLATE_FIELD = re.compile(r"(?<!\{)\{([^{}]*)\}(?!\})")
@@ -29,6 +30,25 @@ DEFAULT_NO_INPUT = "Sorry, I didn't hear anything."
 DEFAULT_NO_MATCH = "Sorry, I didn't quite get that."
 #: ...and the goodbye when retries run out and the handler names no ``then``.
 OUT_OF_RETRIES = "Sorry, this doesn't seem to be a good moment. Goodbye."
+#: ...the question that confirms an intent heard unsure when neither the state nor the script
+#: words it, per language and intent (``""``: any other intent)...
+CONFIRM_PROMPTS: dict[str, dict[str, str]] = {
+    "en": {
+        "not_interested": "Just to be sure: you are not interested, right?",
+        "do_not_call": "Just to be sure: you want us to stop calling you, right?",
+        "wrong_person": "Just to be sure: I have the wrong person, right?",
+        "": "Just to be sure I got that right: is that what you meant?",
+    },
+    "ru": {
+        "not_interested": "Уточню: вам это не интересно, верно?",
+        "do_not_call": "Уточню: вы просите больше вам не звонить, верно?",
+        "wrong_person": "Уточню: я ошиблась номером, верно?",
+        "": "Уточню: я правильно вас поняла?",
+    },
+}
+#: ...and what it says when the callee says no to a confirmation or read-back, before asking
+#: the question again.
+TAKEN_BACK = {"en": "Sorry, my mistake.", "ru": "Извините, я ошиблась."}
 
 #: Where a text stands in the YAML (``("states", "greeting", "say", 0)``); ``()`` for the
 #: manager's own sentences.
@@ -49,6 +69,31 @@ def has_per_call_fields(template: str) -> bool:
         match.group(1).strip().startswith(PER_CALL_PREFIXES)
         for match in TEMPLATE_FIELD.finditer(template)
     )
+
+
+def confirm_intents(settings: ScriptSettings, state: State) -> list[str]:
+    """The intents confirmed when unsure in ``state``: its own list, else the script's."""
+    return settings.confirm_intents if state.confirm_intents is None else state.confirm_intents
+
+
+def confirm_prompt(settings: ScriptSettings, state: State, language: str, intent: str) -> str:
+    """The question that confirms ``intent``: the state's, the script's, else the default."""
+    if intent in state.confirm_prompts:
+        return state.confirm_prompts[intent]
+    if intent in settings.confirm_prompts:
+        return settings.confirm_prompts[intent]
+    return default_confirm_prompt(language, intent)
+
+
+def default_confirm_prompt(language: str, intent: str) -> str:
+    """The manager's own question that confirms ``intent``."""
+    prompts = CONFIRM_PROMPTS.get(language, CONFIRM_PROMPTS["en"])
+    return prompts.get(intent, prompts[""])
+
+
+def taken_back(language: str) -> str:
+    """What the robot says when the callee takes back what it confirmed."""
+    return TAKEN_BACK.get(language, TAKEN_BACK["en"])
 
 
 @dataclass(frozen=True, slots=True)
