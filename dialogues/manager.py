@@ -1,7 +1,8 @@
 """The dialogue manager: a pure, deterministic state machine over conversation events.
 
 Events in (what the callee said, silence, a DTMF key, an interruption, a hang-up), a
-:class:`Turn` out (what to say, what to do). No I/O: understanding uses the classifier it was
+:class:`Turn` out (what to say, what to do); both are defined in :mod:`dialogues.turns` and
+imported from here too. No I/O: understanding uses the classifier it was
 given (the built-in one computes in memory; a Rasa server is consulted by the caller, who
 passes the result in ``UserText.nlu``), and time comes from an injected clock.
 
@@ -25,21 +26,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from dialogues.confirm import Confirmations, Pending, PendingIntent, PendingValue, decide
 from dialogues.loader import LoadedScript
-from dialogues.nlu import FALLBACK_INTENT, BuiltinClassifier, IntentClassifier, NluResult
+from dialogues.nlu import FALLBACK_INTENT, IntentClassifier, NluResult, build_classifier
 from dialogues.readback import spoken
-from dialogues.schema import Action, RetryHandler, State, Transition
-from dialogues.slots import extract_slot, slot_value_to_json
+from dialogues.schema import Action, State, Transition
+from dialogues.slots import as_datetime, extract_slot, slot_value_to_json
 from dialogues.templates import (
     DEFAULT_NO_INPUT,
     DEFAULT_NO_MATCH,
     OUT_OF_RETRIES,
     render_template,
+    retry_handler,
     taken_back,
 )
 from dialogues.turns import (
@@ -282,10 +284,7 @@ class DialogueManager:
 
     def _retry(self, kind: Literal["no_input", "no_match"], turn: Turn) -> None:
         state = self._current()
-        handler: RetryHandler | None = getattr(state, kind) or getattr(self.script.global_, kind)
-        retries = self.settings.max_retries
-        if handler is not None and handler.retries is not None:
-            retries = handler.retries
+        handler, retries = retry_handler(self.script, state, kind)
         key = (self.state, kind)
         self._retries[key] = self._retries.get(key, 0) + 1
         count = self._retries[key]
@@ -369,7 +368,7 @@ class DialogueManager:
                 self.ended = True
             elif action.kind == "callback":
                 at = self.slots.get(action.slot or "")
-                self.callback_at = _as_datetime(at, self.now())
+                self.callback_at = as_datetime(at, self.now())
                 turn.actions.append(ActionCall("callback", at=self.callback_at))
             elif action.kind == "do_not_call":
                 self.do_not_call = True
@@ -429,31 +428,3 @@ class DialogueManager:
             return self.script.constants.get(name, "")
 
         return render_template(template, field_value)
-
-
-def build_classifier(loaded: LoadedScript) -> IntentClassifier:
-    """The classifier a script asks for: built-in (trained now) or a Rasa server."""
-    settings = loaded.script.settings
-    if settings.nlu == "rasa":
-        from dialogues.rasa import RasaHttpClassifier
-        from robot.config import get_settings
-
-        url = settings.rasa_url or get_settings().nlu.rasa_url
-        if not url:
-            from robot.errors import ConfigError
-
-            raise ConfigError("script asks for nlu: rasa but no rasa_url is set")
-        return RasaHttpClassifier(url, threshold=settings.nlu_threshold)
-    return BuiltinClassifier.train(
-        loaded.examples, threshold=settings.nlu_threshold, synonyms=loaded.synonyms
-    )
-
-
-def _as_datetime(value: Any, now: datetime) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, date):
-        return datetime.combine(value, time(10, 0), now.tzinfo)
-    if isinstance(value, time):
-        return datetime.combine(now.date(), value, now.tzinfo)
-    return None

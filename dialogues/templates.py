@@ -71,6 +71,16 @@ def has_per_call_fields(template: str) -> bool:
     )
 
 
+def retry_handler(script: Script, state: State, kind: str) -> tuple[RetryHandler | None, int]:
+    """What handles silence (``kind="no_input"``) or a miss (``"no_match"``) in ``state``:
+    its own handler, else the global one; and how many reprompts come before its ``then``."""
+    handler: RetryHandler | None = getattr(state, kind) or getattr(script.global_, kind)
+    retries = script.settings.max_retries
+    if handler is not None and handler.retries is not None:
+        retries = handler.retries
+    return handler, retries
+
+
 def confirm_intents(settings: ScriptSettings, state: State) -> list[str]:
     """The intents confirmed when unsure in ``state``: its own list, else the script's."""
     return settings.confirm_intents if state.confirm_intents is None else state.confirm_intents
@@ -170,10 +180,7 @@ def _manager_sentences(script: Script) -> set[str]:
         if state.end:
             continue
         for kind, default in (("no_input", DEFAULT_NO_INPUT), ("no_match", DEFAULT_NO_MATCH)):
-            handler: RetryHandler | None = getattr(state, kind) or getattr(script.global_, kind)
-            retries = script.settings.max_retries
-            if handler is not None and handler.retries is not None:
-                retries = handler.retries
+            handler, retries = retry_handler(script, state, kind)
             if retries > 0 and not (handler and handler.say):
                 out.add(default)
             if handler is None or handler.then is None:
