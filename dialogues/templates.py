@@ -174,15 +174,30 @@ def script_texts(script: Script) -> Iterator[ScriptText]:
 
 
 def _manager_sentences(script: Script) -> set[str]:
-    """The manager's own sentences that some state of the script can lead to."""
+    """The manager's own sentences that some state of the script can lead to: reprompts, the
+    goodbye when retries run out, the default questions confirming an intent heard unsure and
+    the apology when the callee says no to one (or to a value read back)."""
     out: set[str] = set()
+    settings, language = script.settings, script.language
+    confirms = False
     for state in script.states.values():
         if state.end:
             continue
+        for intent in confirm_intents(settings, state):
+            if intent in state.on or intent in script.global_.on:
+                confirms = True
+                prompt = confirm_prompt(settings, state, language, intent)
+                if prompt == default_confirm_prompt(language, intent):
+                    out.add(prompt)  # the script's own wording is walked with its path
+        slot = script.slots.get(state.slot) if state.slot else None
+        if slot is not None and slot.read_back != "never":
+            confirms = True  # the read-back itself names the value: said live
         for kind, default in (("no_input", DEFAULT_NO_INPUT), ("no_match", DEFAULT_NO_MATCH)):
             handler, retries = retry_handler(script, state, kind)
             if retries > 0 and not (handler and handler.say):
                 out.add(default)
             if handler is None or handler.then is None:
                 out.add(OUT_OF_RETRIES)
+    if confirms:
+        out.add(taken_back(language))
     return out
