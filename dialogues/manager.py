@@ -40,7 +40,7 @@ from dialogues.templates import (
     DEFAULT_NO_INPUT,
     DEFAULT_NO_MATCH,
     OUT_OF_RETRIES,
-    render_template,
+    render_for_call,
     retry_handler,
     taken_back,
 )
@@ -416,15 +416,7 @@ class DialogueManager:
     # -- rendering --------------------------------------------------------------------------
 
     def render(self, template: str) -> str:
-        def field_value(name: str) -> str:
-            if name.startswith("lead."):
-                var = name.removeprefix("lead.")
-                value = self.lead.get(var)
-                if value in (None, "") and var in self.script.variables:
-                    value = self.script.variables[var].default
-                return "" if value is None else str(value)
-            if name.startswith("slot."):
-                return spoken(self.slots.get(name.removeprefix("slot.")), self.now())
-            return self.script.constants.get(name, "")
+        def slot_text(slot: str) -> str:
+            return spoken(self.slots.get(slot), self.now())
 
-        return render_template(template, field_value)
+        return render_for_call(template, self.script, self.lead, slot_text)

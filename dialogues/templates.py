@@ -3,16 +3,17 @@
 Texts are templates: ``{lead.first_name}`` and ``{slot.budget}`` change from call to call,
 ``{company}`` is a script constant, ``{{`` is a literal brace. :func:`render_template` is the
 one way a template becomes what the robot says (the dialogue manager fills lead and slot
-fields, the prompt cache only constants); :func:`script_texts` is the one walk over a
-script's texts (the loader checks their fields, the prompt cache synthesizes the static ones
-ahead of calls). The sentences the dialogue manager says by itself live here too, with the
-rules that pick them, so that the walk reaches them. This module imports only the schema.
+fields through :func:`render_for_call`, the prompt cache only constants);
+:func:`script_texts` is the one walk over a script's texts (the loader checks their fields,
+the prompt cache synthesizes the static ones ahead of calls). The sentences the dialogue
+manager says by itself live here too, with the rules that pick them, so that the walk
+reaches them. This module imports only the schema.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +62,26 @@ def render_template(template: str, value_of: Callable[[str], str]) -> str:
     text = text.replace("{{", "{").replace("}}", "}")
     text = _DOUBLE_STOP.sub(".", text)
     return " ".join(text.split())
+
+
+def render_for_call(
+    template: str, script: Script, lead: Mapping[str, Any], slot_text: Callable[[str], str]
+) -> str:
+    """``template`` as said in one call: a lead field from ``lead`` (empty there: the default
+    its variable declares), a slot field as ``slot_text(slot)`` says it, a script constant."""
+
+    def field_value(name: str) -> str:
+        if name.startswith("lead."):
+            var = name.removeprefix("lead.")
+            value = lead.get(var)
+            if value in (None, "") and var in script.variables:
+                value = script.variables[var].default
+            return "" if value is None else str(value)
+        if name.startswith("slot."):
+            return slot_text(name.removeprefix("slot."))
+        return script.constants.get(name, "")
+
+    return render_template(template, field_value)
 
 
 def has_per_call_fields(template: str) -> bool:
