@@ -26,8 +26,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from dialogues.loader import load_script  # noqa: E402
-from dialogues.manager import build_classifier  # noqa: E402
-from dialogues.nlu import FALLBACK_INTENT, BuiltinClassifier  # noqa: E402
+from dialogues.nlu import (  # noqa: E402
+    FALLBACK_INTENT,
+    BuiltinClassifier,
+    build_classifier,
+)
 from dialogues.rasa import load_rasa_nlu  # noqa: E402
 
 DATA = ROOT / "tests" / "data"

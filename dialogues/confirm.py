@@ -9,37 +9,24 @@ value heard with low confidence is read back before it is stored (:mod:`dialogue
 ``margin_below``, or more than ``oov_above`` of the words unknown to the classifier.
 
 The answer to either question is read by :func:`read_answer`: the same intent again or a yes
-confirms; a no takes it back; anything else is a new utterance, handled as usual.
+confirms; a no takes it back; anything else is a new utterance, handled as usual
+(:func:`decide`). :class:`Confirmations` holds one dialogue's question in waiting; the
+dialogue manager asks it and acts on the answer. The questions' wording and which intents a
+state confirms live in :mod:`dialogues.templates`, beside the script's other sentences.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 from dialogues.nlu import FALLBACK_INTENT, NluResult
-from dialogues.readback import corrected
-from dialogues.schema import ScriptSettings, State, Transition, UnsureLimits
+from dialogues.readback import corrected, needs_read_back, read_back_prompt, spoken, value_words
+from dialogues.schema import ScriptSettings, SlotDef, State, Transition, UnsureLimits
 from dialogues.slots import extract_yes_no
+from dialogues.templates import confirm_intents, confirm_prompt
 from dialogues.text import normalize
-
-#: Default confirmation questions, per language and intent.
-CONFIRM_PROMPTS: dict[str, dict[str, str]] = {
-    "en": {
-        "not_interested": "Just to be sure: you are not interested, right?",
-        "do_not_call": "Just to be sure: you want us to stop calling you, right?",
-        "wrong_person": "Just to be sure: I have the wrong person, right?",
-        "": "Just to be sure I got that right: is that what you meant?",
-    },
-    "ru": {
-        "not_interested": "Уточню: вам это не интересно, верно?",
-        "do_not_call": "Уточню: вы просите больше вам не звонить, верно?",
-        "wrong_person": "Уточню: я ошиблась номером, верно?",
-        "": "Уточню: я правильно вас поняла?",
-    },
-}
-#: Said when the callee says no to a confirmation or read-back, before the question again.
-TAKEN_BACK = {"en": "Sorry, my mistake.", "ru": "Извините, я ошиблась."}
 
 Answer = Literal["yes", "no", "other"]
 
@@ -75,6 +62,60 @@ class PendingValue:
 
 
 Pending = PendingIntent | PendingValue
+
+
+@dataclass(slots=True)
+class Confirmations:
+    """One dialogue's confirmations: how unsure the last utterance was, and the question
+    waiting for the callee's yes or no (``pending``), if any."""
+
+    settings: ScriptSettings
+    language: str
+    pending: Pending | None = None
+    #: Why the last utterance was unsure (:func:`doubts`); empty when it was not.
+    doubts: tuple[str, ...] = ()
+    asr_confidence: float | None = None
+
+    @property
+    def confirming(self) -> str | None:
+        """What the robot waits for a yes/no about ("intent not_interested", "slot budget")."""
+        if isinstance(self.pending, PendingIntent):
+            return f"intent {self.pending.intent}"
+        return None if self.pending is None else f"slot {self.pending.slot}"
+
+    def hear(
+        self, nlu: NluResult, asr_confidence: float | None, unknown_share: float | None
+    ) -> Pending | None:
+        """Note how unsure an utterance is; return the question it may answer, which no
+        longer waits."""
+        self.doubts = doubts(nlu, asr_confidence, self.settings.unsure, unknown_share)
+        self.asr_confidence = asr_confidence
+        pending, self.pending = self.pending, None
+        return pending
+
+    def ask_intent(
+        self, state: State, text: str, nlu: NluResult, branches: list[Transition]
+    ) -> str | None:
+        """The question (a template) to ask before ``nlu.intent`` takes ``branches``, which
+        then wait for a yes; None when the intent is not in doubt and acts now."""
+        if not self.doubts or nlu.intent not in confirm_intents(self.settings, state):
+            return None
+        self.pending = PendingIntent(nlu.intent, text, nlu, branches, self.doubts)
+        return confirm_prompt(self.settings, state, self.language, nlu.intent)
+
+    def ask_value(self, slot: str, slot_def: SlotDef, value: Any, now: datetime) -> str | None:
+        """The read-back of ``value`` to ask before it is stored in ``slot``, which then waits
+        for a yes; None when the slot stores it now."""
+        if not needs_read_back(slot_def, self.asr_confidence, self.settings.unsure.asr_below):
+            return None
+        self.pending = PendingValue(slot, value, self.doubts)
+        words = value_words(slot_def.type, value, spoken(value, now))
+        return read_back_prompt(self.language, words)
+
+    def note(self, what: str) -> str:
+        """The transcript's event line for a question asked about ``what``."""
+        reasons = "; ".join(self.doubts)
+        return f"(confirming {what}" + (f": {reasons})" if reasons else ")")
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,25 +166,6 @@ def doubts(
     if unknown_share is not None and unknown_share > limits.oov_above:
         reasons.append(f"unknown words {unknown_share:.0%} > {limits.oov_above:.0%}")
     return tuple(reasons)
-
-
-def confirm_intents(settings: ScriptSettings, state: State) -> list[str]:
-    """The intents confirmed when unsure in ``state``: its own list, else the script's."""
-    return settings.confirm_intents if state.confirm_intents is None else state.confirm_intents
-
-
-def confirm_prompt(settings: ScriptSettings, state: State, language: str, intent: str) -> str:
-    """The question that confirms ``intent``: the state's, the script's, else the default."""
-    if intent in state.confirm_prompts:
-        return state.confirm_prompts[intent]
-    if intent in settings.confirm_prompts:
-        return settings.confirm_prompts[intent]
-    prompts = CONFIRM_PROMPTS.get(language, CONFIRM_PROMPTS["en"])
-    return prompts.get(intent, prompts[""])
-
-
-def taken_back(language: str) -> str:
-    return TAKEN_BACK.get(language, TAKEN_BACK["en"])
 
 
 def read_answer(text: str, nlu: NluResult, confirming: str | None = None) -> Answer:

@@ -1,7 +1,8 @@
 """The dialogue manager: a pure, deterministic state machine over conversation events.
 
 Events in (what the callee said, silence, a DTMF key, an interruption, a hang-up), a
-:class:`Turn` out (what to say, what to do). No I/O: understanding uses the classifier it was
+:class:`Turn` out (what to say, what to do); both are defined in :mod:`dialogues.turns` and
+imported from here too. No I/O: understanding uses the classifier it was
 given (the built-in one computes in memory; a Rasa server is consulted by the caller, who
 passes the result in ``UserText.nlu``), and time comes from an injected clock.
 
@@ -25,127 +26,41 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
-from decimal import Decimal
+from datetime import UTC, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from dialogues import confirm, readback
-from dialogues.confirm import Pending, PendingIntent, PendingValue
+from dialogues.confirm import Confirmations, Pending, PendingIntent, PendingValue, decide
 from dialogues.loader import LoadedScript
-from dialogues.nlu import FALLBACK_INTENT, BuiltinClassifier, IntentClassifier, NluResult
-from dialogues.schema import Action, RetryHandler, State, Transition
-from dialogues.slots import extract_slot, slot_value_to_json
+from dialogues.nlu import FALLBACK_INTENT, IntentClassifier, NluResult, build_classifier
+from dialogues.readback import spoken
+from dialogues.schema import Action, State, Transition
+from dialogues.slots import as_datetime, extract_slot, slot_value_to_json
 from dialogues.templates import (
     DEFAULT_NO_INPUT,
     DEFAULT_NO_MATCH,
     OUT_OF_RETRIES,
-    render_template,
+    render_for_call,
+    retry_handler,
+    taken_back,
+)
+from dialogues.turns import (
+    ActionCall,
+    BargeIn,
+    DialogueResult,
+    Dtmf,
+    Event,
+    HangUp,
+    NoInput,
+    Reply,
+    TranscriptEntry,
+    Turn,
+    UserText,
 )
 
 log = logging.getLogger(__name__)
 
 _MAX_CHAIN = 50
-
-
-@dataclass(frozen=True, slots=True)
-class UserText:
-    text: str
-    nlu: NluResult | None = None
-    #: How sure the recognizer was (0..1); None for typed text, which is sure.
-    confidence: float | None = None
-    engine: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class NoInput:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class Dtmf:
-    digit: str
-
-
-@dataclass(frozen=True, slots=True)
-class BargeIn:
-    """The callee spoke over the robot after ``heard_ms`` of a reply lasting ``total_ms``."""
-
-    heard_ms: float
-    total_ms: float
-
-
-@dataclass(frozen=True, slots=True)
-class HangUp:
-    pass
-
-
-Event = UserText | NoInput | Dtmf | BargeIn | HangUp
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    text: str
-    kind: Literal["say", "ask", "reprompt", "repeat"]
-    state: str
-
-
-@dataclass(frozen=True, slots=True)
-class ActionCall:
-    kind: str  # "transfer" | "hangup" | "callback" | "do_not_call"
-    to: str | None = None
-    mode: str | None = None
-    at: datetime | None = None
-
-
-@dataclass(slots=True)
-class Turn:
-    replies: list[Reply] = field(default_factory=list)
-    actions: list[ActionCall] = field(default_factory=list)
-    state: str = ""
-    ended: bool = False
-    disposition: str = "incomplete"
-    nlu: NluResult | None = None
-    slots_filled: dict[str, Any] = field(default_factory=dict)
-    #: What the robot asked the callee to confirm ("intent not_interested", "slot budget").
-    confirming: str | None = None
-
-    @property
-    def text(self) -> str:
-        return " ".join(r.text for r in self.replies)
-
-    @property
-    def action_kinds(self) -> list[str]:
-        return [a.kind for a in self.actions]
-
-
-@dataclass(frozen=True, slots=True)
-class TranscriptEntry:
-    who: Literal["robot", "callee", "event"]
-    text: str
-    state: str
-    intent: str | None = None
-    confidence: float | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"who": self.who, "text": self.text, "state": self.state}
-        if self.intent is not None:
-            out["intent"] = self.intent
-            out["confidence"] = round(self.confidence or 0.0, 3)
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class DialogueResult:
-    disposition: str
-    state: str
-    ended: bool
-    slots: dict[str, Any]
-    transcript: list[dict[str, Any]]
-    callback_at: datetime | None
-    transfer_to: str | None
-    do_not_call: bool
 
 
 class DialogueManager:
@@ -177,9 +92,7 @@ class DialogueManager:
         self._retries: dict[tuple[str, str], int] = {}
         self._last_replies: list[Reply] = []
         #: A question the robot asked to confirm an intent or a slot value, awaiting yes/no.
-        self._pending: Pending | None = None
-        self._doubts: tuple[str, ...] = ()
-        self._asr_confidence: float | None = None
+        self._confirm = Confirmations(self.settings, self.script.language)
 
     # -- public API -------------------------------------------------------------------------
 
@@ -190,9 +103,7 @@ class DialogueManager:
     def confirming(self) -> str | None:
         """What the robot is waiting for a yes/no about ("intent not_interested", "slot
         budget"), or None: the next answer is then expected to be a yes or a no."""
-        if isinstance(self._pending, PendingIntent):
-            return f"intent {self._pending.intent}"
-        return None if self._pending is None else f"slot {self._pending.slot}"
+        return self._confirm.confirming
 
     def start(self) -> Turn:
         turn = Turn()
@@ -206,12 +117,13 @@ class DialogueManager:
         if self.ended:
             return self._finish(turn)
         if not isinstance(event, UserText | BargeIn):
-            self._pending = None  # silence or a key press answers no confirmation
+            self._confirm.pending = None  # silence or a key press answers no confirmation
         if isinstance(event, UserText):
-            waiting = self._pending
+            waiting = self._confirm.pending
             self._on_text(event, turn)
-            if waiting and not self._pending and all(r.kind == "repeat" for r in turn.replies):
-                self._pending = waiting  # "sorry, what?" had the question said again
+            repeated = all(r.kind == "repeat" for r in turn.replies)
+            if waiting and not self._confirm.pending and repeated:
+                self._confirm.pending = waiting  # "sorry, what?" had the question said again
         elif isinstance(event, NoInput):
             self._record("event", "(no input)")
             self._retry("no_input", turn)
@@ -249,11 +161,7 @@ class DialogueManager:
         turn.nlu = nlu
         self._record("callee", text, nlu.intent, nlu.confidence)
         unknown = getattr(self.classifier, "unknown_share", None)
-        self._doubts = confirm.doubts(
-            nlu, event.confidence, self.settings.unsure, unknown(text) if unknown else None
-        )
-        self._asr_confidence = event.confidence
-        pending, self._pending = self._pending, None
+        pending = self._confirm.hear(nlu, event.confidence, unknown(text) if unknown else None)
         if pending is not None and self._answer_pending(pending, text, nlu, turn):
             return
         state = self._current()
@@ -289,10 +197,8 @@ class DialogueManager:
 
     def _take(self, branches: list[Transition], text: str, nlu: NluResult, turn: Turn) -> bool:
         """Branch on an intent, or first ask to confirm it when it was heard unsure."""
-        if self._doubts and nlu.intent in confirm.confirm_intents(self.settings, self._current()):
-            self._pending = PendingIntent(nlu.intent, text, nlu, branches, self._doubts)
-            state, language = self._current(), self.script.language
-            prompt = confirm.confirm_prompt(self.settings, state, language, nlu.intent)
+        prompt = self._confirm.ask_intent(self._current(), text, nlu, branches)
+        if prompt is not None:
             self._confirming(f"intent {nlu.intent}", self.render(prompt), turn)
             return True
         return self._branch(branches, text, nlu, turn)
@@ -300,12 +206,8 @@ class DialogueManager:
     def _fill_or_read_back(self, state: State, value: Any, turn: Turn) -> None:
         """Store an answer and move on, or first say it back when the slot asks for that."""
         slot = state.slot or ""
-        slot_def = self.script.slots[slot]
-        asr_below = self.settings.unsure.asr_below
-        if readback.needs_read_back(slot_def, self._asr_confidence, asr_below):
-            self._pending = PendingValue(slot, value, self._doubts)
-            words = readback.value_words(slot_def.type, value, spoken(value, self.now()))
-            prompt = readback.read_back_prompt(self.script.language, words)
+        prompt = self._confirm.ask_value(slot, self.script.slots[slot], value, self.now())
+        if prompt is not None:
             self._confirming(f"slot {slot}", prompt, turn)
             return
         self._fill(slot, value, turn)
@@ -313,8 +215,7 @@ class DialogueManager:
 
     def _confirming(self, what: str, prompt: str, turn: Turn) -> None:
         turn.confirming = what
-        reasons = "; ".join(self._doubts)
-        self._record("event", f"(confirming {what}" + (f": {reasons})" if reasons else ")"))
+        self._record("event", self._confirm.note(what))
         turn.replies.append(Reply(prompt, "ask", self.state))
 
     def _answer_pending(self, pending: Pending, text: str, nlu: NluResult, turn: Turn) -> bool:
@@ -323,7 +224,7 @@ class DialogueManager:
         heard = None
         if isinstance(pending, PendingValue):
             heard = self._extract(pending.slot, text, None)
-        decision = confirm.decide(pending, text, nlu, heard)
+        decision = decide(pending, text, nlu, heard)
         if decision.kind == "other":
             return False
         self._record("event", f"({decision.note})")
@@ -336,7 +237,7 @@ class DialogueManager:
             if not self._branch(pending.branches, pending.text, pending.nlu, turn):
                 self._ask(state, turn)
         else:
-            self._say(confirm.taken_back(self.script.language), "say", turn)
+            self._say(taken_back(self.script.language), "say", turn)
             self._ask(state, turn)
         return True
 
@@ -383,10 +284,7 @@ class DialogueManager:
 
     def _retry(self, kind: Literal["no_input", "no_match"], turn: Turn) -> None:
         state = self._current()
-        handler: RetryHandler | None = getattr(state, kind) or getattr(self.script.global_, kind)
-        retries = self.settings.max_retries
-        if handler is not None and handler.retries is not None:
-            retries = handler.retries
+        handler, retries = retry_handler(self.script, state, kind)
         key = (self.state, kind)
         self._retries[key] = self._retries.get(key, 0) + 1
         count = self._retries[key]
@@ -470,7 +368,7 @@ class DialogueManager:
                 self.ended = True
             elif action.kind == "callback":
                 at = self.slots.get(action.slot or "")
-                self.callback_at = _as_datetime(at, self.now())
+                self.callback_at = as_datetime(at, self.now())
                 turn.actions.append(ActionCall("callback", at=self.callback_at))
             elif action.kind == "do_not_call":
                 self.do_not_call = True
@@ -518,77 +416,7 @@ class DialogueManager:
     # -- rendering --------------------------------------------------------------------------
 
     def render(self, template: str) -> str:
-        def field_value(name: str) -> str:
-            if name.startswith("lead."):
-                var = name.removeprefix("lead.")
-                value = self.lead.get(var)
-                if value in (None, "") and var in self.script.variables:
-                    value = self.script.variables[var].default
-                return "" if value is None else str(value)
-            if name.startswith("slot."):
-                return spoken(self.slots.get(name.removeprefix("slot.")), self.now())
-            return self.script.constants.get(name, "")
+        def slot_text(slot: str) -> str:
+            return spoken(self.slots.get(slot), self.now())
 
-        return render_template(template, field_value)
-
-
-def build_classifier(loaded: LoadedScript) -> IntentClassifier:
-    """The classifier a script asks for: built-in (trained now) or a Rasa server."""
-    settings = loaded.script.settings
-    if settings.nlu == "rasa":
-        from dialogues.rasa import RasaHttpClassifier
-        from robot.config import get_settings
-
-        url = settings.rasa_url or get_settings().nlu.rasa_url
-        if not url:
-            from robot.errors import ConfigError
-
-            raise ConfigError("script asks for nlu: rasa but no rasa_url is set")
-        return RasaHttpClassifier(url, threshold=settings.nlu_threshold)
-    return BuiltinClassifier.train(
-        loaded.examples, threshold=settings.nlu_threshold, synonyms=loaded.synonyms
-    )
-
-
-def spoken(value: Any, now: datetime) -> str:
-    """How a slot value is read out to the callee."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    amount = getattr(value, "amount", None)
-    if isinstance(amount, Decimal):
-        currency = {"USD": "dollars", "EUR": "euros", "GBP": "pounds", "RUB": "rubles"}
-        number = f"{amount:,.2f}".removesuffix(".00")
-        unit = currency.get(getattr(value, "currency", None) or "", "")
-        return f"{number} {unit}".strip()
-    if isinstance(value, datetime):
-        local = value.astimezone(now.tzinfo)
-        if local.date() == now.date():
-            day = "today"
-        elif (local.date() - now.date()).days == 1:
-            day = "tomorrow"
-        else:
-            day = f"{local:%A, %B} {local.day}"
-        return f"{day} at {_clock_time(local.time())}"
-    if isinstance(value, date):
-        return f"{value:%A, %B} {value.day}"
-    if isinstance(value, time):
-        return _clock_time(value)
-    return str(value)
-
-
-def _clock_time(t: time) -> str:
-    hour = t.hour % 12 or 12
-    suffix = "AM" if t.hour < 12 else "PM"
-    return f"{hour}:{t.minute:02d} {suffix}" if t.minute else f"{hour} {suffix}"
-
-
-def _as_datetime(value: Any, now: datetime) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, date):
-        return datetime.combine(value, time(10, 0), now.tzinfo)
-    if isinstance(value, time):
-        return datetime.combine(now.date(), value, now.tzinfo)
-    return None
+        return render_for_call(template, self.script, self.lead, slot_text)

@@ -16,6 +16,9 @@ utterance holding a word that belongs to another intent than the best-scoring on
 feeling really sad today" in a bot whose "sad" only ever meant ``mood_unhappy`` but whose
 "I am feeling ..." examples are ``mood_great``) is contradicted and goes to the fallback.
 
+:func:`build_classifier` makes the classifier a script asks for: this one, trained from the
+script's examples, or a Rasa server's.
+
 ``parse`` also attaches entities: numbers, money amounts and dates/times found by the slot
 extractors (resolved against the current time in UTC), plus lookup-table and regex matches.
 """
@@ -27,7 +30,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -36,12 +39,16 @@ from dialogues.features import TfidfFeaturizer
 from dialogues.text import normalize
 from robot.errors import ValidationError
 
+if TYPE_CHECKING:
+    from dialogues.loader import LoadedScript
+
 __all__ = [
     "FALLBACK_INTENT",
     "BuiltinClassifier",
     "Entity",
     "IntentClassifier",
     "NluResult",
+    "build_classifier",
     "normalize",
 ]
 
@@ -315,6 +322,24 @@ class BuiltinClassifier:
                     value = self._synonyms.get(normalize(match.group()), match.group())
                     found.append(Entity(name, value, match.group(), match.start(), match.end()))
         return tuple(sorted(found, key=lambda e: (e.start, e.end, e.entity)))
+
+
+def build_classifier(loaded: LoadedScript) -> IntentClassifier:
+    """The classifier a script asks for: built-in (trained now) or a Rasa server."""
+    settings = loaded.script.settings
+    if settings.nlu == "rasa":
+        from dialogues.rasa import RasaHttpClassifier
+        from robot.config import get_settings
+
+        url = settings.rasa_url or get_settings().nlu.rasa_url
+        if not url:
+            from robot.errors import ConfigError
+
+            raise ConfigError("script asks for nlu: rasa but no rasa_url is set")
+        return RasaHttpClassifier(url, threshold=settings.nlu_threshold)
+    return BuiltinClassifier.train(
+        loaded.examples, threshold=settings.nlu_threshold, synonyms=loaded.synonyms
+    )
 
 
 def _owned_words(texts: Sequence[str], labels: Sequence[str]) -> dict[str, str]:

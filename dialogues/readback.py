@@ -1,4 +1,7 @@
-"""Reading a slot value back to the callee before it is stored.
+"""How slot values are said to the callee, and reading one back before it is stored.
+
+:func:`spoken` is how a value reads inside a sentence (``{slot.callback_time}`` -> "tomorrow at
+3 PM").
 
 A slot with ``read_back: low_confidence`` (or ``always``) is not filled straight from the
 answer: the robot says the value in words ("Fifteen thousand dollars, is that right?") and
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +28,40 @@ READ_BACK_PROMPTS = {"en": "{value}, is that right?", "ru": "{value}, верно
 
 _DIGIT_RUN = re.compile(r"\d[\d,]*(?:\.\d+)?")
 _SCALES = (Decimal(1_000_000_000), Decimal(1_000_000), Decimal(1000))
+
+
+def spoken(value: Any, now: datetime) -> str:
+    """How a slot value is read out to the callee."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    amount = getattr(value, "amount", None)
+    if isinstance(amount, Decimal):
+        currency = {"USD": "dollars", "EUR": "euros", "GBP": "pounds", "RUB": "rubles"}
+        number = f"{amount:,.2f}".removesuffix(".00")
+        unit = currency.get(getattr(value, "currency", None) or "", "")
+        return f"{number} {unit}".strip()
+    if isinstance(value, datetime):
+        local = value.astimezone(now.tzinfo)
+        if local.date() == now.date():
+            day = "today"
+        elif (local.date() - now.date()).days == 1:
+            day = "tomorrow"
+        else:
+            day = f"{local:%A, %B} {local.day}"
+        return f"{day} at {_clock_time(local.time())}"
+    if isinstance(value, date):
+        return f"{value:%A, %B} {value.day}"
+    if isinstance(value, time):
+        return _clock_time(value)
+    return str(value)
+
+
+def _clock_time(t: time) -> str:
+    hour = t.hour % 12 or 12
+    suffix = "AM" if t.hour < 12 else "PM"
+    return f"{hour}:{t.minute:02d} {suffix}" if t.minute else f"{hour} {suffix}"
 
 
 def needs_read_back(slot: SlotDef, asr_confidence: float | None, asr_below: float) -> bool:

@@ -291,6 +291,18 @@ def slot_value_to_json(value: object) -> Any:
     return value
 
 
+def as_datetime(value: object, now: datetime) -> datetime | None:
+    """The moment a date, time or datetime slot value names (a date alone: 10 AM that day, a
+    time alone: today), in ``now``'s time zone; None for other values."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime.combine(value, time(10, 0), now.tzinfo)
+    if isinstance(value, time):
+        return datetime.combine(now.date(), value, now.tzinfo)
+    return None
+
+
 def _decimal_text(value: Decimal) -> str:
     if value == value.to_integral_value():
         return str(int(value))

@@ -14,8 +14,7 @@ import pytest
 
 from dialogues.features import TfidfFeaturizer
 from dialogues.loader import load_script
-from dialogues.manager import build_classifier
-from dialogues.nlu import FALLBACK_INTENT, BuiltinClassifier
+from dialogues.nlu import FALLBACK_INTENT, BuiltinClassifier, build_classifier
 from dialogues.rasa import load_rasa_nlu
 from dialogues.text import normalize
 

@@ -15,7 +15,13 @@ from ruamel.yaml import YAML
 from dialogues.loader import load_script, load_script_text
 from dialogues.manager import DialogueManager, Dtmf, NoInput, UserText
 from dialogues.nlu import FALLBACK_INTENT, NluResult
-from dialogues.templates import DEFAULT_NO_MATCH, OUT_OF_RETRIES, render_template
+from dialogues.templates import (
+    CONFIRM_PROMPTS,
+    DEFAULT_NO_MATCH,
+    OUT_OF_RETRIES,
+    TAKEN_BACK,
+    render_template,
+)
 from robot.audio import AudioChunk
 from robot.engine import ScriptVoice, static_sentences
 from robot.speech.base import split_sentences
@@ -212,3 +218,96 @@ def test_sentences_of_transitions_reprompts_and_the_voicemail_message_are_static
     assert {"Moving on.", "You pressed one.", "Nothing heard.", "Hi, Acme here."} <= said
     assert DEFAULT_NO_MATCH in said and set(split_sentences(OUT_OF_RETRIES)) <= said
     assert said <= static_sentences(loaded), sorted(said - static_sentences(loaded))
+
+
+CONFIRMING_SCRIPT = """\
+script: confirming
+language: LANGUAGE
+variables: [first_name]
+settings: {confirm_intents: [not_interested, do_not_call, wrong_person, later]}
+intents:
+  affirm: [yes]
+  deny: [no]
+  not_interested: [not interested]
+  do_not_call: [stop calling]
+  wrong_person: [wrong person]
+  later: [call me later]
+slots:
+  budget: {type: integer, read_back: always}
+start: hello
+global:
+  on: {not_interested: no_end, later: later_end}
+states:
+  hello:
+    ask: Still interested?
+    confirm_prompts: {wrong_person: "Not {lead.first_name}, then?"}
+    on: {affirm: budget, deny: no_end, wrong_person: no_end}
+  budget: {ask: What budget?, slot: budget, next: done}
+  done: {say: Thanks., disposition: qualified, end: true}
+  no_end: {say: Bye., disposition: not_interested, end: true}
+  later_end: {say: Later then., disposition: callback, end: true}
+"""
+
+CONFIRMING_INTENTS = {
+    "yes": "affirm",
+    "no": "deny",
+    "not interested": "not_interested",
+    "wrong person": "wrong_person",
+    "call me later": "later",
+}
+
+
+class ConfirmingClassifier:
+    def parse(self, text: str) -> NluResult:
+        intent = CONFIRMING_INTENTS.get(text.lower(), FALLBACK_INTENT)
+        if intent == FALLBACK_INTENT:
+            return NluResult(text, intent, 0.2)
+        return NluResult(text, intent, 0.9, ranking=((intent, 0.9), ("other", 0.05)))
+
+
+def test_the_managers_own_confirmation_sentences_are_static() -> None:
+    """The default questions confirming an intent heard unsure, and the apology after a no,
+    are prompt-cache sentences; a state's own wording (here per call) and the read-back of a
+    value are not, nor the default question of an intent no state can act on."""
+    loaded = load_script_text(CONFIRMING_SCRIPT.replace("LANGUAGE", "en"))
+    unsure = 0.3  # below the default asr_below of 0.6
+    paths: list[list[Any]] = [
+        [UserText("not interested", confidence=unsure), UserText("no")],
+        [UserText("call me later", confidence=unsure)],
+        [UserText("wrong person", confidence=unsure)],
+        [UserText("yes"), UserText("twelve", confidence=unsure), UserText("no")],
+    ]
+    said: set[str] = set()
+    for events in paths:
+        manager = DialogueManager(
+            loaded, classifier=ConfirmingClassifier(), lead={"first_name": "Ann"}
+        )
+        turns = [manager.start(), *(manager.handle(event) for event in events)]
+        said.update(s for turn in turns for s in split_sentences(turn.text))
+    prompts = CONFIRM_PROMPTS["en"]
+    own = {prompts["not_interested"], prompts[""], TAKEN_BACK["en"]}
+    own_sentences = {s for text in own for s in split_sentences(text)}
+    per_call = {"Not Ann, then?", "Twelve, is that right?"}
+    assert own_sentences | per_call <= said  # the paths really said them
+    static = static_sentences(loaded)
+    assert said - per_call <= static, sorted(said - per_call - static)
+    for text in (prompts["wrong_person"], prompts["do_not_call"], *per_call):
+        assert not set(split_sentences(text)) & static, text
+
+
+def test_confirmation_sentences_follow_the_script_language() -> None:
+    russian = static_sentences(load_script_text(CONFIRMING_SCRIPT.replace("LANGUAGE", "ru")))
+    for text in (CONFIRM_PROMPTS["ru"]["not_interested"], TAKEN_BACK["ru"]):
+        assert set(split_sentences(text)) <= russian
+    assert not set(split_sentences(CONFIRM_PROMPTS["en"]["not_interested"])) & russian
+
+
+def test_no_confirmation_sentences_without_anything_to_confirm() -> None:
+    script = CONFIRMING_SCRIPT.replace("LANGUAGE", "en").replace(
+        "settings: {confirm_intents: [not_interested, do_not_call, wrong_person, later]}",
+        "settings: {confirm_intents: []}",
+    )
+    script = script.replace("read_back: always", "read_back: never")
+    static = static_sentences(load_script_text(script))
+    for text in (*CONFIRM_PROMPTS["en"].values(), TAKEN_BACK["en"]):
+        assert not set(split_sentences(text)) & static, text
