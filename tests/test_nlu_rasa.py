@@ -248,9 +248,18 @@ class _RasaLikeHandler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
+class _RasaLikeServer(ThreadingHTTPServer):
+    #: Wait for every answer at close: the slow answer to a client that gave up must not
+    #: write its broken-pipe report into whatever test runs next.
+    daemon_threads = False
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client that stopped waiting (the timeout tests) is expected here
+
+
 @pytest.fixture(scope="module")
 def rasa_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _RasaLikeHandler)
+    server = _RasaLikeServer(("127.0.0.1", 0), _RasaLikeHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

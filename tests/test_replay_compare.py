@@ -159,7 +159,7 @@ def test_bad_recordings_are_named_with_their_problem(tmp_path: Path) -> None:
         load_recorded_call(tmp_path / "nolog.wav")
     (tmp_path / "junk.wav").write_bytes(b"RIFF not really")
     _write_log(tmp_path / "junk.json")
-    with pytest.raises(ValidationError, match=r"junk\.wav: unreadable recording"):
+    with pytest.raises(ValidationError, match=r"junk\.wav: not a readable audio file"):
         load_recorded_call(tmp_path / "junk.wav")
     _write_recording(tmp_path / "badjson.wav")
     (tmp_path / "badjson.json").write_text('{\n  "turns": [,]\n}', encoding="utf-8")
