@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
 from api.errors import install_error_handlers, problem
+from api.openapi import install_openapi
 from api.placement import CallPlacer, EngineCallPlacer, ScriptCallRunner
 from api.routes import calls, campaigns, dnc, health, leads, scripts, webhooks
 from robot.config import Settings, get_settings
@@ -31,7 +32,9 @@ webhooks.
 
 Every route but `/health` needs `Authorization: Bearer KEY` (create a key with
 `callrobot keys create --tenant NAME`). Another tenant's resources answer 404.
-Errors are JSON problems: `{"detail": "...", "errors": [...]}`.
+Errors are RFC 9457 problems (`application/problem+json`):
+`{"type", "title", "status", "detail", "errors"?}`; `detail` names the field, line or row and
+`errors` lists each one. 429 answers carry `Retry-After` (seconds).
 """
 
 
@@ -113,6 +116,7 @@ def create_app(
     app.state.call_placer = call_placer or EngineCallPlacer(settings)
     app.state.background = set()
     install_error_handlers(app)
+    install_openapi(app)
     app.add_middleware(BodySizeLimit)
     for module in (health, scripts, campaigns, leads, dnc, calls, webhooks):
         app.include_router(module.router)
