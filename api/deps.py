@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from api.errors import AuthenticationError
+from api.ratelimit import ApiGuard
 from models.apikey import ApiKey, hash_token, token_prefix
 from models.tenant import Tenant
 from robot.config import Settings
@@ -109,16 +110,26 @@ def authenticate(session: Session, token: str) -> Tenant:
 
 
 async def get_tenant(
+    request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> Tenant:
+    """The key's tenant, within its request rate; bad keys are slowed down (``api.ratelimit``)."""
     if credentials is None or not credentials.credentials:
         raise AuthenticationError("Authorization: Bearer KEY header is required")
     token = credentials.credentials
-    cached = _cached_tenant(hash_token(token))
-    if cached is not None:
-        return cached
-    return await run_in_threadpool(authenticate, session, token)
+    guard: ApiGuard = request.app.state.api_guard
+    address = request.client.host if request.client else "unknown"
+    tenant = _cached_tenant(hash_token(token))
+    if tenant is None:
+        guard.refuse_blocked_address(address)
+        try:
+            tenant = await run_in_threadpool(authenticate, session, token)
+        except AuthenticationError:
+            await guard.bad_keys.failed(address)
+            raise
+    guard.spend(tenant_id_of(tenant))
+    return tenant
 
 
 TenantDep = Annotated[Tenant, Depends(get_tenant)]

@@ -18,8 +18,10 @@ from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
 from api.errors import install_error_handlers, problem
+from api.headers import SecurityHeaders
 from api.openapi import install_openapi
 from api.placement import CallPlacer, EngineCallPlacer, ScriptCallRunner
+from api.ratelimit import ApiGuard
 from api.routes import calls, campaigns, dnc, health, leads, scripts, webhooks
 from robot.config import Settings, get_settings
 
@@ -115,9 +117,11 @@ def create_app(
     app.state.engine = engine
     app.state.call_placer = call_placer or EngineCallPlacer(settings)
     app.state.background = set()
+    app.state.api_guard = ApiGuard.from_settings(settings.quotas)
     install_error_handlers(app)
     install_openapi(app)
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(SecurityHeaders)
     for module in (health, scripts, campaigns, leads, dnc, calls, webhooks):
         app.include_router(module.router)
     return app

@@ -50,9 +50,9 @@ class QuotaSettings(BaseModel):
     """
 
     #: Requests a tenant may make per second, sustained (token bucket refill rate).
-    rate_per_s: float = Field(default=20.0, gt=0)
+    rate_per_s: float = Field(default=50.0, gt=0)
     #: Requests a tenant may make at once above the sustained rate (bucket size).
-    burst: float = Field(default=100.0, ge=1)
+    burst: float = Field(default=200.0, ge=1)
     #: Campaigns of one tenant in status ``running`` at once (a further start gets 409).
     max_running_campaigns: int = Field(default=20, ge=1)
     #: Calls waiting or in progress: pending leads plus API calls not ended (beyond: 409).
