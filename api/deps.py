@@ -79,6 +79,11 @@ _auth_cache: dict[str, tuple[float, Tenant]] = {}
 _AUTH_CACHE_MAX = 10_000
 
 
+def forget_cached_keys() -> None:
+    """Drop every cached key check (after a revocation in this process)."""
+    _auth_cache.clear()
+
+
 def _cached_tenant(digest: str) -> Tenant | None:
     cached = _auth_cache.get(digest)
     if cached is not None and time.monotonic() - cached[0] < AUTH_CACHE_S:

@@ -3,8 +3,8 @@
 Every error answer is ``{"type", "title", "status", "detail", "errors"?}``: ``detail`` says what
 went wrong in words, ``errors`` (when present) lists each field, line or row at fault.
 Domain errors map by class (NotFoundError 404, ValidationError/ScriptError 422,
-AuthenticationError 401, RateLimitedError 429 with ``Retry-After``); FastAPI's request
-validation errors become 422 naming each field; database errors caused by a value
+AuthenticationError 401, QuotaExceededError 409, RateLimitedError 429 with ``Retry-After``);
+FastAPI's request validation errors become 422 naming each field; database errors caused by a value
 (``DataError``) are the client's fault (422), never a 500. :class:`Problem` is the model the
 OpenAPI document shows for every error status (see ``api.openapi``).
 """
@@ -24,7 +24,13 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from models.db import DatabaseError
-from robot.errors import CallrobotError, NotFoundError, ScriptError, ValidationError
+from robot.errors import (
+    CallrobotError,
+    NotFoundError,
+    QuotaExceededError,
+    ScriptError,
+    ValidationError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -45,10 +51,6 @@ class ConflictError(CallrobotError):
     """The request conflicts with the current state (e.g. a duplicate)."""
 
 
-class QuotaExceededError(ConflictError):
-    """A per-tenant cap (running campaigns, queued calls, recordings) is reached."""
-
-
 class RateLimitedError(CallrobotError):
     """Too many requests: try again after ``retry_after_s`` seconds."""
 
@@ -61,6 +63,7 @@ STATUS_BY_ERROR: list[tuple[type[CallrobotError], int]] = [
     (AuthenticationError, 401),
     (NotFoundError, 404),
     (ConflictError, 409),
+    (QuotaExceededError, 409),
     (PayloadTooLargeError, 413),
     (UnsupportedMediaTypeError, 415),
     (RateLimitedError, 429),

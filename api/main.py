@@ -22,7 +22,7 @@ from api.headers import SecurityHeaders
 from api.openapi import install_openapi
 from api.placement import CallPlacer, EngineCallPlacer, ScriptCallRunner
 from api.ratelimit import ApiGuard
-from api.routes import calls, campaigns, dnc, health, leads, scripts, webhooks
+from api.routes import audit, calls, campaigns, dnc, health, keys, leads, scripts, webhooks
 from robot.config import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -122,6 +122,6 @@ def create_app(
     install_openapi(app)
     app.add_middleware(BodySizeLimit)
     app.add_middleware(SecurityHeaders)
-    for module in (health, scripts, campaigns, leads, dnc, calls, webhooks):
+    for module in (health, scripts, campaigns, leads, dnc, calls, webhooks, keys, audit):
         app.include_router(module.router)
     return app

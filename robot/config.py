@@ -59,6 +59,8 @@ class QuotaSettings(BaseModel):
     max_queued_calls: int = Field(default=100_000, ge=1)
     #: Call recordings a tenant stores; new calls are refused (409) once it is reached.
     max_stored_recordings: int = Field(default=100_000, ge=1)
+    #: Active (not revoked) API keys of one tenant; creating another gets 409.
+    max_api_keys: int = Field(default=100, ge=1)
     #: Bad keys from one address answered at full speed; each later one waits longer.
     auth_failures_free: int = Field(default=5, ge=0)
     #: Wait after the first slowed bad key (seconds); it doubles with each further one.

@@ -10,6 +10,7 @@ answers are problems (``application/problem+json``) as ``api.openapi`` documents
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,10 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from sqlalchemy.engine import Engine
 
 from api.testing import VALID_SCRIPT, ApiHarness, open_api
+from models.db import make_engine
 from models.testing import open_fresh_database
 from robot.config import Settings
 
@@ -162,14 +165,33 @@ def test_no_server_errors_and_answers_match_the_schema(
     assert exercised >= len(operations) - 2
 
 
-def test_stateful_links_keep_answers_conforming(api: ApiHarness) -> None:
-    """Scenarios chain operations through the links (create, then read, act, delete)."""
+def _copy_database(engine: Engine, target: Path) -> Engine:
+    """A new SQLite file holding what ``engine``'s file holds now (SQLite's backup API)."""
+    source = engine.url.database
+    assert source is not None
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+    return make_engine(f"sqlite:///{target}")
+
+
+def test_stateful_links_keep_answers_conforming(api: ApiHarness, tmp_path: Path) -> None:
+    """Scenarios chain operations through the links (create, then read, act, delete).
+
+    Each scenario starts from the same database (a copy of the seeded one): Hypothesis
+    replays choices and needs the same choices to meet the same answers.
+    """
     schema = _load_schema(api)
     auth = api.headers("acme")
     checks = _checks()
     followed: list[str] = []
+    state = api.client.app.state  # type: ignore[attr-defined]
+    engines: list[Engine] = []
 
     class Scenarios(schema.as_state_machine()):  # type: ignore[misc]
+        def setup(self) -> None:
+            engines.append(_copy_database(api.engine, tmp_path / f"scenario-{len(engines)}.db"))
+            state.engine = engines[-1]
+
         def get_call_kwargs(self, case: Any) -> dict[str, Any]:
             return {"headers": auth}
 
@@ -182,17 +204,22 @@ def test_stateful_links_keep_answers_conforming(api: ApiHarness) -> None:
         ) -> None:
             case.validate_response(response, checks=checks, headers=auth, recorder=self.recorder)
 
-    Scenarios.run(
-        settings=settings(
-            max_examples=STATEFUL_SCENARIOS,
-            stateful_step_count=STATEFUL_STEPS,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            derandomize=True,
-            database=None,
-            phases=[Phase.generate],
+    try:
+        Scenarios.run(
+            settings=settings(
+                max_examples=STATEFUL_SCENARIOS,
+                stateful_step_count=STATEFUL_STEPS,
+                deadline=None,
+                suppress_health_check=list(HealthCheck),
+                derandomize=True,
+                database=None,
+                phases=[Phase.generate],
+            )
         )
-    )
+    finally:
+        state.engine = api.engine
+        for engine in engines:
+            engine.dispose()
     # Links were followed: an id from one answer reached another operation's path, and worked.
     by_id = [step for step in followed if "{" in step and step.split()[-1].startswith("2")]
     assert len(by_id) >= 3, followed

@@ -7,15 +7,16 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
-from sqlalchemy import update
 from sqlmodel import Session, select
 
+from api.actor import ActorDep
 from api.deps import (
     EngineDep,
     IdPath,
     LimitQuery,
     OffsetQuery,
     SessionDep,
+    SettingsDep,
     TenantDep,
     WriteSessionDep,
     tenant_id_of,
@@ -28,10 +29,8 @@ from models.campaign import (
     CampaignStatus,
     CampaignUpdate,
 )
-from models.db import utc_now
-from robot.crm.outbox import record_campaign_finished
-from robot.dialler.campaigns import CAMPAIGN, TRANSITIONS, campaign_stats, create_campaign
-from robot.dialler.claims import write_transaction
+from robot.config import Settings
+from robot.dialler.campaigns import campaign_stats, change_status, create_campaign
 from robot.dialler.retry import RetryPolicy
 from robot.errors import NotFoundError, ValidationError
 from robot.windows import CallingWindow
@@ -131,64 +130,72 @@ def update_campaign(
     return campaign
 
 
-def _transition(engine: Any, campaign: Campaign, action: str) -> None:
-    """Apply an action; stopping also queues ``campaign.finished`` in the same transaction."""
-    allowed_from, target = TRANSITIONS[action]
-    current = CampaignStatus(campaign.status)
-    if current not in allowed_from:
-        raise ValidationError(f"campaign {campaign.id} is {current.value}; cannot {action} it")
-    if target is CampaignStatus.RUNNING and campaign.script_id is None:
+def _transition(engine: Any, campaign: Campaign, action: str, actor: str, max_running: int) -> None:
+    """Apply an action (``change_status`` also queues its events and its audit entry)."""
+    if action == "start" and campaign.script_id is None:
         raise ValidationError("script_id: the campaign needs a script before it can start")
-    now = utc_now()
-    values: dict[str, Any] = {"status": target.value}
-    if target is CampaignStatus.RUNNING and campaign.started_at is None:
-        values["started_at"] = now
-    if target is CampaignStatus.STOPPED:
-        values["finished_at"] = now
-    with write_transaction(engine) as conn:
-        result = conn.execute(
-            update(CAMPAIGN)
-            .where(CAMPAIGN.c.id == campaign.id, CAMPAIGN.c.status == current.value)
-            .values(**values)
-        )
-        if result.rowcount != 1:
-            raise ValidationError(f"campaign {campaign.id} changed status meanwhile; try again")
-        if target is CampaignStatus.STOPPED:
-            assert campaign.id is not None
-            record_campaign_finished(conn, campaign.id, now=now)
+    assert campaign.id is not None
+    change_status(
+        engine, campaign.id, action, campaign.tenant_id, actor=actor, max_running=max_running
+    )
 
 
 async def _act(
-    campaign_id: int, action: str, session: Session, engine: Any, tenant_id: int
+    campaign_id: int,
+    action: str,
+    session: Session,
+    engine: Any,
+    tenant_id: int,
+    actor: str,
+    settings: Settings,
 ) -> Campaign:
     campaign = await run_in_threadpool(get_owned_campaign, session, tenant_id, campaign_id)
-    await run_in_threadpool(_transition, engine, campaign, action)
+    max_running = settings.quotas.max_running_campaigns
+    await run_in_threadpool(_transition, engine, campaign, action, actor, max_running)
     session.rollback()  # end the read snapshot: see the committed change
     return await run_in_threadpool(get_owned_campaign, session, tenant_id, campaign_id)
 
 
 @router.post("/{campaign_id}/start", response_model=CampaignPublic)
 async def start(
-    campaign_id: IdPath, session: SessionDep, engine: EngineDep, tenant: TenantDep
+    campaign_id: IdPath,
+    session: SessionDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    tenant: TenantDep,
+    actor: ActorDep,
 ) -> Campaign:
-    """Start (or resume) calling; the campaign needs a script."""
-    return await _act(campaign_id, "start", session, engine, tenant_id_of(tenant))
+    """Start (or resume) calling; the campaign needs a script.
+
+    409 when the tenant already runs ``quotas.max_running_campaigns`` campaigns.
+    """
+    return await _act(campaign_id, "start", session, engine, tenant_id_of(tenant), actor, settings)
 
 
 @router.post("/{campaign_id}/pause", response_model=CampaignPublic)
 async def pause(
-    campaign_id: IdPath, session: SessionDep, engine: EngineDep, tenant: TenantDep
+    campaign_id: IdPath,
+    session: SessionDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    tenant: TenantDep,
+    actor: ActorDep,
 ) -> Campaign:
     """Pause calling; calls in progress finish."""
-    return await _act(campaign_id, "pause", session, engine, tenant_id_of(tenant))
+    return await _act(campaign_id, "pause", session, engine, tenant_id_of(tenant), actor, settings)
 
 
 @router.post("/{campaign_id}/stop", response_model=CampaignPublic)
 async def stop(
-    campaign_id: IdPath, session: SessionDep, engine: EngineDep, tenant: TenantDep
+    campaign_id: IdPath,
+    session: SessionDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    tenant: TenantDep,
+    actor: ActorDep,
 ) -> Campaign:
     """Stop the campaign for good (sends ``campaign.finished``)."""
-    return await _act(campaign_id, "stop", session, engine, tenant_id_of(tenant))
+    return await _act(campaign_id, "stop", session, engine, tenant_id_of(tenant), actor, settings)
 
 
 @router.get("/{campaign_id}/stats")

@@ -8,18 +8,20 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session
 from sqlmodel import select as sqlmodel_select
 
+from models.audit import AuditAction, record_audit
 from models.campaign import Campaign, CampaignCreate, CampaignStatus
 from models.db import DatabaseError, session_scope, utc_now
 from models.lead import LeadStatus
 from models.tenant import Tenant
+from robot.crm.outbox import record_campaign_finished
 from robot.dialler.claims import CALL, LEAD, add_dnc_number, write_transaction
 from robot.dialler.retry import RetryPolicy
-from robot.errors import NotFoundError, ValidationError
+from robot.errors import NotFoundError, QuotaExceededError, ValidationError
 from robot.windows import CallingWindow, zone_info
 
 logger = logging.getLogger(__name__)
@@ -100,10 +102,48 @@ def get_campaign(engine: Engine, campaign_id: int, tenant_id: int | None = None)
     return campaign
 
 
+#: Audit action written for each campaign action.
+AUDIT_ACTIONS = {
+    "start": AuditAction.CAMPAIGN_STARTED,
+    "pause": AuditAction.CAMPAIGN_PAUSED,
+    "stop": AuditAction.CAMPAIGN_STOPPED,
+}
+
+
+def _check_running_cap(conn: Connection, tenant_id: int, max_running: int) -> None:
+    """Refuse a start beyond the tenant's running campaigns (the tenant row serialises starts)."""
+    tenant = Tenant.__table__  # type: ignore[attr-defined]
+    conn.execute(select(tenant.c.id).where(tenant.c.id == tenant_id).with_for_update())
+    running = conn.execute(
+        select(func.count())
+        .select_from(CAMPAIGN)
+        .where(
+            CAMPAIGN.c.tenant_id == tenant_id,
+            CAMPAIGN.c.status == CampaignStatus.RUNNING.value,
+        )
+    ).scalar_one()
+    if running >= max_running:
+        raise QuotaExceededError(
+            f"the tenant has {running} running campaigns (quotas.max_running_campaigns = "
+            f"{max_running}); pause or stop one first"
+        )
+
+
 def change_status(
-    engine: Engine, campaign_id: int, action: str, tenant_id: int | None = None
+    engine: Engine,
+    campaign_id: int,
+    action: str,
+    tenant_id: int | None = None,
+    *,
+    actor: str = "cli",
+    max_running: int | None = None,
 ) -> CampaignStatus:
-    """Apply ``start``, ``pause`` or ``stop``; refuses transitions that make no sense."""
+    """Apply ``start``, ``pause`` or ``stop``; refuses transitions that make no sense.
+
+    The one writer of a campaign's status by request: in one transaction it checks the
+    tenant's running-campaigns cap (``max_running``, on start), queues ``campaign.finished``
+    (on stop) and writes the audit entry naming ``actor``.
+    """
     if action not in TRANSITIONS:
         raise ValidationError(f"unknown campaign action {action!r}")
     allowed_from, target = TRANSITIONS[action]
@@ -118,13 +158,26 @@ def change_status(
     if target is CampaignStatus.STOPPED:
         values["finished_at"] = now
     with write_transaction(engine) as conn:
+        if target is CampaignStatus.RUNNING and max_running is not None:
+            _check_running_cap(conn, campaign.tenant_id, max_running)
         result = conn.execute(
             update(CAMPAIGN)
             .where(CAMPAIGN.c.id == campaign_id, CAMPAIGN.c.status == current.value)
             .values(**values)
         )
-    if result.rowcount != 1:
-        raise ValidationError(f"campaign {campaign_id} changed status meanwhile; try again")
+        if result.rowcount != 1:
+            raise ValidationError(f"campaign {campaign_id} changed status meanwhile; try again")
+        if target is CampaignStatus.STOPPED:
+            record_campaign_finished(conn, campaign_id, now=now)
+        record_audit(
+            conn,
+            campaign.tenant_id,
+            AUDIT_ACTIONS[action],
+            actor=actor,
+            target_type="campaign",
+            target_id=campaign_id,
+            details={"from": current.value, "to": target.value},
+        )
     logger.info("campaign %d: %s -> %s", campaign_id, current.value, target.value)
     return target
 
