@@ -29,10 +29,11 @@ from models.campaign import (
     CampaignStatus,
     CampaignUpdate,
 )
-from robot.config import Settings
+from robot.config import QuotaSettings, Settings
 from robot.dialler.campaigns import campaign_stats, change_status, create_campaign
 from robot.dialler.retry import RetryPolicy
 from robot.errors import NotFoundError, ValidationError
+from robot.quotas import check_recordings
 from robot.windows import CallingWindow
 
 router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"])
@@ -130,13 +131,23 @@ def update_campaign(
     return campaign
 
 
-def _transition(engine: Any, campaign: Campaign, action: str, actor: str, max_running: int) -> None:
+def _transition(
+    engine: Any, campaign: Campaign, action: str, actor: str, quotas: QuotaSettings
+) -> None:
     """Apply an action (``change_status`` also queues its events and its audit entry)."""
-    if action == "start" and campaign.script_id is None:
-        raise ValidationError("script_id: the campaign needs a script before it can start")
     assert campaign.id is not None
+    if action == "start":
+        if campaign.script_id is None:
+            raise ValidationError("script_id: the campaign needs a script before it can start")
+        with engine.connect() as conn:
+            check_recordings(conn, campaign.tenant_id, quotas.max_stored_recordings)
     change_status(
-        engine, campaign.id, action, campaign.tenant_id, actor=actor, max_running=max_running
+        engine,
+        campaign.id,
+        action,
+        campaign.tenant_id,
+        actor=actor,
+        max_running=quotas.max_running_campaigns,
     )
 
 
@@ -150,8 +161,7 @@ async def _act(
     settings: Settings,
 ) -> Campaign:
     campaign = await run_in_threadpool(get_owned_campaign, session, tenant_id, campaign_id)
-    max_running = settings.quotas.max_running_campaigns
-    await run_in_threadpool(_transition, engine, campaign, action, actor, max_running)
+    await run_in_threadpool(_transition, engine, campaign, action, actor, settings.quotas)
     session.rollback()  # end the read snapshot: see the committed change
     return await run_in_threadpool(get_owned_campaign, session, tenant_id, campaign_id)
 
@@ -167,7 +177,8 @@ async def start(
 ) -> Campaign:
     """Start (or resume) calling; the campaign needs a script.
 
-    409 when the tenant already runs ``quotas.max_running_campaigns`` campaigns.
+    409 when the tenant already runs ``quotas.max_running_campaigns`` campaigns or stores
+    ``quotas.max_stored_recordings`` recordings.
     """
     return await _act(campaign_id, "start", session, engine, tenant_id_of(tenant), actor, settings)
 

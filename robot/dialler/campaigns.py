@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session
 from sqlmodel import select as sqlmodel_select
@@ -21,7 +21,8 @@ from models.tenant import Tenant
 from robot.crm.outbox import record_campaign_finished
 from robot.dialler.claims import CALL, LEAD, add_dnc_number, write_transaction
 from robot.dialler.retry import RetryPolicy
-from robot.errors import NotFoundError, QuotaExceededError, ValidationError
+from robot.errors import NotFoundError, ValidationError
+from robot.quotas import check_running_campaigns
 from robot.windows import CallingWindow, zone_info
 
 logger = logging.getLogger(__name__)
@@ -110,25 +111,6 @@ AUDIT_ACTIONS = {
 }
 
 
-def _check_running_cap(conn: Connection, tenant_id: int, max_running: int) -> None:
-    """Refuse a start beyond the tenant's running campaigns (the tenant row serialises starts)."""
-    tenant = Tenant.__table__  # type: ignore[attr-defined]
-    conn.execute(select(tenant.c.id).where(tenant.c.id == tenant_id).with_for_update())
-    running = conn.execute(
-        select(func.count())
-        .select_from(CAMPAIGN)
-        .where(
-            CAMPAIGN.c.tenant_id == tenant_id,
-            CAMPAIGN.c.status == CampaignStatus.RUNNING.value,
-        )
-    ).scalar_one()
-    if running >= max_running:
-        raise QuotaExceededError(
-            f"the tenant has {running} running campaigns (quotas.max_running_campaigns = "
-            f"{max_running}); pause or stop one first"
-        )
-
-
 def change_status(
     engine: Engine,
     campaign_id: int,
@@ -159,7 +141,7 @@ def change_status(
         values["finished_at"] = now
     with write_transaction(engine) as conn:
         if target is CampaignStatus.RUNNING and max_running is not None:
-            _check_running_cap(conn, campaign.tenant_id, max_running)
+            check_running_campaigns(conn, campaign.tenant_id, max_running)
         result = conn.execute(
             update(CAMPAIGN)
             .where(CAMPAIGN.c.id == campaign_id, CAMPAIGN.c.status == current.value)
