@@ -35,7 +35,7 @@ from models.testing import open_fresh_database
 from robot.config import Settings
 
 #: Examples per operation and mode; the whole file stays around a minute on two cores.
-MAX_EXAMPLES = 15
+MAX_EXAMPLES = 25
 #: Stateful scenarios and steps per scenario.
 STATEFUL_SCENARIOS = 30
 STATEFUL_STEPS = 8
