@@ -91,6 +91,10 @@ def _cached_tenant(digest: str) -> Tenant | None:
     return None
 
 
+#: The tenant of a key checked within ``AUTH_CACHE_S``, by the key's SHA-256 (or None).
+cached_tenant = _cached_tenant
+
+
 def authenticate(session: Session, token: str) -> Tenant:
     """The tenant owning ``token``; raises AuthenticationError for unknown or revoked keys."""
     digest = hash_token(token)

@@ -23,6 +23,7 @@ from api.openapi import install_openapi
 from api.placement import CallPlacer, EngineCallPlacer, ScriptCallRunner
 from api.ratelimit import ApiGuard
 from api.routes import audit, calls, campaigns, dnc, health, keys, leads, scripts, webhooks
+from api.shedding import ShedOverLimit
 from robot.config import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -117,10 +118,11 @@ def create_app(
     app.state.engine = engine
     app.state.call_placer = call_placer or EngineCallPlacer(settings)
     app.state.background = set()
-    app.state.api_guard = ApiGuard.from_settings(settings.quotas)
+    app.state.api_guard = guard = ApiGuard.from_settings(settings.quotas)
     install_error_handlers(app)
     install_openapi(app)
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(ShedOverLimit, guard=guard)
     app.add_middleware(SecurityHeaders)
     for module in (health, scripts, campaigns, leads, dnc, calls, webhooks, keys, audit):
         app.include_router(module.router)

@@ -38,6 +38,12 @@ class TokenBucket:
     #: key -> (tokens, monotonic time they were counted at)
     buckets: dict[object, tuple[float, float]] = field(default_factory=dict)
 
+    def wait_for(self, key: object) -> float:
+        """Seconds until ``key`` has a token (0.0: it has one now); spends nothing."""
+        tokens, at = self.buckets.get(key, (self.burst, self.clock()))
+        tokens = min(self.burst, tokens + (self.clock() - at) * self.rate_per_s)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate_per_s
+
     def take(self, key: object) -> float:
         """Spend one token for ``key``: 0.0 if there was one, else seconds until there is."""
         now = self.clock()
@@ -142,10 +148,15 @@ class ApiGuard:
             )
 
     def spend(self, tenant_id: int) -> None:
+        """Spend one of the tenant's requests, or raise RateLimitedError (429)."""
         wait = self.requests.take(tenant_id)
         if wait > 0:
-            raise RateLimitedError(
-                "rate limit: too many requests for this tenant "
-                "(quotas.rate_per_s, quotas.burst); try again later",
-                retry_after_s=wait,
-            )
+            raise rate_limited(wait)
+
+
+def rate_limited(wait_s: float) -> RateLimitedError:
+    return RateLimitedError(
+        "rate limit: too many requests for this tenant "
+        "(quotas.rate_per_s, quotas.burst); try again later",
+        retry_after_s=wait_s,
+    )

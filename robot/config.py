@@ -66,7 +66,7 @@ class QuotaSettings(BaseModel):
     #: Wait after the first slowed bad key (seconds); it doubles with each further one.
     auth_delay_base_s: float = Field(default=0.05, ge=0)
     #: Longest wait before a bad key's 401 (seconds).
-    auth_delay_max_s: float = Field(default=1.0, ge=0)
+    auth_delay_max_s: float = Field(default=0.5, ge=0)
     #: Bad keys from one address (decaying) beyond which it gets 429 without a key check.
     auth_failures_block: int = Field(default=50, ge=1)
     #: How fast an address's bad-key count decays (failures forgiven per second).

@@ -135,6 +135,9 @@ def test_request_flood_from_one_key_gets_429_and_other_tenants_are_served(
     assert refused.headers["content-type"] == "application/problem+json"
     assert refused.json()["status"] == 429 and "rate limit" in refused.json()["detail"]
     assert others and set(others) == {200}
+    # The flooded key still reaches /health; its tenant waits for the next request.
+    assert flood_api.client.get("/health", headers=flood_api.headers("acme")).status_code == 200
+    assert flood_api.request("GET", "/v1/scripts").status_code == 429
 
 
 def test_bad_key_flood_from_one_address_is_slowed_then_refused(api: ApiHarness) -> None:
