@@ -8,6 +8,10 @@ conversation; every other part (app, database, outbox) is the real one.
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -131,17 +135,53 @@ def make_tenant(engine: Engine, name: str) -> tuple[int, str]:
     return tenant_id, key
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_serve_process(
+    database_url: str, data_dir: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``callrobot serve --no-workers`` in its own process; returns it and its base URL."""
+    import httpx
+
+    port = free_port()
+    executable = Path(sys.executable).parent / "callrobot"
+    environment = {
+        **os.environ,
+        "CALLROBOT_DATABASE_URL": database_url,
+        "CALLROBOT_DATA_DIR": data_dir,
+        **(env or {}),
+    }
+    process = subprocess.Popen(
+        [str(executable), "serve", "--port", str(port), "--no-workers"],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{base}/health").status_code == 200:
+                return process, base
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("callrobot serve did not come up")
+
+
 @contextmanager
 def serve_in_thread(app: Any) -> Iterator[str]:
     """Serve ``app`` with uvicorn on a free 127.0.0.1 port in a thread; yields its base URL."""
-    import socket
     import threading
 
     import uvicorn
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     )

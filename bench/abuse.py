@@ -19,9 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,35 +30,10 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 
 import httpx  # noqa: E402
 
-from api.testing import make_tenant  # noqa: E402
+from api.testing import make_tenant, start_serve_process  # noqa: E402
 from models.db import make_engine, upgrade  # noqa: E402
 
 BYSTANDER_ADDRESS = "127.0.0.2"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(url: str, data_dir: str, port: int) -> subprocess.Popen[bytes]:
-    executable = Path(sys.executable).parent / "callrobot"
-    env = {**os.environ, "CALLROBOT_DATABASE_URL": url, "CALLROBOT_DATA_DIR": data_dir}
-    process = subprocess.Popen(
-        [str(executable), "serve", "--port", str(port), "--no-workers"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(300):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit("callrobot serve did not come up")
 
 
 def summary(latencies_ms: list[float]) -> dict[str, float]:
@@ -140,9 +112,7 @@ def main() -> None:
         _, attacker = make_tenant(engine, "attacker")
         _, victim = make_tenant(engine, "bystander")
         engine.dispose()
-        port = free_port()
-        server = start_server(url, folder, port)
-        base = f"http://127.0.0.1:{port}"
+        server, base = start_serve_process(url, folder)
         try:
             flood = asyncio.run(attack(base, [attacker] * args.requests, victim, args.concurrency))
             bad = [f"cr_bad{i:05d}" + "x" * 36 for i in range(args.bad_keys)]

@@ -70,7 +70,7 @@ def record_audit(
 ) -> None:
     """Add one audit entry in ``db``'s transaction."""
     db.execute(
-        insert(AuditEntry.__table__).values(  # type: ignore[arg-type]
+        insert(AuditEntry.__table__).values(  # type: ignore[attr-defined]
             tenant_id=tenant_id,
             at=utc_now(),
             actor=actor[:100],

@@ -102,7 +102,7 @@ async def _flood(base: str, key: str) -> list[httpx.Response]:
 
 
 async def _others_during(base: str, key: str, flood: asyncio.Task[object]) -> list[int]:
-    statuses = []
+    statuses: list[int] = []
     async with httpx.AsyncClient(base_url=base, timeout=30.0) as client:
         while not flood.done() or not statuses:
             health = await client.get("/health")

@@ -10,9 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from api.testing import VALID_SCRIPT, ApiHarness, open_api
+from models.audit import AuditEntry
 from models.testing import BACKENDS, FreshDatabase, open_fresh_database
 from robot.cli import app as cli_app
 from robot.config import Settings
@@ -161,12 +163,9 @@ def test_cli_creates_lists_and_revokes_keys_with_audit_entries(db: FreshDatabase
     missing = runner.invoke(cli_app, ["keys", "revoke", "cr_nothere", "--tenant", "initech"])
     assert missing.exit_code != 0 and "not found" in missing.output
 
-    from sqlalchemy import select
-
-    from models.audit import AuditEntry
-
+    audit_table = AuditEntry.__table__  # type: ignore[attr-defined]
     with db.engine.connect() as conn:
         entries = conn.execute(
-            select(AuditEntry.action, AuditEntry.actor).order_by(AuditEntry.id)  # type: ignore[arg-type]
+            select(audit_table.c.action, audit_table.c.actor).order_by(audit_table.c.id)
         ).all()
     assert [tuple(e) for e in entries] == [("key.created", "cli"), ("key.revoked", "cli")]
