@@ -84,21 +84,18 @@ def forget_cached_keys() -> None:
     _auth_cache.clear()
 
 
-def _cached_tenant(digest: str) -> Tenant | None:
+def cached_tenant(digest: str) -> Tenant | None:
+    """The tenant of a key checked within ``AUTH_CACHE_S``, by the key's SHA-256 (or None)."""
     cached = _auth_cache.get(digest)
     if cached is not None and time.monotonic() - cached[0] < AUTH_CACHE_S:
         return cached[1]
     return None
 
 
-#: The tenant of a key checked within ``AUTH_CACHE_S``, by the key's SHA-256 (or None).
-cached_tenant = _cached_tenant
-
-
 def authenticate(session: Session, token: str) -> Tenant:
     """The tenant owning ``token``; raises AuthenticationError for unknown or revoked keys."""
     digest = hash_token(token)
-    cached = _cached_tenant(digest)
+    cached = cached_tenant(digest)
     if cached is not None:
         return cached
     keys = ApiKey.__table__.c  # type: ignore[attr-defined]
@@ -129,7 +126,7 @@ async def get_tenant(
     token = credentials.credentials
     guard: ApiGuard = request.app.state.api_guard
     address = request.client.host if request.client else "unknown"
-    tenant = _cached_tenant(hash_token(token))
+    tenant = cached_tenant(hash_token(token))
     if tenant is None:
         guard.refuse_blocked_address(address)
         try:
