@@ -68,9 +68,18 @@ def _load_schema(api: ApiHarness) -> Any:
 def api(tmp_path: Path, isolated_settings: Settings) -> Iterator[ApiHarness]:
     """The real app on a fresh SQLite database holding one of each resource.
 
-    The request rate limit is raised: generated requests come far faster than any client's.
+    The request rate limit is raised (generated requests come far faster than any client's)
+    and bad keys are never slowed down or blocked: whether one is depends on the clock, and
+    every answer must depend on the request alone.
     """
-    quotas = isolated_settings.quotas.model_copy(update={"rate_per_s": 1e6, "burst": 1e6})
+    quotas = isolated_settings.quotas.model_copy(
+        update={
+            "rate_per_s": 1e6,
+            "burst": 1e6,
+            "auth_failures_free": 10**9,
+            "auth_failures_block": 10**9,
+        }
+    )
     settings_ = isolated_settings.model_copy(update={"quotas": quotas})
     for db in open_fresh_database("sqlite", tmp_path):
         for harness in open_api(db.engine, settings_):
