@@ -87,18 +87,16 @@ def test_default_limits_are_sane() -> None:
     assert quotas.burst >= quotas.rate_per_s
 
 
-async def _flood(base: str, key: str) -> list[httpx.Response]:
-    """``FLOOD_REQUESTS`` requests, ``IN_FLIGHT`` at a time (the client's pool queues badly)."""
+async def _flood(base: str, keys: list[str]) -> list[httpx.Response]:
+    """One request per key, ``IN_FLIGHT`` at a time (the client's pool queues badly)."""
     in_flight = asyncio.Semaphore(IN_FLIGHT)
-    limits = httpx.Limits(max_connections=IN_FLIGHT)
-    headers = {"Authorization": f"Bearer {key}"}
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30.0) as client:
+    async with httpx.AsyncClient(base_url=base, timeout=30.0) as client:
 
-        async def one() -> httpx.Response:
+        async def one(key: str) -> httpx.Response:
             async with in_flight:
-                return await client.get("/v1/campaigns", headers=headers)
+                return await client.get("/v1/campaigns", headers={"Authorization": f"Bearer {key}"})
 
-        return await asyncio.gather(*(one() for _ in range(FLOOD_REQUESTS)))
+        return await asyncio.gather(*(one(key) for key in keys))
 
 
 async def _others_during(base: str, key: str, flood: asyncio.Task[object]) -> list[int]:
@@ -120,7 +118,7 @@ def test_request_flood_from_one_key_gets_429_and_other_tenants_are_served(
     acme_key, globex_key = flood_api.tenants["acme"][1], flood_api.tenants["globex"][1]
 
     async def attack(base: str) -> tuple[list[httpx.Response], list[int]]:
-        flood = asyncio.create_task(_flood(base, acme_key))
+        flood = asyncio.create_task(_flood(base, [acme_key] * FLOOD_REQUESTS))
         others = await _others_during(base, globex_key, flood)
         return await flood, others
 
@@ -169,6 +167,42 @@ def test_bad_key_flood_from_one_address_is_slowed_then_refused(api: ApiHarness) 
     # Another address, and another tenant, are served as usual.
     assert bystander.get("/v1/campaigns", headers=api.headers("globex")).status_code == 200
     assert bystander.get("/v1/campaigns", headers=bad).status_code == 401
+
+
+def test_bad_key_flood_on_a_served_api_leaves_other_addresses_served(api: ApiHarness) -> None:
+    """Bad keys from 127.0.0.1, at once, while a tenant on 127.0.0.2 keeps working."""
+    waited: list[float] = []
+
+    async def record_sleep(seconds: float) -> None:
+        waited.append(seconds)
+
+    guard = api.client.app.state.api_guard  # type: ignore[attr-defined]
+    guard.bad_keys.sleep = record_sleep
+    guard.bad_keys.decay_per_s = 1e-6
+    attempts = 3 * api.settings.quotas.auth_failures_block
+
+    async def attack(base: str) -> tuple[list[httpx.Response], list[int]]:
+        bad = [f"cr_bad{i:05d}" + "x" * 36 for i in range(attempts)]
+        flood = asyncio.create_task(_flood(base, bad))
+        bystander = httpx.AsyncHTTPTransport(local_address="127.0.0.2")
+        statuses: list[int] = []
+        async with httpx.AsyncClient(base_url=base, transport=bystander) as client:
+            headers = api.headers("globex")
+            while not flood.done() or not statuses:
+                statuses.append((await client.get("/v1/campaigns", headers=headers)).status_code)
+                await asyncio.sleep(0)
+        return await flood, statuses
+
+    with serve_in_thread(api.client.app) as base:
+        answers, others = asyncio.run(attack(base))
+
+    statuses = [a.status_code for a in answers]
+    assert set(statuses) == {401, 429}
+    assert statuses.count(401) >= api.settings.quotas.auth_failures_block
+    blocked = next(a for a in answers if a.status_code == 429)
+    assert int(blocked.headers["retry-after"]) >= 1
+    assert max(waited) == api.settings.quotas.auth_delay_max_s
+    assert others and set(others) == {200}
 
 
 XSS_FIELDS = {
