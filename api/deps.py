@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from api.errors import AuthenticationError
+from api.ratelimit import ApiGuard
 from models.apikey import ApiKey, hash_token, token_prefix
 from models.tenant import Tenant
 from models.transactions import for_writes
@@ -76,7 +77,13 @@ _auth_cache: dict[str, tuple[float, Tenant]] = {}
 _AUTH_CACHE_MAX = 10_000
 
 
-def _cached_tenant(digest: str) -> Tenant | None:
+def forget_cached_keys() -> None:
+    """Drop every cached key check (after a revocation in this process)."""
+    _auth_cache.clear()
+
+
+def cached_tenant(digest: str) -> Tenant | None:
+    """The tenant of a key checked within ``AUTH_CACHE_S``, by the key's SHA-256 (or None)."""
     cached = _auth_cache.get(digest)
     if cached is not None and time.monotonic() - cached[0] < AUTH_CACHE_S:
         return cached[1]
@@ -86,7 +93,7 @@ def _cached_tenant(digest: str) -> Tenant | None:
 def authenticate(session: Session, token: str) -> Tenant:
     """The tenant owning ``token``; raises AuthenticationError for unknown or revoked keys."""
     digest = hash_token(token)
-    cached = _cached_tenant(digest)
+    cached = cached_tenant(digest)
     if cached is not None:
         return cached
     keys = ApiKey.__table__.c  # type: ignore[attr-defined]
@@ -107,16 +114,26 @@ def authenticate(session: Session, token: str) -> Tenant:
 
 
 async def get_tenant(
+    request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> Tenant:
+    """The key's tenant, within its request rate; bad keys are slowed down (``api.ratelimit``)."""
     if credentials is None or not credentials.credentials:
         raise AuthenticationError("Authorization: Bearer KEY header is required")
     token = credentials.credentials
-    cached = _cached_tenant(hash_token(token))
-    if cached is not None:
-        return cached
-    return await run_in_threadpool(authenticate, session, token)
+    guard: ApiGuard = request.app.state.api_guard
+    address = request.client.host if request.client else "unknown"
+    tenant = cached_tenant(hash_token(token))
+    if tenant is None:
+        guard.refuse_blocked_address(address)
+        try:
+            tenant = await run_in_threadpool(authenticate, session, token)
+        except AuthenticationError:
+            await guard.bad_keys.failed(address)
+            raise
+    guard.spend(tenant_id_of(tenant))
+    return tenant
 
 
 TenantDep = Annotated[Tenant, Depends(get_tenant)]

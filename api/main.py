@@ -18,8 +18,12 @@ from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
 from api.errors import install_error_handlers, problem
+from api.headers import SecurityHeaders
+from api.openapi import install_openapi
 from api.placement import CallPlacer, EngineCallPlacer, ScriptCallRunner
-from api.routes import calls, campaigns, dnc, health, leads, scripts, webhooks
+from api.ratelimit import ApiGuard
+from api.routes import audit, calls, campaigns, dnc, health, keys, leads, scripts, webhooks
+from api.shedding import ShedOverLimit
 from robot.config import Settings, get_settings
 from robot.load import EngineLoad
 
@@ -32,7 +36,9 @@ webhooks.
 
 Every route but `/health` needs `Authorization: Bearer KEY` (create a key with
 `callrobot keys create --tenant NAME`). Another tenant's resources answer 404.
-Errors are JSON problems: `{"detail": "...", "errors": [...]}`.
+Errors are RFC 9457 problems (`application/problem+json`):
+`{"type", "title", "status", "detail", "errors"?}`; `detail` names the field, line or row and
+`errors` lists each one. 429 answers carry `Retry-After` (seconds).
 """
 
 
@@ -118,8 +124,12 @@ def create_app(
         settings.admission
     )
     app.state.background = set()
+    app.state.api_guard = guard = ApiGuard.from_settings(settings.quotas)
     install_error_handlers(app)
+    install_openapi(app)
     app.add_middleware(BodySizeLimit)
-    for module in (health, scripts, campaigns, leads, dnc, calls, webhooks):
+    app.add_middleware(ShedOverLimit, guard=guard)
+    app.add_middleware(SecurityHeaders)
+    for module in (health, scripts, campaigns, leads, dnc, calls, webhooks, keys, audit):
         app.include_router(module.router)
     return app

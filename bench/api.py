@@ -13,10 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,7 +32,7 @@ from models.call import Call  # noqa: E402
 from models.db import make_engine, upgrade  # noqa: E402
 from models.types import utc_now  # noqa: E402
 
-from fixtures.api_harness import make_tenant  # noqa: E402
+from fixtures.api_harness import make_tenant, start_serve_process  # noqa: E402
 
 OUTCOMES = ("human", "machine", "busy", "no_answer", "human", "human")
 
@@ -65,31 +62,6 @@ def fill(url: str, calls: int) -> str:
         conn.execute(insert(Call.__table__), rows)  # type: ignore[attr-defined]
     engine.dispose()
     return key
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(url: str, data_dir: str, port: int) -> subprocess.Popen[bytes]:
-    executable = Path(sys.executable).parent / "callrobot"
-    env = {**os.environ, "CALLROBOT_DATABASE_URL": url, "CALLROBOT_DATA_DIR": data_dir}
-    process = subprocess.Popen(
-        [str(executable), "serve", "--port", str(port), "--no-workers"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(300):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit("callrobot serve did not come up")
 
 
 async def hammer(base: str, key: str, requests: int, concurrency: int, limit: int) -> dict:
@@ -136,12 +108,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="callrobot-bench-") as folder:
         url = f"sqlite:///{Path(folder) / 'bench.db'}"
         key = fill(url, args.calls)
-        port = free_port()
-        server = start_server(url, folder, port)
+        # Throughput is measured with one key: lift its request rate limit.
+        unlimited = {
+            "CALLROBOT_QUOTAS__RATE_PER_S": "1000000",
+            "CALLROBOT_QUOTAS__BURST": "1000000",
+        }
+        server, base = start_serve_process(url, folder, unlimited)
         try:
-            figures = asyncio.run(
-                hammer(f"http://127.0.0.1:{port}", key, args.requests, args.concurrency, args.limit)
-            )
+            figures = asyncio.run(hammer(base, key, args.requests, args.concurrency, args.limit))
         finally:
             server.terminate()
             server.wait(timeout=10)

@@ -196,8 +196,9 @@ async def level(
 async def admission_run(engine: CallEngine, data_dir: Path, numbers: list[str]) -> dict[str, Any]:
     """All ``numbers`` due at once through the dialler, with the engine's admission control."""
     from models.campaign import CampaignCreate
-    from models.db import make_engine, session_scope, upgrade
+    from models.db import make_engine, upgrade
     from models.script import Script
+    from models.transactions import session_scope
     from robot.dialler import (
         Dialler,
         DiallerLimits,

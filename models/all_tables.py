@@ -7,6 +7,7 @@ migration test fails while a table is missing from it).
 from __future__ import annotations
 
 from models.apikey import ApiKey
+from models.audit import AuditEntry
 from models.call import Call
 from models.campaign import Campaign
 from models.dnc import DncEntry
@@ -17,6 +18,7 @@ from models.webhook import OutboxEvent, WebhookAttempt, WebhookDelivery, Webhook
 
 __all__ = [
     "ApiKey",
+    "AuditEntry",
     "Call",
     "Campaign",
     "DncEntry",

@@ -72,6 +72,37 @@ class AdmissionSettings(BaseModel):
     recovery_turns: int = Field(default=6, ge=0)
 
 
+class QuotaSettings(BaseModel):
+    """Per-tenant API limits and abuse protections (``CALLROBOT_QUOTAS__...``).
+
+    Rates are kept in each API process: with several processes or hosts, each one applies
+    them on its own (a tenant may reach N times the rate across N processes).
+    """
+
+    #: Requests a tenant may make per second, sustained (token bucket refill rate).
+    rate_per_s: float = Field(default=50.0, gt=0)
+    #: Requests a tenant may make at once above the sustained rate (bucket size).
+    burst: float = Field(default=200.0, ge=1)
+    #: Campaigns of one tenant in status ``running`` at once (a further start gets 409).
+    max_running_campaigns: int = Field(default=20, ge=1)
+    #: Calls waiting or in progress: pending leads plus API calls not ended (beyond: 409).
+    max_queued_calls: int = Field(default=100_000, ge=1)
+    #: Call recordings a tenant stores; new calls are refused (409) once it is reached.
+    max_stored_recordings: int = Field(default=100_000, ge=1)
+    #: Active (not revoked) API keys of one tenant; creating another gets 409.
+    max_api_keys: int = Field(default=100, ge=1)
+    #: Bad keys from one address answered at full speed; each later one waits longer.
+    auth_failures_free: int = Field(default=5, ge=0)
+    #: Wait after the first slowed bad key (seconds); it doubles with each further one.
+    auth_delay_base_s: float = Field(default=0.05, ge=0)
+    #: Longest wait before a bad key's 401 (seconds).
+    auth_delay_max_s: float = Field(default=0.5, ge=0)
+    #: Bad keys from one address (decaying) beyond which it gets 429 without a key check.
+    auth_failures_block: int = Field(default=50, ge=1)
+    #: How fast an address's bad-key count decays (failures forgiven per second).
+    auth_failures_decay_per_s: float = Field(default=0.1, gt=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CALLROBOT_", env_nested_delimiter="__", extra="ignore"
@@ -93,6 +124,7 @@ class Settings(BaseSettings):
     #: Caps where input is parsed (``CALLROBOT_INPUT_LIMITS__*``; README "Limits").
     input_limits: InputLimits = Field(default_factory=InputLimits)
     admission: AdmissionSettings = Field(default_factory=AdmissionSettings)
+    quotas: QuotaSettings = Field(default_factory=QuotaSettings)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

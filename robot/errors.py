@@ -57,6 +57,10 @@ class ValidationError(CallrobotError):
     """Input is malformed; the message names the field, row or line."""
 
 
+class QuotaExceededError(CallrobotError):
+    """A per-tenant cap (``quotas.*``: running campaigns, queued calls, recordings, keys)."""
+
+
 class EngineError(CallrobotError):
     """A speech, NLU or VAD engine failed."""
 

@@ -31,8 +31,10 @@ from api.routes.scripts import get_owned_script
 from models.call import Call
 from models.dnc import DncEntry
 from models.webhook import OutboxEvent
+from robot.config import Settings
 from robot.crm.outbox import recording_url
 from robot.errors import NotFoundError, ValidationError
+from robot.quotas import check_recordings, room_for_calls
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"])
 
@@ -136,11 +138,13 @@ def call_number(value: str, region: str, carrier_url: str) -> str:
 
 
 def _prepare_call(
-    session: Session, tenant_id: int, data: CallRequest, carrier_url: str
+    session: Session, tenant_id: int, data: CallRequest, settings: Settings
 ) -> PlaceCall:
-    """Check the request and write the call row (outcome empty until it ends)."""
-    number = call_number(data.number, data.region, carrier_url)
+    """Check the request and the tenant's caps, and write the call row (no outcome yet)."""
+    number = call_number(data.number, data.region, settings.carrier_url)
     script = get_owned_script(session, tenant_id, data.script_id)
+    room_for_calls(session.connection(), tenant_id, settings.quotas.max_queued_calls)
+    check_recordings(session.connection(), tenant_id, settings.quotas.max_stored_recordings)
     on_dnc = session.exec(
         select(DncEntry.id).where(DncEntry.tenant_id == tenant_id, DncEntry.number == number)
     ).first()
@@ -171,10 +175,11 @@ async def place_call(
     settings: SettingsDep,
     tenant: TenantDep,
 ) -> CallAccepted:
-    """Place one call now with a script; it runs in the background (poll its URL)."""
-    job = await run_in_threadpool(
-        _prepare_call, session, tenant_id_of(tenant), data, settings.carrier_url
-    )
+    """Place one call now with a script; it runs in the background (poll its URL).
+
+    409 when the tenant's queued calls or stored recordings are at their cap (``quotas``).
+    """
+    job = await run_in_threadpool(_prepare_call, session, tenant_id_of(tenant), data, settings)
     state = request.app.state
     task = asyncio.create_task(
         run_placed_call(state.engine, state.call_placer, job, settings.public_base_url)

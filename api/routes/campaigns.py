@@ -7,15 +7,16 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
-from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from api.actor import ActorDep
 from api.deps import (
     EngineDep,
     IdPath,
     LimitQuery,
     OffsetQuery,
     SessionDep,
+    SettingsDep,
     TenantDep,
     WriteSessionDep,
     tenant_id_of,
@@ -28,9 +29,11 @@ from models.campaign import (
     CampaignStatus,
     CampaignUpdate,
 )
+from robot.config import QuotaSettings, Settings
 from robot.dialler.campaigns import campaign_stats, change_status, create_campaign
 from robot.dialler.retry import RetryPolicy
 from robot.errors import NotFoundError, ValidationError
+from robot.quotas import check_recordings
 from robot.windows import CallingWindow
 
 router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"])
@@ -128,36 +131,80 @@ def update_campaign(
     return campaign
 
 
+def _transition(
+    engine: Any, campaign: Campaign, action: str, actor: str, quotas: QuotaSettings
+) -> None:
+    """Apply an action (``change_status`` also queues its events and its audit entry)."""
+    assert campaign.id is not None
+    if action == "start":
+        with engine.connect() as conn:
+            check_recordings(conn, campaign.tenant_id, quotas.max_stored_recordings)
+    change_status(
+        engine,
+        campaign.id,
+        action,
+        campaign.tenant_id,
+        actor=actor,
+        max_running=quotas.max_running_campaigns,
+    )
+
+
 async def _act(
-    campaign_id: int, action: str, session: Session, engine: Engine, tenant_id: int
+    campaign_id: int,
+    action: str,
+    session: Session,
+    engine: Any,
+    tenant_id: int,
+    actor: str,
+    settings: Settings,
 ) -> Campaign:
-    await run_in_threadpool(change_status, engine, campaign_id, action, tenant_id)
-    session.rollback()  # end any read snapshot (the key check's): see the committed change
+    campaign = await run_in_threadpool(get_owned_campaign, session, tenant_id, campaign_id)
+    await run_in_threadpool(_transition, engine, campaign, action, actor, settings.quotas)
+    session.rollback()  # end the read snapshot: see the committed change
     return await run_in_threadpool(get_owned_campaign, session, tenant_id, campaign_id)
 
 
 @router.post("/{campaign_id}/start", response_model=CampaignPublic)
 async def start(
-    campaign_id: IdPath, session: SessionDep, engine: EngineDep, tenant: TenantDep
+    campaign_id: IdPath,
+    session: SessionDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    tenant: TenantDep,
+    actor: ActorDep,
 ) -> Campaign:
-    """Start (or resume) calling; the campaign needs a script."""
-    return await _act(campaign_id, "start", session, engine, tenant_id_of(tenant))
+    """Start (or resume) calling; the campaign needs a script.
+
+    409 when the tenant already runs ``quotas.max_running_campaigns`` campaigns or stores
+    ``quotas.max_stored_recordings`` recordings.
+    """
+    return await _act(campaign_id, "start", session, engine, tenant_id_of(tenant), actor, settings)
 
 
 @router.post("/{campaign_id}/pause", response_model=CampaignPublic)
 async def pause(
-    campaign_id: IdPath, session: SessionDep, engine: EngineDep, tenant: TenantDep
+    campaign_id: IdPath,
+    session: SessionDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    tenant: TenantDep,
+    actor: ActorDep,
 ) -> Campaign:
     """Pause calling; calls in progress finish."""
-    return await _act(campaign_id, "pause", session, engine, tenant_id_of(tenant))
+    return await _act(campaign_id, "pause", session, engine, tenant_id_of(tenant), actor, settings)
 
 
 @router.post("/{campaign_id}/stop", response_model=CampaignPublic)
 async def stop(
-    campaign_id: IdPath, session: SessionDep, engine: EngineDep, tenant: TenantDep
+    campaign_id: IdPath,
+    session: SessionDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    tenant: TenantDep,
+    actor: ActorDep,
 ) -> Campaign:
     """Stop the campaign for good (sends ``campaign.finished``)."""
-    return await _act(campaign_id, "stop", session, engine, tenant_id_of(tenant))
+    return await _act(campaign_id, "stop", session, engine, tenant_id_of(tenant), actor, settings)
 
 
 @router.get("/{campaign_id}/stats")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +21,22 @@ from api.deps import (
     LimitQuery,
     OffsetQuery,
     SessionDep,
+    SettingsDep,
     TenantDep,
     tenant_id_of,
 )
 from api.routes.campaigns import get_owned_campaign
 from models.lead import Lead, LeadPublic, LeadStatus
 from robot.errors import NotFoundError, ValidationError
-from robot.leads import ImportReport, import_leads, import_rows, rows_from_json
+from robot.leads import (
+    ImportReport,
+    RawRow,
+    RejectedRow,
+    import_rows,
+    read_rows,
+    rows_from_json,
+)
+from robot.quotas import room_for_calls
 
 router = APIRouter(tags=["leads"])
 
@@ -60,20 +70,49 @@ def _safe_name(filename: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", Path(filename).name)[:100] or "leads.csv"
 
 
-def _import_csv(engine: Engine, campaign_id: int, text: str, filename: str) -> ImportReport:
+def _capped(rows: Iterable[RawRow], room: int, cut: list[RejectedRow]) -> Iterator[RawRow]:
+    """The first ``room`` rows; the rest go to ``cut`` as rejected (queued-calls cap)."""
+    for index, raw in enumerate(rows):
+        if index < room:
+            yield raw
+        else:
+            reason = f"quotas.max_queued_calls: no room left (this import had room for {room})"
+            cut.append(RejectedRow(row=raw.row, reason=reason, line=raw.line))
+
+
+def _import(
+    engine: Engine, campaign_id: int, rows: Iterable[RawRow], source: str, room: int
+) -> ImportReport:
+    cut: list[RejectedRow] = []
+    report = import_rows(engine, campaign_id, _capped(rows, room, cut), source=source)
+    report.rows += len(cut)
+    report.rejected = sorted([*report.rejected, *cut], key=lambda r: r.row)
+    return report
+
+
+def _import_csv(
+    engine: Engine, campaign_id: int, text: str, filename: str, room: int
+) -> ImportReport:
     with tempfile.TemporaryDirectory(prefix="callrobot-leads-") as folder:
         path = Path(folder) / _safe_name(filename)
         path.write_text(text, encoding="utf-8")
         try:
-            report = import_leads(engine, campaign_id, path, fmt="csv")
+            report = _import(engine, campaign_id, read_rows(path, "csv"), str(path), room)
         except ValidationError as e:
             raise ValidationError(str(e).replace(str(path), filename)) from e
     report.source = filename
     return report
 
 
-def _import_json(engine: Engine, campaign_id: int, text: str, filename: str) -> ImportReport:
-    return import_rows(engine, campaign_id, rows_from_json(text, filename), source=filename)
+def _import_json(
+    engine: Engine, campaign_id: int, text: str, filename: str, room: int
+) -> ImportReport:
+    return _import(engine, campaign_id, rows_from_json(text, filename), filename, room)
+
+
+def _room(engine: Engine, tenant_id: int, limit: int) -> int:
+    with engine.connect() as conn:
+        return room_for_calls(conn, tenant_id, limit)
 
 
 @router.post(
@@ -90,10 +129,17 @@ async def import_campaign_leads(
     request: Request,
     session: SessionDep,
     engine: EngineDep,
+    settings: SettingsDep,
     tenant: TenantDep,
 ) -> dict[str, Any]:
-    """Import leads; every good row is kept and every rejected row reported with its reason."""
+    """Import leads; every good row is kept and every rejected row reported with its reason.
+
+    409 when the tenant's queued calls are at ``quotas.max_queued_calls`` already; rows beyond
+    the room left are rejected in the report.
+    """
     await run_in_threadpool(get_owned_campaign, session, tenant_id_of(tenant), campaign_id)
+    limit = settings.quotas.max_queued_calls
+    room = await run_in_threadpool(_room, engine, tenant_id_of(tenant), limit)
     upload = await read_upload(
         request,
         accepted=(*CSV_TYPES, *JSON_TYPES),
@@ -102,7 +148,9 @@ async def import_campaign_leads(
     )
     is_json = upload.media_type in JSON_TYPES or upload.filename.lower().endswith(".json")
     importer = _import_json if is_json else _import_csv
-    report = await run_in_threadpool(importer, engine, campaign_id, upload.text, upload.filename)
+    report = await run_in_threadpool(
+        importer, engine, campaign_id, upload.text, upload.filename, room
+    )
     return report.to_dict()
 
 

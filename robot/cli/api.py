@@ -1,13 +1,13 @@
-"""Service commands: ``serve`` (API + dialler + webhook delivery), ``keys create``, ``crm-sink``."""
+"""Service commands: ``serve`` (API + dialler + webhook delivery), ``keys``, ``crm-sink``."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from robot.cli.output import emit_json, fail
-from robot.errors import CallrobotError
+from robot.errors import CallrobotError, NotFoundError
 
 keys_app = typer.Typer(help="API keys for tenants.", no_args_is_help=True)
 
@@ -41,7 +41,7 @@ def create_key(
     database: Annotated[str | None, typer.Option(help="Database URL.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Create an API key for a tenant and print it once (only its hash is stored)."""
+    """Create an API key for a tenant and print it once (only its hash is stored; audited)."""
     from models.apikey import create_api_key, token_prefix
     from models.db import make_engine, upgrade
     from models.transactions import session_scope
@@ -52,7 +52,7 @@ def create_key(
         upgrade(engine)
         tenant_id = get_or_create_tenant(engine, tenant)
         with session_scope(engine) as session:
-            token = create_api_key(session, tenant_id, name)
+            token = create_api_key(session, tenant_id, name, actor="cli")
     except CallrobotError as e:
         fail(str(e))
     if as_json:
@@ -62,6 +62,75 @@ def create_key(
     typer.echo(
         f"key {token_prefix(token)}... for tenant {tenant!r}; it is not shown again", err=True
     )
+
+
+def _tenant_id(engine: Any, tenant: str) -> int:
+    from sqlmodel import Session, select
+
+    from models.tenant import Tenant
+
+    with Session(engine) as session:
+        found = session.exec(select(Tenant.id).where(Tenant.name == tenant)).first()
+    if found is None:
+        raise NotFoundError(f"tenant {tenant!r} not found")
+    return int(found)
+
+
+@keys_app.command("list")
+def list_keys(
+    tenant: Annotated[str, typer.Option(help="Tenant name.")],
+    database: Annotated[str | None, typer.Option(help="Database URL.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per key.")] = False,
+) -> None:
+    """A tenant's keys: id, visible prefix, name, created and revoked times."""
+    from sqlmodel import Session, select
+
+    from models.apikey import ApiKey, ApiKeyPublic
+    from models.db import make_engine, upgrade
+
+    try:
+        engine = make_engine(database)
+        upgrade(engine)
+        tenant_id = _tenant_id(engine, tenant)
+        with Session(engine) as session:
+            rows = session.exec(
+                select(ApiKey).where(ApiKey.tenant_id == tenant_id).order_by(ApiKey.id)  # type: ignore[arg-type]
+            ).all()
+    except CallrobotError as e:
+        fail(str(e))
+    for row in rows:
+        key = ApiKeyPublic.model_validate(row)
+        if as_json:
+            emit_json(key.model_dump(mode="json"))
+        else:
+            state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
+            typer.echo(f"{key.id}\t{key.prefix}...\t{key.name or ''}\t{state}")
+
+
+@keys_app.command("revoke")
+def revoke_key(
+    key: Annotated[str, typer.Argument(help="The key's id, its prefix (cr_abcd1234) or itself.")],
+    tenant: Annotated[str, typer.Option(help="Tenant name.")],
+    database: Annotated[str | None, typer.Option(help="Database URL.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Revoke a key (audited); running API processes stop accepting it within 5 s."""
+    from models.apikey import revoke_api_key
+    from models.db import make_engine, upgrade
+    from models.transactions import session_scope
+
+    try:
+        engine = make_engine(database)
+        upgrade(engine)
+        tenant_id = _tenant_id(engine, tenant)
+        with session_scope(engine) as session:
+            revoked = revoke_api_key(session, tenant_id, key, actor="cli")
+    except CallrobotError as e:
+        fail(str(e))
+    if as_json:
+        emit_json({"id": revoked.id, "prefix": revoked.prefix, "revoked": True})
+        return
+    typer.echo(f"key {revoked.id} ({revoked.prefix}...) of tenant {tenant!r} is revoked")
 
 
 def crm_sink(

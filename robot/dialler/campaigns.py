@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session
 from sqlmodel import select as sqlmodel_select
 
+from models.audit import AuditAction, record_audit
 from models.campaign import Campaign, CampaignCreate, CampaignStatus
 from models.lead import LeadStatus
 from models.tenant import Tenant
@@ -22,6 +23,7 @@ from robot.crm.outbox import record_campaign_finished
 from robot.dialler.claims import CALL, LEAD, add_dnc_number
 from robot.dialler.retry import RetryPolicy
 from robot.errors import NotFoundError, ValidationError
+from robot.quotas import check_running_campaigns
 from robot.windows import CallingWindow, zone_info
 
 logger = logging.getLogger(__name__)
@@ -102,13 +104,28 @@ def get_campaign(engine: Engine, campaign_id: int, tenant_id: int | None = None)
     return campaign
 
 
+#: Audit action written for each campaign action.
+AUDIT_ACTIONS = {
+    "start": AuditAction.CAMPAIGN_STARTED,
+    "pause": AuditAction.CAMPAIGN_PAUSED,
+    "stop": AuditAction.CAMPAIGN_STOPPED,
+}
+
+
 def change_status(
-    engine: Engine, campaign_id: int, action: str, tenant_id: int | None = None
+    engine: Engine,
+    campaign_id: int,
+    action: str,
+    tenant_id: int | None = None,
+    *,
+    actor: str = "cli",
+    max_running: int | None = None,
 ) -> CampaignStatus:
     """Apply ``start``, ``pause`` or ``stop``: the one owner of these transitions.
 
-    Refuses transitions that make no sense and starting a campaign without a script; stopping
-    queues ``campaign.finished`` in the same transaction as the status change.
+    Refuses transitions that make no sense and starting a campaign without a script; in one
+    transaction it checks the tenant's running-campaigns cap (``max_running``, on start),
+    queues ``campaign.finished`` (on stop) and writes the audit entry naming ``actor``.
     """
     if action not in TRANSITIONS:
         raise ValidationError(f"unknown campaign action {action!r}")
@@ -126,6 +143,8 @@ def change_status(
     if target is CampaignStatus.STOPPED:
         values["finished_at"] = now
     with write_transaction(engine) as conn:
+        if target is CampaignStatus.RUNNING and max_running is not None:
+            check_running_campaigns(conn, campaign.tenant_id, max_running)
         result = conn.execute(
             update(CAMPAIGN)
             .where(CAMPAIGN.c.id == campaign_id, CAMPAIGN.c.status == current.value)
@@ -135,6 +154,15 @@ def change_status(
             raise ValidationError(f"campaign {campaign_id} changed status meanwhile; try again")
         if target is CampaignStatus.STOPPED:
             record_campaign_finished(conn, campaign_id, now=now)
+        record_audit(
+            conn,
+            campaign.tenant_id,
+            AUDIT_ACTIONS[action],
+            actor=actor,
+            target_type="campaign",
+            target_id=campaign_id,
+            details={"from": current.value, "to": target.value},
+        )
     logger.info("campaign %d: %s -> %s", campaign_id, current.value, target.value)
     return target
 
