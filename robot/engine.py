@@ -24,6 +24,7 @@ from dialogues.nlu import IntentClassifier
 from robot.audio import AudioChunk
 from robot.carriers.base import Carrier
 from robot.config import Settings, get_settings
+from robot.executors import executors
 from robot.session import (
     AnsweringMachineDetector,
     CallReport,
@@ -218,6 +219,7 @@ class CallEngine:
                 worker = ProcessRecognizer(build, name=local.name, language=language)
                 worker.start()
                 _grammar_workers[key] = worker
+                executors().adopt(f"grammar-{language}-{short.mode}", worker)
             return _grammar_workers[key]
 
     def session_engines(self, loaded: LoadedScript) -> SessionEngines:

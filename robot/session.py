@@ -38,12 +38,12 @@ from dialogues.manager import BargeIn, DialogueManager, Dtmf, HangUp, NoInput, T
 from robot.audio import AudioChunk
 from robot.carriers.base import Call, CallOutcome
 from robot.errors import CallrobotError
+from robot.executors import executors
 from robot.recording import CallRecorder
 from robot.speech.base import (
     Recognizer,
     Transcript,
     asr_executor,
-    lower_thread_priority,
     speech_executor,
     split_sentences,
 )
@@ -665,17 +665,9 @@ class CallSession:
                 log.warning("transfer failed on call %s: %s", self.call.call_id, e)
 
 
-_detector_pool: concurrent.futures.ThreadPoolExecutor | None = None
-
-
 def detector_executor() -> concurrent.futures.ThreadPoolExecutor:
     """Threads answering-machine detectors run in (each call feeds its own in order)."""
-    global _detector_pool
-    if _detector_pool is None:
-        _detector_pool = concurrent.futures.ThreadPoolExecutor(
-            2, thread_name_prefix="detector", initializer=lower_thread_priority
-        )
-    return _detector_pool
+    return executors().get("detector")
 
 
 def _text_turn(text: str, state: str) -> Turn:
