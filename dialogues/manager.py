@@ -52,6 +52,12 @@ class NoInput:
 
 
 @dataclass(frozen=True, slots=True)
+class NotUnderstood:
+    """The callee spoke but no transcript came in time: handled like an answer nothing
+    matched (the state's ``no_match`` reprompt)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Dtmf:
     digit: str
 
@@ -69,7 +75,7 @@ class HangUp:
     pass
 
 
-Event = UserText | NoInput | Dtmf | BargeIn | HangUp
+Event = UserText | NoInput | NotUnderstood | Dtmf | BargeIn | HangUp
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +190,9 @@ class DialogueManager:
         elif isinstance(event, NoInput):
             self._record("event", "(no input)")
             self._retry("no_input", turn)
+        elif isinstance(event, NotUnderstood):
+            self._record("event", "(not understood in time)")
+            self._retry("no_match", turn)
         elif isinstance(event, Dtmf):
             self._record("event", f"(dtmf {event.digit})")
             self._on_dtmf(event.digit, turn)

@@ -33,8 +33,9 @@ from robot.session import (
     SessionEngines,
     ShortAnswerConfig,
 )
+from robot.session_metrics import NullObserver, SessionObserver
 from robot.speech.base import Synthesizer, split_sentences
-from robot.speech.endpoint import EndpointerConfig
+from robot.speech.endpoint import endpointer_config_from_settings
 from robot.speech.prompt_cache import PromptCache
 
 log = logging.getLogger(__name__)
@@ -152,6 +153,8 @@ class CallEngine:
     _registry: Any = None
     _scripts: dict[int, _ScriptRuntime] = field(default_factory=dict)
     _detectors: DetectorPool | None = None
+    #: Hears every session's turn latencies, decode waits and late decodes.
+    observer: SessionObserver = field(default_factory=NullObserver)
 
     @property
     def detectors(self) -> DetectorPool:
@@ -236,20 +239,14 @@ class CallEngine:
             detector_factory=pool.acquire if pool is not None else None,
             grammar=self.grammar_recognizer(loaded.script.language),
             detector_release=pool.release if pool is not None else None,
+            executors=executors(),
+            observer=self.observer,
         )
 
     def session_config(self, recording_dir: Path | None, language: str = "en") -> SessionConfig:
-        ep = self.settings.speech.endpoint
         return SessionConfig(
-            endpoint=EndpointerConfig(
-                min_speech_ms=ep.min_speech_ms,
-                min_speech_listening_ms=ep.min_speech_listening_ms,
-                trailing_silence_ms=ep.trailing_silence_ms,
-                early_silence_ms=ep.early_silence_ms,
-                candidate_gap_ms=ep.candidate_gap_ms,
-                pre_roll_ms=ep.pre_roll_ms,
-                max_utterance_ms=ep.max_utterance_ms,
-            ),
+            endpoint=endpointer_config_from_settings(self.settings.speech.endpoint),
+            decode_timeout_ms=self.settings.speech.decode_timeout_ms,
             recording_dir=recording_dir,
             short_answers=ShortAnswerConfig(
                 enabled=self.settings.speech.short_answers.enabled,
