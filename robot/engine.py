@@ -247,6 +247,7 @@ class CallEngine:
         return SessionConfig(
             endpoint=endpointer_config_from_settings(self.settings.speech.endpoint),
             decode_timeout_ms=self.settings.speech.decode_timeout_ms,
+            verdict_grace_ms=self.settings.speech.verdict_grace_ms,
             recording_dir=recording_dir,
             short_answers=ShortAnswerConfig(
                 enabled=self.settings.speech.short_answers.enabled,

@@ -11,9 +11,8 @@ Which engine decodes: in a short-answer state (yes/no, digits, a choice, a few s
 is long; an empty or unsure grammar result goes to the general recognizer, which also gets
 the state's expected phrases as hints where they help.
 
-Deadlines: a decode that has not finished ``decode_timeout_ms`` after the end of speech (or
-when the session gives up waiting, :meth:`Listener.expire_pending`) is reported with
-``on_late_transcript``, logged at WARNING with the call id and counted
+Deadlines: a decode that has not finished ``decode_timeout_ms`` after the end of speech is
+reported with ``on_late_transcript``, logged at WARNING with the call id and counted
 (:data:`robot.session_metrics.STALLS`); its result, if it comes later, is dropped. Results
 reach the session in the order the utterances were spoken.
 
@@ -139,14 +138,14 @@ class Listener:
         self._seq = 0
         self._early: asyncio.Task[tuple[Transcript, dict[str, float]]] | None = None
         self._barged_in = False
-        self._expiries: dict[int, asyncio.Future[None]] = {}
+        self._pending: set[int] = set()
         self._last_delivery: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
     @property
     def pending(self) -> int:
         """Utterances waiting for their transcript."""
-        return len(self._expiries)
+        return len(self._pending)
 
     async def run(self, frames: AsyncIterable[AudioChunk]) -> None:
         """Listen until the audio ends (or the task is cancelled)."""
@@ -174,12 +173,6 @@ class Listener:
                 self.robot_speaking,
             )
             self._on_event(event)
-
-    def expire_pending(self) -> None:
-        """Stop waiting for every pending decode now: each is reported late."""
-        for expiry in self._expiries.values():
-            if not expiry.done():
-                expiry.set_result(None)
 
     # -- endpoint events ----------------------------------------------------------------------
 
@@ -280,18 +273,12 @@ class Listener:
         decoding: asyncio.Task[tuple[Transcript, dict[str, float]]],
         previous: asyncio.Task[None] | None,
     ) -> None:
-        loop = asyncio.get_running_loop()
-        expiry: asyncio.Future[None] = loop.create_future()
-        self._expiries[utterance.seq] = expiry
-        timer = loop.call_later(
-            self.decode_timeout_ms / 1000, lambda: expiry.done() or expiry.set_result(None)
-        )
+        self._pending.add(utterance.seq)
         endpoint_at = time.monotonic()
         try:
-            await asyncio.wait({decoding, expiry}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({decoding}, timeout=self.decode_timeout_ms / 1000)
         finally:
-            timer.cancel()
-            del self._expiries[utterance.seq]
+            self._pending.discard(utterance.seq)
         if previous is not None:  # in the order they were spoken
             await asyncio.wait({previous})
         if not decoding.done():

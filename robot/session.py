@@ -331,17 +331,24 @@ class CallSession:
             await self._finish_actions()
 
     def _no_input_wait_s(self) -> float | None:
-        """Seconds left until the no-input timer fires; None while someone is talking."""
+        """Seconds left until the no-input timer fires; None while someone is talking.
+
+        The countdown starts when the robot stops or the callee's speech ends, and goes on
+        while that speech is decoded; if it runs out with a decode still pending, the
+        callee did speak: the decode's own deadline (``decode_timeout_ms``) answers for it.
+        """
         if self.speaker.speaking or self._in_speech or self.turns.held is not None:
             return None
         timeout_s = self.manager.settings.no_input_timeout_ms / 1000
-        return max(0.0, self._quiet_since + timeout_s - time.monotonic())
+        left_s = self._quiet_since + timeout_s - time.monotonic()
+        if left_s <= 0 and self.listener.pending:
+            return None  # a late or final transcript is on its way, within its deadline
+        return max(0.0, left_s)
 
     async def _on_silence(self) -> None:
+        if self.listener.pending:
+            return  # see _no_input_wait_s
         self._quiet_since = time.monotonic()
-        if self.listener.pending:  # the callee spoke; the transcript is what is missing
-            self.listener.expire_pending()
-            return  # each pending utterance now comes back late: not understood
         await self._play_turn(self.manager.handle(NoInput()))
 
     async def _on_utterance(self, item: _Input) -> None:

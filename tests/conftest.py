@@ -10,11 +10,12 @@ import pytest
 
 from robot.config import Settings, override_settings
 
-# Whole calls with the real engines run on a shared, busy machine here: a decode may take
-# longer than the production deadline (speech.decode_timeout_ms, 3 s), which would turn an
-# answer into a "sorry?" and make those tests depend on CPU speed. The deadline itself is
-# tested with fakes (tests/test_turn_taking.py), where it is set explicitly.
+# Whole calls with the real engines run on a shared, busy machine here: a decode or a
+# voicemail verdict may take longer than its production deadline (3 s), which would turn an
+# answer into a "sorry?" or talk to a machine, and make those tests depend on CPU speed. The
+# deadlines themselves are tested with fakes (tests/test_turn_taking.py), set explicitly.
 os.environ.setdefault("CALLROBOT_SPEECH__DECODE_TIMEOUT_MS", "120000")
+os.environ.setdefault("CALLROBOT_SPEECH__VERDICT_GRACE_MS", "120000")
 
 
 @pytest.fixture(autouse=True)

@@ -80,7 +80,8 @@ class FakeVad:
 
 
 class FakeRecognizer:
-    """Reads the words back; blocks while ``gate`` is clear (a busy engine)."""
+    """Reads the words back (``<noise>`` words read as nothing); blocks while ``gate`` is
+    clear (a busy engine)."""
 
     name = "fake"
     language = "en"
@@ -99,6 +100,7 @@ class FakeRecognizer:
         self.gate.wait()
         with self._lock:
             self.finished.append(text)
+        text = " ".join(w for w in text.split() if not w.startswith("<"))
         return Transcript(text, 0.9 if text else 0.0, audio.duration_ms, engine=self.name)
 
 

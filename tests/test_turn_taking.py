@@ -223,17 +223,41 @@ async def test_a_late_decode_gets_the_no_match_reprompt_not_silence(harness) -> 
     assert [t.ignored for t in report.transcript if t.who == "callee"] == ["late_decode", None]
 
 
-async def test_the_no_input_timer_runs_while_a_decode_is_pending(harness) -> None:
-    h = await harness()
+async def test_a_decode_slower_than_the_no_input_timeout_is_still_answered(harness) -> None:
+    h = await harness(decode_timeout_ms=1000.0)
+    h.manager.settings = h.manager.settings.model_copy(update={"no_input_timeout_ms": 500})
     await h.asked(GREETING)
     h.asr.gate.clear()
-    await h.call.send(words("yes"))
-    # The countdown starts at the end of speech, decode or not.
-    h.manager.settings = h.manager.settings.model_copy(update={"no_input_timeout_ms": 500})
-    await h.call.send(quiet(600))
+    await h.call.send(words("yes") + quiet(600))
     await until(lambda: NO_MATCH in h.heard(), "the callee hears a reprompt")
-    assert NO_INPUT not in h.heard()  # the callee did speak: not understood, not silence
+    # The callee did speak: the answer is "not understood", never "no input".
+    assert NO_INPUT not in h.heard()
     assert h.session.listener.late_decodes == 1
+
+
+async def test_the_no_input_countdown_starts_at_the_end_of_speech(harness) -> None:
+    h = await harness()
+    ended: list[Utterance] = []
+    on_end_of_speech = h.session.on_end_of_speech
+
+    def record(utterance: Utterance) -> None:
+        ended.append(utterance)
+        on_end_of_speech(utterance)
+
+    h.session.on_end_of_speech = record  # type: ignore[method-assign]
+    await h.asked(GREETING)
+    h.asr.gate.clear()
+    await h.call.send(words("<cough>") + quiet(600))
+    assert h.session.listener.pending == 1
+    # Counted from the end of the cough, not from when its (empty) transcript comes back.
+    [cough] = ended
+    anchor = h.session._quiet_since
+    assert anchor >= cough.ended_at
+    h.asr.gate.set()
+    await until(lambda: h.asr.finished == ["<cough>"], "decoded")
+    await until(lambda: not h.session.listener.pending and h.session._inputs.empty(), "taken")
+    assert h.session._quiet_since == anchor
+    assert h.callee_said() == [] and h.heard().count(GREETING) == 1
 
 
 async def test_each_turn_is_split_into_stages(harness) -> None:

@@ -77,6 +77,9 @@ class SpeechSettings(BaseModel):
     #: Longest wait for an utterance's transcript after the end of speech; a later decode
     #: is handled as not understood (the script's no-match reprompt), never as silence.
     decode_timeout_ms: float = Field(default=3000.0, gt=0)
+    #: How much longer than its own limit (4 s) a busy answering-machine detector may take
+    #: to give its verdict before the robot talks anyway.
+    verdict_grace_ms: float = Field(default=3000.0, ge=0)
     short_answers: ShortAnswerSettings = Field(default_factory=ShortAnswerSettings)
     #: Give the current state's expected phrases to the general recognizer where they are a
     #: grammar (Vosk, in short-answer states; the pocketsphinx short-answer grammar always
