@@ -75,6 +75,9 @@ class Utterance:
     barged_in: bool = False
     #: Stage times of its decoding (ms): thread queue, decoding, endpoint -> transcript.
     stages: dict[str, float] = field(default_factory=dict)
+    #: Its audio (pre-roll included) to its last voice on the session's clock (``clock_ms``).
+    call_start_ms: float = 0.0
+    call_end_ms: float = 0.0
 
 
 class RecognitionHooks(Protocol):
@@ -114,6 +117,7 @@ class Listener:
         decode_timeout_ms: float = DECODE_TIMEOUT_MS,
         allow_barge_in: bool = True,
         observer: SessionObserver | None = None,
+        clock_ms: Callable[[], float] = lambda: time.monotonic() * 1000,
     ) -> None:
         self.call_id = call_id
         self.hooks = hooks
@@ -127,6 +131,7 @@ class Listener:
         self.short_answers = short_answers or ShortAnswerConfig()
         self.decode_timeout_ms = decode_timeout_ms
         self.allow_barge_in = allow_barge_in
+        self.clock_ms = clock_ms
         self.observer: SessionObserver = observer or NullObserver()
         #: Set by the session while robot audio plays (barge-in threshold and decision).
         self.robot_speaking = False
@@ -194,6 +199,8 @@ class Listener:
             start = event.speech_start_ms if event.speech_start_ms is not None else event.at_ms
             end = event.at_ms - trailing_ms if event.speech_end_ms is None else event.speech_end_ms
             self._seq += 1
+            now_ms = self.clock_ms()
+            audio_start = event.audio_start_ms if event.audio_start_ms is not None else start
             utterance = Utterance(
                 seq=self._seq,
                 start_ms=start,
@@ -203,6 +210,8 @@ class Listener:
                 ended_at=time.monotonic() - (event.at_ms - end) / 1000,
                 barged_in=self._barged_in,
                 stages={"endpoint": round(event.at_ms - end, 1)},
+                call_start_ms=now_ms - (event.at_ms - audio_start),
+                call_end_ms=now_ms - (event.at_ms - end),
             )
             self._barged_in = False
             decoding = self._early or self._spawn(self._decode(event.audio, event.speech_ms))

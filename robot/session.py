@@ -135,6 +135,7 @@ class CallSession:
             decode_timeout_ms=self.config.decode_timeout_ms,
             allow_barge_in=bool(getattr(manager.settings, "barge_in", True)),
             observer=engines.observer,
+            clock_ms=self._now_ms,
         )
 
     def _now_ms(self) -> float:
@@ -358,7 +359,7 @@ class CallSession:
         if not late and not item.text:
             await self._answer_held()  # noise, or an empty recognition
             return
-        span = self._session_span(utterance)
+        span = utterance.call_start_ms, utterance.call_end_ms
         decision = self.turns.decide(utterance)
         if decision is Decision.BEFORE_QUESTION:
             # The pickup "hello?", or the end of an answer to the previous question.
@@ -416,14 +417,8 @@ class CallSession:
         while not self._inputs.empty():
             item = self._inputs.get_nowait()
             if item.kind == "utterance" and item.text and item.utterance is not None:
-                span = self._session_span(item.utterance)
+                span = (item.utterance.call_start_ms, item.utterance.call_end_ms)
                 self._log_callee(item.text, *span, item.engine, ignored="before_question")
-
-    def _session_span(self, utterance: Utterance) -> tuple[float, float]:
-        """The utterance on the session's clock (ms since dialling)."""
-        lag_ms = self.listener.stream_ms - utterance.end_ms
-        now = self._now_ms()
-        return now - lag_ms - (utterance.end_ms - utterance.start_ms), now - lag_ms
 
     async def _on_machine(self) -> None:
         """Leave the script's voicemail message after the beep, when it asks for one."""
