@@ -160,10 +160,9 @@ class AnswerDetection:
         assert self._verdict is not None
         limit_s = (self.max_detection_ms + self.grace_ms) / 1000
         left = asyncio.ensure_future(hung_up.wait())
+        waits: set[asyncio.Future[Any]] = {self._verdict, left}
         try:
-            await asyncio.wait(
-                {self._verdict, left}, timeout=limit_s, return_when=asyncio.FIRST_COMPLETED
-            )
+            await asyncio.wait(waits, timeout=limit_s, return_when=asyncio.FIRST_COMPLETED)
         finally:
             left.cancel()
         if self._verdict.done():
