@@ -80,6 +80,26 @@ class CallReport:
             "duration_ms": round(self.duration_ms),
         }
 
+    def log_callee(
+        self,
+        text: str,
+        span_ms: tuple[float, float],
+        state: str,
+        engine: str | None = None,
+        ignored: str | None = None,
+    ) -> TranscriptTurn:
+        """Add a callee turn (``span_ms``: its start and end on the call's clock)."""
+        start, end = span_ms
+        turn = TranscriptTurn("callee", text, round(start), round(end), state, engine=engine)
+        turn.ignored = ignored
+        self.transcript.append(turn)
+        return turn
+
+    def record_turn(self, total_ms: float, stages: dict[str, float]) -> None:
+        """One answered turn: its latency and its stages (see ``turn_stages``)."""
+        self.turn_latencies_ms.append(total_ms)
+        self.turn_stages.append({**stages, "total": round(total_ms, 1)})
+
     def record_result(self, result: DialogueResult) -> None:
         """What the conversation settled (for a call a person answered)."""
         self.disposition = result.disposition

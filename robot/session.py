@@ -49,7 +49,8 @@ from robot.speaking import PromptSource, Speaker
 from robot.speech.base import Transcript
 from robot.turn_taking import Decision, TurnTaking
 
-__all__ = [  # the names callers import from here
+#: The names callers import from here.
+__all__ = [
     "AnsweringMachineDetector",
     "AudioVerdict",
     "CallReport",
@@ -325,7 +326,7 @@ class CallSession:
             elif item.kind == "dtmf":
                 await self._answer_held()
                 now = self._now_ms()
-                self._log_callee(f"(dtmf {item.digit})", now, now)
+                self._log_callee(f"(dtmf {item.digit})", (now, now))
                 await self._play_turn(self.manager.handle(Dtmf(item.digit)))
         await self.speaker.finished()
         if self.manager.ended:
@@ -369,16 +370,16 @@ class CallSession:
                 utterance.seq,
             )
             if not late:
-                self._log_callee(item.text, *span, item.engine, ignored="before_question")
+                self._log_callee(item.text, span, item.engine, "before_question")
             return
         if late:
-            self._log_callee("", *span, ignored="late_decode")
+            self._log_callee("", span, None, "late_decode")
             if self.turns.held is None:
                 await self._respond(NotUnderstood(), utterance, item)
             else:
                 await self._answer_held()
             return
-        self._log_callee(item.text, *span, item.engine)
+        self._log_callee(item.text, span, item.engine)
         if decision is Decision.HOLD:
             self.report.transcript[-1].ignored = "joined"
             self.turns.hold(utterance, item.text, item.engine)
@@ -418,7 +419,7 @@ class CallSession:
             item = self._inputs.get_nowait()
             if item.kind == "utterance" and item.text and item.utterance is not None:
                 span = (item.utterance.call_start_ms, item.utterance.call_end_ms)
-                self._log_callee(item.text, *span, item.engine, ignored="before_question")
+                self._log_callee(item.text, span, item.engine, "before_question")
 
     async def _on_machine(self) -> None:
         """Leave the script's voicemail message after the beep, when it asks for one."""
@@ -428,18 +429,8 @@ class CallSession:
             text = self.manager.render(message)
             await self._play_turn(_text_turn(text, self.manager.state))
 
-    def _log_callee(
-        self,
-        text: str,
-        start_ms: float,
-        end_ms: float,
-        engine: str | None = None,
-        ignored: str | None = None,
-    ) -> None:
-        turn = TranscriptTurn("callee", text, round(start_ms), round(end_ms), self.manager.state)
-        turn.engine = engine
-        turn.ignored = ignored
-        self.report.transcript.append(turn)
+    def _log_callee(self, text: str, span: tuple[float, float], *args: str | None) -> None:
+        self.report.log_callee(text, span, self.manager.state, *args)
 
     # -- speaking ---------------------------------------------------------------------------
 
@@ -466,11 +457,8 @@ class CallSession:
             if utterance is None:
                 return
             total = (time.monotonic() - utterance.ended_at) * 1000
-            self.report.turn_latencies_ms.append(total)
+            self.report.record_turn(total, {**(stages or {}), "synthesis": round(synthesis_ms, 1)})
             self.engines.observer.on_turn_latency(total)
-            timing = dict(stages or {})
-            timing.update(synthesis=round(synthesis_ms, 1), total=round(total, 1))
-            self.report.turn_stages.append(timing)
 
         def done() -> None:
             self.listener.robot_speaking = False
