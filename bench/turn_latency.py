@@ -4,7 +4,14 @@ Latency of a turn = from the end of the callee's speech (the last voiced audio, 
 endpoint silence is included) to the moment the robot's first audio of the answer is queued
 to the carrier. Calls run one or two at a time so the figure is the engine's, not a queue's.
 
-Prints one JSON line: p50/p95/max in ms, turns measured, engines and settings.
+Each turn is also split into stages (``CallReport.turn_stages``): ``endpoint`` (silence until
+the endpoint), ``decode_queue`` (waiting for a decoding thread), ``decode_run`` (decoding),
+``decode_wait`` (endpoint -> transcript; early decoding hides part of queue + run), ``queue``
+(transcript -> taken up by the session), ``nlu`` (dialogue manager), ``synthesis`` (reply ->
+first audio ready).
+
+Prints one JSON line: p50/p95/max in ms, p50/p95 per stage, turns measured, late decodes,
+engines and settings.
 """
 
 from __future__ import annotations
@@ -46,6 +53,8 @@ async def run(calls: int, concurrency: int) -> dict[str, object]:
         carrier = SimCarrier()
         limit = asyncio.Semaphore(concurrency)
         latencies: list[float] = []
+        stages: dict[str, list[float]] = {}
+        late_decodes = 0
 
         async def one(number: str) -> None:
             async with limit:
@@ -56,7 +65,12 @@ async def run(calls: int, concurrency: int) -> dict[str, object]:
                     lead={"first_name": "John"},
                     timezone="America/New_York",
                 )
+                nonlocal late_decodes
                 latencies.extend(report.turn_latencies_ms)
+                late_decodes += report.late_decodes
+                for turn in report.turn_stages:
+                    for stage, ms in turn.items():
+                        stages.setdefault(stage, []).append(ms)
 
         numbers = [HUMANS[i % len(HUMANS)] for i in range(calls)]
         await asyncio.gather(*(one(n) for n in numbers))
@@ -70,6 +84,15 @@ async def run(calls: int, concurrency: int) -> dict[str, object]:
             "p50_ms": round(statistics.median(latencies), 1),
             "p95_ms": round(percentile(latencies, 0.95), 1),
             "max_ms": round(max(latencies), 1),
+            "stages_ms": {
+                stage: {
+                    "p50": round(statistics.median(values), 1),
+                    "p95": round(percentile(values, 0.95), 1),
+                }
+                for stage, values in sorted(stages.items())
+                if stage != "total"
+            },
+            "late_decodes": late_decodes,
             "warm_up_s": round(warm_s, 2),
             "engines": {
                 "tts": "piper joe (prompt cache)",
@@ -79,6 +102,7 @@ async def run(calls: int, concurrency: int) -> dict[str, object]:
             "endpoint": {
                 "trailing_silence_ms": ep.trailing_silence_ms,
                 "early_silence_ms": ep.early_silence_ms,
+                "decode_timeout_ms": engine.settings.speech.decode_timeout_ms,
             },
         }
 

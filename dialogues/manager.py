@@ -52,6 +52,7 @@ from dialogues.turns import (
     Event,
     HangUp,
     NoInput,
+    NotUnderstood,
     Reply,
     TranscriptEntry,
     Turn,
@@ -127,6 +128,9 @@ class DialogueManager:
         elif isinstance(event, NoInput):
             self._record("event", "(no input)")
             self._retry("no_input", turn)
+        elif isinstance(event, NotUnderstood):
+            self._record("event", "(not understood in time)")
+            self._retry("no_match", turn)
         elif isinstance(event, Dtmf):
             self._record("event", f"(dtmf {event.digit})")
             self._on_dtmf(event.digit, turn)

@@ -29,6 +29,12 @@ class NoInput:
 
 
 @dataclass(frozen=True, slots=True)
+class NotUnderstood:
+    """The callee spoke but no transcript came in time: handled like an answer nothing
+    matched (the state's ``no_match`` reprompt)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Dtmf:
     digit: str
 
@@ -46,7 +52,7 @@ class HangUp:
     pass
 
 
-Event = UserText | NoInput | Dtmf | BargeIn | HangUp
+Event = UserText | NoInput | NotUnderstood | Dtmf | BargeIn | HangUp
 
 
 @dataclass(frozen=True, slots=True)

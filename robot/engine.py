@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,8 @@ from dialogues.templates import has_per_call_fields, render_template, script_tex
 from robot.audio import AudioChunk
 from robot.carriers.base import Carrier
 from robot.config import Settings, get_settings
-from robot.load import CallLoad, EngineLoad, LoadObserver, admitted_call
+from robot.executors import executors
+from robot.load import CallLoad, EngineLoad, admitted_call
 from robot.session import (
     AnsweringMachineDetector,
     CallReport,
@@ -36,14 +37,9 @@ from robot.session import (
     SessionEngines,
     ShortAnswerConfig,
 )
-from robot.speech.base import (
-    Recognizer,
-    Synthesizer,
-    Transcript,
-    split_sentences,
-    take_queue_wait_ms,
-)
-from robot.speech.endpoint import EndpointerConfig
+from robot.session_metrics import NullObserver, SessionObserver
+from robot.speech.base import Synthesizer, split_sentences
+from robot.speech.endpoint import endpointer_config_from_settings
 from robot.speech.prompt_cache import PromptCache
 
 log = logging.getLogger(__name__)
@@ -129,47 +125,6 @@ class DetectorPool:
         self.built += len(fresh)
         with self._lock:
             self._free.extend(fresh)
-
-
-class DecodeWaitReporter:
-    """A recognizer that tells a call's load observer how long each decode waited for a
-    decoding thread (measured by the decoding executor), then decodes with ``inner``."""
-
-    def __init__(self, inner: Recognizer, observer: LoadObserver) -> None:
-        self.inner = inner
-        self.observer = observer
-        self.name = inner.name
-        self.language = inner.language
-
-    def __getattr__(self, attr: str) -> Any:  # known_phrases and other engine extras
-        return getattr(self.inner, attr)
-
-    def transcribe(self, audio: AudioChunk, *, hints: Sequence[str] = ()) -> Transcript:
-        wait_ms = take_queue_wait_ms()
-        if wait_ms is not None:
-            self.observer.on_decode_wait(wait_ms)
-        return self.inner.transcribe(audio, hints=hints)
-
-
-class ReportedLatencies(list[float]):
-    """``CallReport.turn_latencies_ms`` that also reports each turn to the call's load
-    observer as the session appends it (until the session calls ``on_turn_latency``)."""
-
-    def __init__(self, observer: LoadObserver) -> None:
-        super().__init__()
-        self.observer = observer
-
-    def append(self, ms: float) -> None:
-        super().append(ms)
-        self.observer.on_turn_latency(ms)
-
-
-def observed(engines: SessionEngines, observer: LoadObserver) -> SessionEngines:
-    """The same engines, with decode waits reported to ``observer``."""
-    engines.asr = DecodeWaitReporter(engines.asr, observer)
-    if engines.grammar is not None:
-        engines.grammar = DecodeWaitReporter(engines.grammar, observer)
-    return engines
 
 
 @dataclass
@@ -261,9 +216,13 @@ class CallEngine:
                 worker = ProcessRecognizer(build, name=local.name, language=language)
                 worker.start()
                 _grammar_workers[key] = worker
+                executors().adopt(f"grammar-{language}-{short.mode}", worker)
             return _grammar_workers[key]
 
-    def session_engines(self, loaded: LoadedScript) -> SessionEngines:
+    def session_engines(
+        self, loaded: LoadedScript, observer: SessionObserver | None = None
+    ) -> SessionEngines:
+        """The engines one call of ``loaded`` uses; ``observer`` hears its turns and decodes."""
         from voicemail.vad import create_vad
 
         runtime = self.prepare(loaded)
@@ -277,20 +236,15 @@ class CallEngine:
             detector_factory=pool.acquire if pool is not None else None,
             grammar=self.grammar_recognizer(loaded.script.language),
             detector_release=pool.release if pool is not None else None,
+            executors=executors(),
+            observer=observer or NullObserver(),
         )
 
     def session_config(self, recording_dir: Path | None, language: str = "en") -> SessionConfig:
-        ep = self.settings.speech.endpoint
         return SessionConfig(
-            endpoint=EndpointerConfig(
-                min_speech_ms=ep.min_speech_ms,
-                min_speech_listening_ms=ep.min_speech_listening_ms,
-                trailing_silence_ms=ep.trailing_silence_ms,
-                early_silence_ms=ep.early_silence_ms,
-                candidate_gap_ms=ep.candidate_gap_ms,
-                pre_roll_ms=ep.pre_roll_ms,
-                max_utterance_ms=ep.max_utterance_ms,
-            ),
+            endpoint=endpointer_config_from_settings(self.settings.speech.endpoint),
+            decode_timeout_ms=self.settings.speech.decode_timeout_ms,
+            verdict_grace_ms=self.settings.speech.verdict_grace_ms,
             recording_dir=recording_dir,
             short_answers=ShortAnswerConfig(
                 enabled=self.settings.speech.short_answers.enabled,
@@ -331,10 +285,9 @@ class CallEngine:
             session = CallSession(
                 call,
                 manager,
-                observed(self.session_engines(loaded), admitted),
+                self.session_engines(loaded, observer=admitted),
                 self.session_config(recording_dir, loaded.script.language),
             )
-            session.report.turn_latencies_ms = ReportedLatencies(admitted)
             return await session.run()
         finally:
             if own is not None:

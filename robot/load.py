@@ -17,7 +17,8 @@ The rule (settings ``admission.*``, :class:`robot.config.AdmissionSettings`):
 
 So a burst of leads never starts at once: calls wait their turn instead of all turning slow.
 
-Each admitted call gets a :class:`CallLoad`, the call's :class:`LoadObserver`: the session
+Each admitted call gets a :class:`CallLoad`, the call's session observer
+(:class:`robot.session_metrics.SessionObserver`): the session
 reports ``on_turn_latency(ms)``, ``on_decode_wait(ms)`` and ``on_late_decode()`` to it.
 The dialler admits a call before it claims the lead and sets :data:`admitted_call` for the
 task that runs it; the call engine reports to that call (or admits one of its own).
@@ -34,7 +35,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
-from typing import Any, Protocol
+from typing import Any
 
 from robot.config import AdmissionSettings
 
@@ -45,22 +46,6 @@ MIN_CPU_SPAN_S = 1.0
 CPU_SAMPLE_S = 0.25
 #: What :meth:`EngineLoad.room` answers when nothing limits the calls.
 UNLIMITED = 1 << 30
-
-
-class LoadObserver(Protocol):
-    """What a call session reports about one call's load."""
-
-    def on_turn_latency(self, ms: float) -> None:
-        """A turn: end of callee speech -> first robot audio queued (ms)."""
-        ...
-
-    def on_decode_wait(self, ms: float) -> None:
-        """An utterance waited this long for a decoding thread (ms)."""
-        ...
-
-    def on_late_decode(self) -> None:
-        """A decode came back too late to answer the turn it was for."""
-        ...
 
 
 def percentile(values: Iterable[float], q: float) -> float | None:
@@ -105,7 +90,7 @@ def available_cores() -> int:
 
 
 class CallLoad:
-    """One admitted call: the :class:`LoadObserver` its session reports to. ``close()`` (or
+    """One admitted call: the session observer its session reports to. ``close()`` (or
     leave the ``with`` block) when the call is over."""
 
     def __init__(self, load: EngineLoad, seq: int) -> None:

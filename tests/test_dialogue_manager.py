@@ -9,7 +9,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from dialogues.loader import load_script_text
-from dialogues.manager import BargeIn, DialogueManager, Dtmf, HangUp, NoInput, UserText
+from dialogues.manager import (
+    BargeIn,
+    DialogueManager,
+    Dtmf,
+    HangUp,
+    NoInput,
+    NotUnderstood,
+    UserText,
+)
 from dialogues.nlu import FALLBACK_INTENT, NluResult
 
 SCRIPT = """\
@@ -162,6 +170,16 @@ def test_no_match_reprompts_then_follows_then() -> None:
     assert first.state == "budget"
     second = m.handle(UserText("purple banana"))
     assert second.state == "note"
+
+
+def test_speech_not_understood_in_time_counts_as_no_match() -> None:
+    m = manager()
+    m.start()
+    m.handle(UserText("yes"))
+    first = m.handle(NotUnderstood())
+    assert first.text == "Sorry, a number please. What budget?"
+    assert m.handle(NotUnderstood()).state == "note"  # the same retries as any no-match
+    assert "(not understood in time)" in [e.text for e in m.transcript]
 
 
 def test_default_no_match_ends_politely_after_retries() -> None:

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import multiprocessing
-import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from robot.audio import AudioChunk
 from robot.config import AdmissionSettings
-from robot.engine import DecodeWaitReporter, ReportedLatencies
 from robot.load import EngineLoad, percentile, process_cpu_s
-from robot.speech.base import QueueTimedExecutor, Transcript, take_queue_wait_ms
+from robot.speech.base import Transcript
 
 TARGET = 1200.0
 GOOD = 700.0
@@ -196,38 +193,6 @@ class EchoRecognizer:
 
     def transcribe(self, audio: AudioChunk, *, hints: Sequence[str] = ()) -> Transcript:
         return Transcript("yes", 1.0, audio.duration_ms)
-
-
-def test_each_decode_job_reports_its_queue_wait_once() -> None:
-    observer = Recorder()
-    grammar = DecodeWaitReporter(EchoRecognizer(), observer)
-    general = DecodeWaitReporter(EchoRecognizer(), observer)
-    assert grammar.name == "echo" and grammar.known_phrases(("a", "b")) == ("a",)
-    audio = AudioChunk(b"\0\0" * 160)
-
-    def decode() -> str:  # the session's job: the grammar first, then the general recognizer
-        grammar.transcribe(audio)
-        return general.transcribe(audio).text
-
-    gate = threading.Event()
-    with QueueTimedExecutor(1) as pool:
-        blocker = pool.submit(gate.wait)
-        queued = [pool.submit(decode) for _ in range(2)]
-        gate.set()
-        assert blocker.result() and [f.result() for f in queued] == ["yes", "yes"]
-    assert len(observer.waits) == 2 and all(w >= 0.0 for w in observer.waits)
-    with ThreadPoolExecutor(1) as plain:  # no queue timing outside the decoding executor
-        assert plain.submit(take_queue_wait_ms).result() is None
-        assert plain.submit(decode).result() == "yes"
-    assert len(observer.waits) == 2
-
-
-def test_report_latencies_reach_the_call_observer_as_they_are_appended() -> None:
-    observer = Recorder()
-    latencies = ReportedLatencies(observer)
-    latencies.append(812.0)
-    latencies.append(640.0)
-    assert latencies == [812.0, 640.0] and observer.turns == [812.0, 640.0]
 
 
 def _burn(cpu_s: float, ready: Any, done: Any) -> None:

@@ -107,7 +107,8 @@ def test_short_answer_counts_while_the_robot_listens() -> None:
     events = run_pattern(endpointer, "." * 5 + "#" * 12 + "." * 40)
     assert [e.kind for e in events] == [K.SPEECH_STARTED, K.MAYBE_ENDED, K.SPEECH_ENDED]
     assert events[0].at_ms == pytest.approx(5 * 20 + 120)  # min_speech_listening_ms
-    assert events[-1].at_ms == pytest.approx((5 + 12) * 20 + 600)  # trailing silence
+    trailing = endpointer.config.trailing_silence_ms
+    assert events[-1].at_ms == pytest.approx((5 + 12) * 20 + trailing)  # trailing silence
     assert events[-1].speech_ms == pytest.approx(240)
 
 
@@ -154,6 +155,22 @@ def test_configuration_comes_from_settings(isolated_settings) -> None:
     isolated_settings.speech.endpoint.trailing_silence_ms = 450
     config = endpointer_config_from_settings()
     assert config.trailing_silence_ms == 450 and config.min_speech_ms == 300
+    assert config.candidate_gap_ms == isolated_settings.speech.endpoint.candidate_gap_ms
     isolated_settings.speech.endpoint.early_silence_ms = 500
     with pytest.raises(ValidationError, match="early_silence_ms"):
         endpointer_config_from_settings()
+
+
+def test_the_endpointer_defaults_are_the_settings_defaults() -> None:
+    from robot.speech.settings import EndpointSettings
+
+    settings, config = EndpointSettings(), EndpointerConfig()
+    for name in EndpointerConfig.__dataclass_fields__:
+        assert getattr(config, name) == getattr(settings, name), name
+
+
+def test_events_carry_the_voiced_span() -> None:
+    events = run_pattern(Endpointer(), "." * 5 + "#" * 12 + "." * 40)
+    assert events[0].speech_start_ms == pytest.approx(5 * 20)
+    assert events[-1].speech_start_ms == pytest.approx(5 * 20)
+    assert events[-1].speech_end_ms == pytest.approx((5 + 12) * 20)

@@ -2,7 +2,8 @@
 
 Persona speech is synthesized once per (voice, text) and kept in a process-wide LRU cache of
 futures, so two calls asking for the same line at once share one synthesis. Synthesis runs in
-its own executor (not the robot's speech executor), never on the loop.
+its own executor (``sim-persona`` in :mod:`robot.executors`, not the robot's speech pool),
+never on the loop.
 
 Piper persona voices are the packaged Piper voice pitch-shifted by resampling: synthesized
 with ``length_scale = pitch / speed`` and then played ``pitch`` times faster, which raises the
@@ -31,7 +32,7 @@ from robot.audio import (
     silence,
 )
 from robot.carriers.personas import Noise, PersonaVoice
-from robot.speech.base import lower_thread_priority
+from robot.executors import executors
 
 log = logging.getLogger(__name__)
 
@@ -54,23 +55,13 @@ _cache_lock = threading.Lock()
 _speech_cache: OrderedDict[tuple[PersonaVoice, str], Future[AudioChunk]] = OrderedDict()
 
 
-_persona_executor: ThreadPoolExecutor | None = None
-_executor_lock = threading.Lock()
-
-
 def persona_executor() -> ThreadPoolExecutor:
-    """The simulated callees' own synthesis threads.
+    """The simulated callees' own synthesis threads (``executors().get("sim-persona")``).
 
-    Kept apart from the robot's speech executor: on a real network the callee's voice costs
-    the robot nothing, so the simulation must not queue the robot's prompts behind it.
+    Kept apart from the robot's speech pool: on a real network the callee's voice costs the
+    robot nothing, so the simulation must not queue the robot's prompts behind it.
     """
-    global _persona_executor
-    with _executor_lock:
-        if _persona_executor is None:
-            _persona_executor = ThreadPoolExecutor(
-                2, thread_name_prefix="sim-persona", initializer=lower_thread_priority
-            )
-        return _persona_executor
+    return executors().get("sim-persona")
 
 
 def persona_speech(voice: PersonaVoice, text: str) -> Future[AudioChunk]:

@@ -63,19 +63,30 @@ class EndpointEvent:
     audio_start_ms: float | None = None
     #: Voiced time counted by the VAD in this utterance.
     speech_ms: float = 0.0
+    #: First and (so far) last voiced audio of the utterance on the stream timeline
+    #: (``speech_started``: the start only).
+    speech_start_ms: float | None = None
+    speech_end_ms: float | None = None
+
+
+_DEFAULTS = EndpointSettings()
 
 
 @dataclass(frozen=True, slots=True)
 class EndpointerConfig:
-    min_speech_ms: float = 300.0
-    min_speech_listening_ms: float = 120.0
-    trailing_silence_ms: float = 600.0
-    early_silence_ms: float = 250.0
-    #: A not yet confirmed start survives pauses this long ("Yes, ... speaking" is one answer).
-    candidate_gap_ms: float = 500.0
-    pre_roll_ms: float = 200.0
-    tail_ms: float = 200.0
-    max_utterance_ms: float = 20000.0
+    """The endpointer's numbers; defaults are the ``speech.endpoint`` settings' defaults
+    (:class:`~robot.speech.settings.EndpointSettings` is their one source)."""
+
+    min_speech_ms: float = _DEFAULTS.min_speech_ms
+    min_speech_listening_ms: float = _DEFAULTS.min_speech_listening_ms
+    trailing_silence_ms: float = _DEFAULTS.trailing_silence_ms
+    early_silence_ms: float = _DEFAULTS.early_silence_ms
+    #: A not yet confirmed start survives pauses this long; the session also joins an answer
+    #: with speech that resumes this soon after its endpoint ("Yes. ... speaking").
+    candidate_gap_ms: float = _DEFAULTS.candidate_gap_ms
+    pre_roll_ms: float = _DEFAULTS.pre_roll_ms
+    tail_ms: float = _DEFAULTS.tail_ms
+    max_utterance_ms: float = _DEFAULTS.max_utterance_ms
 
     def __post_init__(self) -> None:
         for name in (
@@ -83,6 +94,7 @@ class EndpointerConfig:
             "min_speech_listening_ms",
             "trailing_silence_ms",
             "early_silence_ms",
+            "candidate_gap_ms",
             "pre_roll_ms",
             "tail_ms",
             "max_utterance_ms",
@@ -107,7 +119,9 @@ def endpointer_config_from_settings(settings: EndpointSettings | None = None) ->
         min_speech_listening_ms=settings.min_speech_listening_ms,
         trailing_silence_ms=settings.trailing_silence_ms,
         early_silence_ms=settings.early_silence_ms,
+        candidate_gap_ms=settings.candidate_gap_ms,
         pre_roll_ms=settings.pre_roll_ms,
+        tail_ms=settings.tail_ms,
         max_utterance_ms=settings.max_utterance_ms,
     )
 
@@ -191,7 +205,15 @@ class Endpointer:
         cfg = self.config
         end_ms = min(at_ms, self._last_speech_end_ms + cfg.tail_ms)
         audio, start_ms = self._audio_between(self._utterance_start_ms - cfg.pre_roll_ms, end_ms)
-        return EndpointEvent(kind, at_ms, audio, start_ms, self._speech_ms)
+        return EndpointEvent(
+            kind,
+            at_ms,
+            audio,
+            start_ms,
+            self._speech_ms,
+            self._utterance_start_ms,
+            self._last_speech_end_ms,
+        )
 
     # --- state machine --------------------------------------------------------------------
 
@@ -213,7 +235,13 @@ class Endpointer:
             threshold = cfg.min_speech_ms if self.robot_speaking else cfg.min_speech_listening_ms
             if self._state is _State.CANDIDATE and self._speech_ms >= threshold:
                 self._state = _State.SPEAKING
-                events.append(EndpointEvent(EndpointEventKind.SPEECH_STARTED, vad.end_ms))
+                events.append(
+                    EndpointEvent(
+                        EndpointEventKind.SPEECH_STARTED,
+                        vad.end_ms,
+                        speech_start_ms=self._utterance_start_ms,
+                    )
+                )
             if (
                 self._state is _State.SPEAKING
                 and vad.end_ms - self._utterance_start_ms >= cfg.max_utterance_ms

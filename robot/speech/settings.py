@@ -16,6 +16,9 @@ ASR_ENGINES = ("whisper", "pocketsphinx", "vosk")
 
 
 class EndpointSettings(BaseModel):
+    """Endpointing (``CALLROBOT_SPEECH__ENDPOINT__*``): the one source of these numbers;
+    ``robot.speech.endpoint.EndpointerConfig`` takes its defaults from here."""
+
     #: Barge-in threshold: voiced time needed to interrupt the robot ("uh-huh" stays below).
     min_speech_ms: float = 300.0
     #: Voiced time needed to open an utterance while the robot is silent.
@@ -29,7 +32,10 @@ class EndpointSettings(BaseModel):
     #: Speech probability a VAD frame needs in calls (lower than the VAD's default: quiet or
     #: unusual voices score 0.4-0.6 on Silero; noise stays far below).
     vad_threshold: float = 0.35
+    #: Audio kept before the first voiced frame of an utterance ...
     pre_roll_ms: float = 200.0
+    #: ... and after its last one.
+    tail_ms: float = 200.0
     max_utterance_ms: float = 20000.0
 
 
@@ -68,6 +74,12 @@ class SpeechSettings(BaseModel):
     #: Static prompts kept in memory (the disk cache under data_dir/cache/tts is unbounded).
     prompt_cache_entries: int = 256
     endpoint: EndpointSettings = Field(default_factory=EndpointSettings)
+    #: Longest wait for an utterance's transcript after the end of speech; a later decode
+    #: is handled as not understood (the script's no-match reprompt), never as silence.
+    decode_timeout_ms: float = Field(default=3000.0, gt=0)
+    #: How much longer than its own limit (4 s) a busy answering-machine detector may take
+    #: to give its verdict before the robot talks anyway.
+    verdict_grace_ms: float = Field(default=3000.0, ge=0)
     short_answers: ShortAnswerSettings = Field(default_factory=ShortAnswerSettings)
     #: Give the current state's expected phrases to the general recognizer where they are a
     #: grammar (Vosk, in short-answer states; the pocketsphinx short-answer grammar always
