@@ -118,16 +118,23 @@ _cache_lock = threading.Lock()
 _CACHE_ENTRIES = 512
 
 
-def expected_answers(loaded: LoadedScript, state_name: str) -> ExpectedAnswers:
-    """The grammar phrases and hints for the answer to ``state_name``'s question (computed
-    once per script object and state: every call in a campaign asks the same)."""
-    key = (id(loaded), state_name)
+def expected_answers(
+    loaded: LoadedScript, state_name: str, confirming: str | None = None
+) -> ExpectedAnswers:
+    """The grammar phrases and hints for the answer to ``state_name``'s question, or, while
+    the robot waits for a yes or a no about what it heard (``confirming``: "intent
+    not_interested", "slot budget"; :attr:`DialogueManager.confirming`), for that question.
+    Computed once per script object, state and question: every call asks the same."""
+    key = (id(loaded), state_name if confirming is None else f"{state_name}?{confirming}")
     with _cache_lock:
         hit = _cache.get(key)
         if hit is not None and hit[0] is loaded:
             _cache.move_to_end(key)
             return hit[1]
-    answers = _expected_answers(loaded, state_name)
+    if confirming is None:
+        answers = _expected_answers(loaded, state_name)
+    else:
+        answers = _confirmation_answers(loaded, confirming)
     with _cache_lock:
         _cache[key] = (loaded, answers)
         while len(_cache) > _CACHE_ENTRIES:
@@ -169,3 +176,15 @@ def _expected_answers(loaded: LoadedScript, state_name: str) -> ExpectedAnswers:
             phrases += _examples(loaded, intent, MAX_GLOBAL_EXAMPLES)
     unique = tuple(dict.fromkeys(phrases))[:MAX_GRAMMAR_PHRASES]
     return ExpectedAnswers(phrases=unique, hints=hints)
+
+
+def _confirmation_answers(loaded: LoadedScript, confirming: str) -> ExpectedAnswers:
+    """A yes/no question about what was heard: yes and no words, the examples of ``affirm``
+    and ``deny``, and, for an intent, its own short examples (said again, they confirm it).
+    A correction ("no, fifteen") is longer or off the list: the general recognizer hears it."""
+    groups = [list(YES_NO_PHRASES), _examples(loaded, "affirm"), _examples(loaded, "deny")]
+    kind, _, name = confirming.partition(" ")
+    if kind == "intent" and name:
+        groups.append(_examples(loaded, name))
+    phrases = tuple(dict.fromkeys(p for group in groups for p in group))[:MAX_GRAMMAR_PHRASES]
+    return ExpectedAnswers(phrases=phrases, hints=_bounded_hints(groups))

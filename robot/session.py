@@ -108,7 +108,6 @@ class CallSession:
         self._first_audio: list[asyncio.Future[AudioChunk]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._events = call.events().__aiter__()
-        self._expected: dict[str, ExpectedAnswers] = {}
         self._in_speech = False
         #: Start of the no-input countdown: the later of robot done and end of speech.
         self._quiet_since = time.monotonic()
@@ -238,10 +237,9 @@ class CallSession:
         self.report.late_waits[kind] = self.report.late_waits.get(kind, 0) + 1
 
     def _expected_now(self) -> ExpectedAnswers:
-        state = self.manager.state
-        if state not in self._expected:
-            self._expected[state] = expected_answers(self.manager.loaded, state)
-        return self._expected[state]
+        """What the answer being decoded may be: the state's answers, or a yes or a no while
+        the robot confirms what it heard."""
+        return expected_answers(self.manager.loaded, self.manager.state, self.manager.confirming)
 
     async def _watch(self) -> None:
         async for event in self._events:

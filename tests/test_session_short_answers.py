@@ -54,6 +54,17 @@ def test_short_answer_states_follow_the_rule() -> None:
     assert {"within a month", "next year"} <= set(timeframe.phrases)
 
 
+def test_a_confirmation_listens_for_yes_and_no_even_in_an_open_state() -> None:
+    loaded = loaded_script()
+    assert not expected_answers(loaded, "budget").short  # money: an open question
+    read_back = expected_answers(loaded, "budget", confirming="slot budget")
+    assert read_back.short and {"yes", "no", "correct"} <= set(read_back.phrases)
+    intent = expected_answers(loaded, "consent", confirming="intent not_interested")
+    assert {"yes", "no"} <= set(intent.phrases)
+    assert "not interested" in intent.phrases  # said again, it confirms the intent
+    assert "not interested" not in read_back.phrases
+
+
 def test_hints_are_short_bounded_and_exist_in_open_states_too() -> None:
     loaded = loaded_script()
     for name in loaded.script.states:
