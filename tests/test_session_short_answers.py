@@ -20,6 +20,7 @@ from robot.carriers.sim import SimCarrier
 from robot.config import Settings
 from robot.engine import CallEngine, DetectorPool
 from robot.session import SessionEngines
+from robot.session_metrics import SessionObserver
 from robot.speech.base import Recognizer, Transcript
 from robot.speech.evaluation import ASTERISK_SOUNDS_DIR
 from robot.speech.pocketsphinx import DIGIT_SEQUENCE, PocketsphinxRecognizer
@@ -152,8 +153,10 @@ class LoggingEngine(CallEngine):
         super().__init__(**kwargs)
         self.heard = log
 
-    def session_engines(self, loaded: LoadedScript) -> SessionEngines:
-        engines = super().session_engines(loaded)
+    def session_engines(
+        self, loaded: LoadedScript, observer: SessionObserver | None = None
+    ) -> SessionEngines:
+        engines = super().session_engines(loaded, observer)
         engines.asr = LoggingRecognizer(engines.asr, self.heard)
         assert engines.grammar is not None
         engines.grammar = LoggingRecognizer(engines.grammar, self.heard)
