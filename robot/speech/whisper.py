@@ -195,7 +195,7 @@ class WhisperRecognizer:
                 whisper_window.encode(model.model, features),
                 tokenizer,
                 tokens,
-                max_new_tokens=min(budget, model.max_length - len(tokens)),
+                max_new_tokens=budget,
                 beam_size=opts.beam_size,
                 suppress_tokens=self._suppress_tokens(tokenizer),
             )

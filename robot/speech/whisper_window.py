@@ -28,6 +28,8 @@ import numpy as np
 WHISPER_RATE_HZ = 16000
 #: Mel frames in Whisper's full window (30 s at 10 ms a frame).
 FULL_WINDOW_FRAMES = 3000
+#: Whisper's longest token sequence (prompt included).
+MAX_LENGTH = 448
 #: Decoder token budget per second of audio (Cyrillic text takes more tokens than English).
 TOKENS_PER_S = {"en": 6.0, "ru": 12.0}
 DEFAULT_TOKENS_PER_S = 10.0
@@ -42,6 +44,8 @@ class WindowDecoding:
     """One decoding of one window, with Whisper's own scores (faster-whisper's definitions)."""
 
     text: str
+    #: Mean log-probability of the tokens (CTranslate2's length-normalised score).
+    score: float
     avg_logprob: float
     no_speech_prob: float
     #: The token budget ended the decoding (no end-of-text): a sign the decoder went astray.
@@ -50,10 +54,10 @@ class WindowDecoding:
     repeat_cut: bool = False
 
 
-def token_budget(audio_s: float, language: str) -> int:
+def token_budget(audio_s: float, language: str, base_tokens: int = BASE_TOKENS) -> int:
     """New tokens allowed for ``audio_s`` seconds of speech in ``language``."""
     per_s = TOKENS_PER_S.get(language, DEFAULT_TOKENS_PER_S)
-    return int(BASE_TOKENS + per_s * audio_s)
+    return int(base_tokens + per_s * audio_s)
 
 
 def window_features(extractor: Any, samples_16k: np.ndarray, pad_ms: float) -> np.ndarray:
@@ -92,11 +96,15 @@ def decode(
 
     ``tokenizer`` is faster-whisper's :class:`~faster_whisper.tokenizer.Tokenizer`.
     """
+    # CTranslate2 4.x stops Whisper after about max_length / 2 new tokens (measured), not
+    # max_length minus the prompt: ask for enough length that either reading allows the budget.
+    max_length = min(MAX_LENGTH, max(len(prompt) + max_new_tokens, 2 * max_new_tokens))
+    limit = min(max_new_tokens, max_length // 2)
     result = model.generate(
         encoded,
         [list(prompt)],
         beam_size=beam_size,
-        max_length=len(prompt) + max_new_tokens,
+        max_length=max_length,
         return_scores=True,
         return_no_speech_prob=True,
         suppress_blank=True,
@@ -104,15 +112,14 @@ def decode(
         no_repeat_ngram_size=no_repeat_ngram_size,
     )[0]
     tokens = list(result.sequences_ids[0])
-    # CTranslate2 drops the end-of-text token: a full budget means it never came.
-    ran_out = len(tokens) >= max_new_tokens
+    # The end-of-text token is not returned: reaching the budget means it never came.
+    ran_out = len(tokens) >= limit
     text = tokenizer.decode([t for t in tokens if t < tokenizer.eot]).strip()
     score = float(result.scores[0]) if result.scores else -10.0
     avg_logprob = score * len(tokens) / (len(tokens) + 1)  # as faster-whisper computes it
     kept = cut_repeated_sentences(text)
-    return WindowDecoding(
-        kept, avg_logprob, float(result.no_speech_prob), ran_out, repeat_cut=kept != text
-    )
+    no_speech = float(result.no_speech_prob)
+    return WindowDecoding(kept, score, avg_logprob, no_speech, ran_out, repeat_cut=kept != text)
 
 
 def cut_repeated_sentences(text: str, min_words: int = 2) -> str:
