@@ -87,7 +87,7 @@ class WhisperOptions:
     window: Literal["short", "full"] = "short"
     #: Silence after the utterance in a short window: less lets the decoder run on past the
     #: words (bench/asr.py measured 1-10 s).
-    window_pad_ms: float = 7000.0
+    window_pad_ms: float = 5000.0
     #: A short-window decoding that ran out of its token budget is decoded again on the full
     #: window.
     full_window_fallback: bool = True
