@@ -14,7 +14,7 @@ Prints one JSON line: {"engine", "language", "n_files", "audio_s", "windows": {W
 "rtf", "cpu_s", "cpu_s_per_utt", "cpu_s_per_speech_min", "cpu_s_per_utt_by_length",
 "decodes", "settings"}}, "cpu_isa"}.
 Options: --language ru, --limit N, --beam N, --window both|short|full, --pad-ms MS,
---dump FILE (writes the last window's rows).
+--no-fallback (no full-window redo), --dump FILE (writes the last window's rows).
 """
 
 from __future__ import annotations

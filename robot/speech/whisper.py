@@ -86,7 +86,7 @@ class WhisperOptions:
     #: 30 s window whatever the length (bench/asr.py: see the README for both).
     window: Literal["short", "full"] = "short"
     #: Silence after the utterance in a short window: less lets the decoder run on past the
-    #: words (bench/asr.py measured 1-10 s).
+    #: words (bench/asr.py measured 1, 3, 5 and 7 s: see the README).
     window_pad_ms: float = 5000.0
     #: A short-window decoding that ran out of its token budget is decoded again on the full
     #: window.
