@@ -5,13 +5,20 @@ machine-as-human rates, median/p95 decision time after answer, per-category accu
 engine) plus the same figures for the ``dev`` split the defaults were tuned on.
 
     python bench/voicemail.py [--per-category 30] [--vad silero] [--no-phrases] [--seed 4]
-        [--phrase-engine whisper|pocketsphinx] [--errors]
+        [--phrase-engine whisper|pocketsphinx] [--phrase-language en,ru] [--language en]
+        [--set read_every_ms=800 ...] [--errors]
+
+``--language`` keeps the cases spoken in that language (silent and tone-only parts count as
+English). CPU is ``time.process_time`` of this process (all threads), which other load on the
+machine disturbs less than wall time: ``cpu_s_per_case`` for the whole detection,
+``read_cpu_s_per_case`` for the greeting reads alone.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -62,17 +69,30 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--vad", default="silero")
     parser.add_argument("--phrases", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--phrase-engine", default="whisper", choices=["whisper", "pocketsphinx"])
+    parser.add_argument("--phrase-language", default=DetectorSettings().phrase_language)
+    parser.add_argument("--language", choices=["en", "ru"], help="only cases in this language")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="FIELD=VALUE", help="a DetectorSettings field"
+    )
     parser.add_argument("--errors", action="store_true", help="list misread cases on stderr")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     cases = build_devset(args.per_category, seed=args.seed)
+    if args.language:
+        cases = [c for c in cases if c.language == args.language]
     built = time.perf_counter()
+    overrides = dict(item.split("=", 1) for item in args.set)
     settings = DetectorSettings(
-        vad_engine=args.vad, phrases=args.phrases, phrase_engine=args.phrase_engine
+        vad_engine=args.vad,
+        phrases=args.phrases,
+        phrase_engine=args.phrase_engine,
+        phrase_language=args.phrase_language,
+        **overrides,
     )
     detector = VoicemailDetector(settings)
     verdicts: dict[str, tuple[str, float]] = {}
     audio_ms = 0.0
+    cpu_started = time.process_time()
     for case in cases:
         verdict = detect_with(detector, case.audio)
         verdicts[case.case_id] = (verdict.verdict, verdict.decision_ms)
@@ -80,6 +100,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.errors and verdict.verdict != case.label:
             sys.stderr.write(f"{case.case_id} {case.label} -> {verdict}\n")
     detected = time.perf_counter()
+    cpu_s = time.process_time() - cpu_started
     reader = detector.reader
     reads = reader.reads if reader is not None else 0
     result = {
@@ -88,6 +109,9 @@ def main(argv: list[str] | None = None) -> None:
         "vad": args.vad,
         "phrases": args.phrases,
         "phrase_engine": args.phrase_engine if args.phrases else None,
+        "phrase_language": args.phrase_language if args.phrases else None,
+        "language": args.language or "all",
+        "settings": overrides,
         **figures([c for c in cases if c.split == "test"], verdicts),
         "dev": figures([c for c in cases if c.split == "dev"], verdicts),
         "build_s": round(built - started, 2),
@@ -95,6 +119,9 @@ def main(argv: list[str] | None = None) -> None:
         # Greeting reads (Whisper) per case, and the CPU share of detection they take.
         "reads_per_case": round(reads / len(cases), 2),
         "read_ms_mean": round(reader.read_ms / reads, 1) if reader and reads else None,
+        "cpu_s_per_case": round(cpu_s / len(cases), 3),
+        "read_cpu_s_per_case": round(reader.read_cpu_s / len(cases), 3) if reader else None,
+        "cpu_isa": os.environ.get("CT2_FORCE_CPU_ISA", "auto"),
     }
     sys.stdout.write(json.dumps(result) + "\n")
 

@@ -140,7 +140,7 @@ class CallEngine:
     detect_voicemail: bool = True
     _registry: Any = None
     _scripts: dict[int, _ScriptRuntime] = field(default_factory=dict)
-    _detectors: DetectorPool | None = None
+    _detectors: dict[str, DetectorPool] = field(default_factory=dict)
     _load: EngineLoad | None = None
 
     @property
@@ -152,11 +152,18 @@ class CallEngine:
 
     @property
     def detectors(self) -> DetectorPool:
-        if self._detectors is None:
-            from voicemail.detector import VoicemailDetector
+        """The detector pool for English calls."""
+        return self.detector_pool("en")
 
-            self._detectors = DetectorPool(VoicemailDetector)
-        return self._detectors
+    def detector_pool(self, language: str) -> DetectorPool:
+        """Detectors for calls in ``language`` (English calls read greetings with tiny.en)."""
+        from voicemail.detector import DetectorSettings, VoicemailDetector
+
+        settings = DetectorSettings().for_call_language(language)
+        key = settings.phrase_language
+        if key not in self._detectors:
+            self._detectors[key] = DetectorPool(functools.partial(VoicemailDetector, settings))
+        return self._detectors[key]
 
     @property
     def registry(self) -> Any:
@@ -183,7 +190,7 @@ class CallEngine:
         self.registry.recognizer(loaded.script.language)
         self.grammar_recognizer(loaded.script.language)
         if self.detect_voicemail:
-            self.detectors.warm(calls)
+            self.detector_pool(loaded.script.language).warm(calls)
         return runtime.voice.warm()
 
     def grammar_recognizer(self, language: str) -> Any:
@@ -228,7 +235,7 @@ class CallEngine:
         runtime = self.prepare(loaded)
         vad_kind = self.vad_kind
         threshold = self.settings.speech.endpoint.vad_threshold
-        pool = self.detectors if self.detect_voicemail else None
+        pool = self.detector_pool(loaded.script.language) if self.detect_voicemail else None
         return SessionEngines(
             tts=runtime.voice,
             asr=self.registry.recognizer(loaded.script.language),

@@ -38,6 +38,8 @@ from voicemail.devset_audio import (
 )
 
 T = TypeVar("T")
+#: What a category builder returns: (label, raw 8 kHz audio, language).
+Built = tuple[str, np.ndarray, str]
 SPLITS = ("dev", "test")
 EN_VOICES = ("piper:1.0", "piper:1.25", "espeak:en-us", "espeak:en-gb+f3", "espeak:en-us+m4")
 RU_VOICES = ("espeak:ru", "espeak:ru+f2")
@@ -129,6 +131,8 @@ class DevCase:
     category: str
     split: str
     audio: AudioChunk
+    #: Language of the words in the case ("en" or "ru").
+    language: str = "en"
 
 
 def half(pool: Sequence[T], split: str) -> Sequence[T]:
@@ -158,67 +162,73 @@ def _beep(rng: np.random.Generator) -> np.ndarray:
 
 
 class DevSetBuilder:
-    """Composes cases; each category is a method returning (label, raw audio)."""
+    """Composes cases; each category is a method returning (label, raw audio, language)."""
 
     def __init__(self, bank: VoiceBank) -> None:
         self.bank = bank
 
-    def vm_prompts(self, rng: np.random.Generator, split: str) -> tuple[str, np.ndarray]:
+    def vm_prompts(self, rng: np.random.Generator, split: str) -> Built:
         language = "ru" if rng.random() < 0.25 else "en"
         names = pick(rng, half(VM_PROMPTS, split))
         parts = [self.bank.prompt(language, n) for n in names]
         audio = _join(parts, rng, (0.05, 0.3))
         if rng.random() < 0.6:
             audio = np.concatenate([audio, seconds(rng.uniform(0.1, 0.6)), _beep(rng)])
-        return "machine", audio
+        return "machine", audio, language
 
-    def announcement(self, rng: np.random.Generator, split: str) -> tuple[str, np.ndarray]:
+    def announcement(self, rng: np.random.Generator, split: str) -> Built:
         language = "ru" if rng.random() < 0.25 else "en"
         names = pick(rng, half(ANNOUNCEMENTS, split))
         audio = _join([self.bank.prompt(language, n) for n in names], rng, (0.1, 0.4))
         if rng.random() < 0.5:
             audio = np.concatenate([sit_tones(rng), audio])
-        return "machine", audio
+        return "machine", audio, language
 
-    def short_greeting_beep(self, rng: np.random.Generator, split: str) -> tuple[str, np.ndarray]:
+    def short_greeting_beep(
+        self, rng: np.random.Generator, split: str
+    ) -> tuple[str, np.ndarray, str]:
         if rng.random() < 0.25:
             greeting = self.bank.prompt("en", pick(rng, ("vm-isunavail", "vm-nobodyavail")))
         else:
             greeting = self.bank.say(
                 pick(rng, EN_VOICES), pick(rng, half(SHORT_GREETINGS_EN, split))
             )
-        return "machine", np.concatenate([greeting, seconds(rng.uniform(0.15, 0.6)), _beep(rng)])
+        beep = np.concatenate([greeting, seconds(rng.uniform(0.15, 0.6)), _beep(rng)])
+        return "machine", beep, "en"
 
-    def synth_greeting(self, rng: np.random.Generator, split: str) -> tuple[str, np.ndarray]:
-        if rng.random() < 0.25:
+    def synth_greeting(self, rng: np.random.Generator, split: str) -> Built:
+        language = "ru" if rng.random() < 0.25 else "en"
+        if language == "ru":
             audio = self.bank.say(pick(rng, RU_VOICES), pick(rng, half(MACHINE_TEXTS_RU, split)))
         else:
             audio = self.bank.say(pick(rng, EN_VOICES), pick(rng, half(MACHINE_TEXTS_EN, split)))
         if rng.random() < 0.5:
             audio = np.concatenate([audio, seconds(rng.uniform(0.1, 0.6)), _beep(rng)])
-        return "machine", audio
+        return "machine", audio, language
 
-    def short_answer(self, rng: np.random.Generator, split: str) -> tuple[str, np.ndarray]:
+    def short_answer(self, rng: np.random.Generator, split: str) -> Built:
         roll = rng.random()
         if roll < 0.2:
             language = "ru" if rng.random() < 0.3 else "en"
             names = pick(rng, HUMAN_PROMPTS)
             audio = _join([self.bank.prompt(language, n) for n in names], rng, (0.9, 1.5))
         elif roll < 0.4:
+            language = "ru"
             audio = self.bank.say(pick(rng, RU_VOICES), pick(rng, half(SHORT_ANSWERS_RU, split)))
         else:
+            language = "en"
             audio = self.bank.say(pick(rng, EN_VOICES), pick(rng, half(SHORT_ANSWERS_EN, split)))
-        return "human", audio
+        return "human", audio, language
 
-    def long_intro(self, rng: np.random.Generator, split: str) -> tuple[str, np.ndarray]:
+    def long_intro(self, rng: np.random.Generator, split: str) -> Built:
         voice = pick(rng, EN_VOICES)
         intro = self.bank.say(voice, pick(rng, half(INTROS_EN, split)))
         if rng.random() < 0.4:  # "Hello?" ... pause ... introduction
             opener = self.bank.say(voice, pick(rng, ("Hello?", "Yes?", "Hello.")))
-            return "human", np.concatenate([opener, seconds(rng.uniform(0.8, 1.4)), intro])
-        return "human", intro
+            return "human", np.concatenate([opener, seconds(rng.uniform(0.8, 1.4)), intro]), "en"
+        return "human", intro, "en"
 
-    def noisy_human(self, rng: np.random.Generator, split: str) -> tuple[str, np.ndarray]:
+    def noisy_human(self, rng: np.random.Generator, split: str) -> Built:
         return self.short_answer(rng, split)
 
 
@@ -277,10 +287,11 @@ def build_devset(
                 rng = np.random.default_rng(
                     [seed, SPLITS.index(split), list(CATEGORIES).index(name), index]
                 )
-                label, content = getattr(builder, method)(rng, split)
+                label, content, language = getattr(builder, method)(rng, split)
                 audio = telephone_channel(content, label, rng, loud)
                 chunk = AudioChunk.from_array(audio, RATE_HZ)
-                cases.append(DevCase(f"{split}-{name}-{index:03d}", label, name, split, chunk))
+                case_id = f"{split}-{name}-{index:03d}"
+                cases.append(DevCase(case_id, label, name, split, chunk, language))
                 if progress:
                     progress(len(cases))
     return cases

@@ -95,6 +95,8 @@ MACHINE_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bthe (person|party|number|subscriber|customer) (you|at)\b",
         r"\b(number|subscriber) you (have )?(dialed|called|are calling)",
         r"\b(is|are) not (in service|answering|reachable)",
+        # tiny.en hears "the number is not answered" / "... not in terrain" in announcements
+        r"\b(number|subscriber) (is|was) not\b",
         r"\bnot in service\b",
         r"\bno longer in service\b",
         r"\bcircuits are\b",

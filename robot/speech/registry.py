@@ -75,6 +75,8 @@ def create_recognizer(
             beam_size=settings.whisper_beam_size,
             cpu_threads=settings.whisper_cpu_threads,
             compute_type=settings.whisper_compute_type,
+            window=settings.whisper_window,
+            window_pad_ms=settings.whisper_window_pad_ms,
         )
         if model_path is None and base_language(language) != "en":
             from robot.speech.packaged import whisper_base_multilingual_dir

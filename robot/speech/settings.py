@@ -70,6 +70,10 @@ class SpeechSettings(BaseModel):
     whisper_beam_size: int = 1
     whisper_cpu_threads: int = 2
     whisper_compute_type: str = "int8"
+    #: ``short``: Whisper encodes the utterance plus ``whisper_window_pad_ms`` of silence, so a
+    #: "yes" costs a fraction of a sentence; ``full``: the fixed 30 s window (see README).
+    whisper_window: Literal["short", "full"] = "short"
+    whisper_window_pad_ms: float = 5000.0
     silero_speaker: str = "xenia"
     #: Static prompts kept in memory (the disk cache under data_dir/cache/tts is unbounded).
     prompt_cache_entries: int = 256

@@ -10,6 +10,12 @@ very low likelihood (``avg_logprob``) are dropped, and so are the known phantom 
 the model is confident about them. On unclear audio Whisper may also loop ("и оттуда и оттуда
 и оттуда ..."): a phrase repeated back to back ``max_repeats`` times (over at least eight
 words) is kept once.
+
+By default an utterance is decoded on a window cut to its length (the utterance plus
+``window_pad_ms`` of silence, :mod:`robot.speech.whisper_window`) instead of Whisper's fixed
+30 s, so the cost follows the length of the speech; ``window="full"`` decodes as
+faster-whisper does. Audio too long for one window, and short-window decodings that ran out
+of their token budget, are decoded on the full window.
 """
 
 from __future__ import annotations
@@ -17,14 +23,16 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from robot.audio import AudioChunk
 from robot.errors import EngineError
+from robot.speech import whisper_window
 from robot.speech.base import Transcript, Word, require_module
 
 log = logging.getLogger(__name__)
@@ -74,6 +82,15 @@ class WhisperOptions:
     #: already hands over only endpointed speech (robot.speech.endpoint), and on 8 kHz prompts
     #: the extra pass clipped words (bench/asr.py: WER 8.1% with it, 5.9% without).
     vad_filter: bool = False
+    #: ``short``: encode the utterance plus ``window_pad_ms`` of silence; ``full``: Whisper's
+    #: 30 s window whatever the length (bench/asr.py: see the README for both).
+    window: Literal["short", "full"] = "short"
+    #: Silence after the utterance in a short window: less lets the decoder run on past the
+    #: words (bench/asr.py measured 1, 3, 5 and 7 s: see the README).
+    window_pad_ms: float = 5000.0
+    #: A short-window decoding that ran out of its token budget is decoded again on the full
+    #: window.
+    full_window_fallback: bool = True
 
 
 @lru_cache(maxsize=4)
@@ -118,6 +135,9 @@ class WhisperRecognizer:
         self.language = language
         self.options = options or WhisperOptions()
         self._model = _load_model(str(path), self.options.compute_type, self.options.cpu_threads)
+        self._tokenizer_cache: Any = None
+        #: Decodings by window ("short", "full", "redo": short, then again on the full window).
+        self.decodes: Counter[str] = Counter()
 
     def transcribe(self, audio: AudioChunk, *, hints: Sequence[str] = ()) -> Transcript:
         samples = audio.resampled(WHISPER_RATE_HZ).to_float()
@@ -125,6 +145,19 @@ class WhisperRecognizer:
             return Transcript("", 0.0, 0.0, engine=self.name)
         opts = self.options
         prompt = ", ".join(h.strip() for h in hints if h.strip()) or None
+        segments: list[Any] | None = None
+        short = opts.window == "short" and not opts.vad_filter
+        if short and whisper_window.fits_window(samples, opts.window_pad_ms):
+            segments = self._decode_short(samples, prompt)
+            self.decodes["short" if segments is not None else "redo"] += 1
+        if segments is None:
+            segments = self._decode_full(samples, prompt)
+            self.decodes["full"] += 1
+        return self._transcript(segments, audio)
+
+    def _decode_full(self, samples: Any, prompt: str | None) -> list[Any]:
+        """faster-whisper's own decoding on 30 s windows."""
+        opts = self.options
         try:
             segments, _info = self._model.transcribe(
                 samples,
@@ -139,9 +172,64 @@ class WhisperRecognizer:
                 no_speech_threshold=opts.no_speech_prob,
                 log_prob_threshold=opts.min_avg_logprob,
             )
-            segments = list(segments)
+            return list(segments)
         except Exception as e:
             raise EngineError(f"Whisper transcription failed: {e}") from e
+
+    def _decode_short(self, samples: Any, prompt: str | None) -> list[Any] | None:
+        """One decoding on a window cut to the audio; None when it should be redone on the
+        full window (it ran out of tokens and ``full_window_fallback`` is on)."""
+        opts, model = self.options, self._model
+        tokenizer = self._tokenizer()
+        previous = tokenizer.encode(" " + prompt.strip()) if prompt else []
+        tokens = model.get_prompt(tokenizer, previous, without_timestamps=True)
+        budget = whisper_window.token_budget(
+            samples.size / whisper_window.WHISPER_RATE_HZ, self.language
+        )
+        try:
+            features = whisper_window.window_features(
+                model.feature_extractor, samples, opts.window_pad_ms
+            )
+            decoded = whisper_window.decode(
+                model.model,
+                whisper_window.encode(model.model, features),
+                tokenizer,
+                tokens,
+                max_new_tokens=budget,
+                beam_size=opts.beam_size,
+                suppress_tokens=self._suppress_tokens(tokenizer),
+            )
+        except Exception as e:
+            raise EngineError(f"Whisper transcription failed: {e}") from e
+        if decoded.repeat_cut:
+            log.debug("whisper: a repeated sentence was cut (short window)")
+        if decoded.ran_out and not decoded.repeat_cut and opts.full_window_fallback:
+            log.debug("whisper: short window ran out of tokens; decoding the full window")
+            return None
+        return [decoded]
+
+    def _tokenizer(self) -> Any:
+        if self._tokenizer_cache is None:
+            from faster_whisper.tokenizer import Tokenizer
+
+            multilingual = bool(self._model.model.is_multilingual)
+            self._tokenizer_cache = Tokenizer(
+                self._model.hf_tokenizer,
+                multilingual,
+                task="transcribe",
+                language=self.language if multilingual else "en",
+            )
+        return self._tokenizer_cache
+
+    @staticmethod
+    def _suppress_tokens(tokenizer: Any) -> tuple[int, ...]:
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        return tuple(get_suppressed_tokens(tokenizer, [-1]) or ())
+
+    def _transcript(self, segments: list[Any], audio: AudioChunk) -> Transcript:
+        """The filtered text and its confidence (phantom phrases, no speech, loops)."""
+        opts = self.options
         kept = [s for s in segments if self._keep(s)]
         text = " ".join(s.text.strip() for s in kept).strip()
         looped, text = text, collapse_loops(text, opts.max_repeats)
