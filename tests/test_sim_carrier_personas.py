@@ -490,3 +490,44 @@ def test_a_listening_persona_waits_for_the_whole_prompt() -> None:
 def test_listening_personas_cannot_barge_in_by_count() -> None:
     with pytest.raises(pydantic.ValidationError, match="cannot use interrupt_after_ms"):
         human(lines=[{"when": "x", "say": "Yes."}, {"say": "No.", "interrupt_after_ms": 500}])
+
+
+def test_a_counting_persona_answers_a_read_back_without_losing_its_place() -> None:
+    persona = human(
+        hello=None,
+        lines=[
+            {"say": "Yes.", "interrupt_after_ms": 400},
+            {"say": "About fifteen thousand."},
+            {"say": "Within a month."},
+        ],
+        confirm={"when": ["is that right"], "say": "That's right."},
+    )
+    assert not persona.listens and "That's right." in persona.texts()
+    ear = ScriptedEar(  # the first prompt is answered by a barge-in: never transcribed
+        "What budget do you have in mind?",
+        "Fifteen thousand dollars, is that right?",
+        "Fifteen thousand dollars, is that right?",  # asked again: confirmed again
+        "And when would you like it installed?",
+    )
+    speech = {
+        text: voice_pcm(300)
+        for text in ("Yes.", "About fifteen thousand.", "That's right.", "Within a month.")
+    }
+    sim = Simulation(persona, speech, listen=ear)
+    for _ in range(5):
+        sim.run(1000, ROBOT_FRAME)
+        sim.run(2000)
+    said = [(line.turn, line.text) for line in sim.conversation.spoken]
+    assert said == [
+        (1, "Yes."),  # the first line, barging in as scripted
+        (2, "About fifteen thousand."),
+        (3, "That's right."),
+        (4, "That's right."),
+        (5, "Within a month."),  # the third line: the read-backs took no turn of the lines
+    ]
+    assert len(ear.audio) == 4
+
+
+def test_a_confirm_answer_needs_when_phrases() -> None:
+    with pytest.raises(pydantic.ValidationError, match="'confirm' needs 'when'"):
+        human(lines=[{"say": "Yes."}], confirm={"say": "Yes."})

@@ -231,6 +231,11 @@ class Persona(_Strict):
     #: Say the hello again after this much dead air before the robot's first word (twice at most).
     hello_repeat_ms: int | None = Field(None, ge=500, le=30_000)
     lines: tuple[PersonaLine, ...] = ()
+    #: The answer to a robot question that checks what it heard ("Twenty thousand dollars, is
+    #: that right?"), said to any prompt with one of its ``when`` phrases, as often as asked,
+    #: without taking a turn of ``lines``: such a persona transcribes every prompt. A barge-in
+    #: line (``interrupt_after_ms``) is chosen by count when its prompt starts, before then.
+    confirm: PersonaLine | None = None
     noise: Noise | None = None
     voicemail: VoicemailSetup | None = None
     #: Early-media announcement before a failure (invalid_number has a default).
@@ -276,6 +281,8 @@ class Persona(_Strict):
             raise ValueError(f"'lines' only apply to kind human, not {self.kind}")
         if (self.final_status or self.q850_cause) and self.kind in ANSWERING_KINDS:
             raise ValueError(f"final_status/q850_cause do not apply to kind {self.kind}")
+        if self.confirm is not None and (not self.confirm.when or self.kind != PersonaKind.HUMAN):
+            raise ValueError("'confirm' needs 'when' phrases and applies to kind human only")
         if self.listens and any(line.interrupt_after_ms is not None for line in self.lines):
             raise ValueError(
                 "'lines' of a listening persona (with 'when') cannot use interrupt_after_ms: "
@@ -297,6 +304,8 @@ class Persona(_Strict):
         """Every text this persona may speak (to synthesize ahead of time)."""
         out = [self.hello] if self.hello and self.kind == PersonaKind.HUMAN else []
         out += [line.say for line in self.lines if line.say.strip()]
+        if self.confirm is not None and self.confirm.say.strip():
+            out.append(self.confirm.say)
         if self.voicemail:
             out.append(self.voicemail.greeting)
         if self.announcement:

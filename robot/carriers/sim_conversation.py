@@ -16,6 +16,9 @@ keeps the turn-taking rules testable on their own:
   audio is transcribed when it ends and the line is chosen by what the robot said
   (:meth:`PersonaConversation.choose_line`), so a re-prompt gets an answer again and a
   question asked out of the expected order gets the right one;
+- a persona with ``confirm`` transcribes every prompt too: a prompt with one of its ``when``
+  phrases (the robot checking what it heard: "..., is that right?") gets the ``confirm`` line
+  and takes no turn of ``lines``, so counting goes on where it was;
 - a voicemail plays its greeting, then the beep, then records until ``record_max_ms``;
 - a human hangs up after ``patience_ms`` with nobody saying anything.
 """
@@ -119,6 +122,10 @@ class PersonaConversation:
         self.persona = persona
         self._listen = listen or transcribe_robot_prompt
         self._listens = persona.listens
+        #: Hears every prompt: to choose lines (``when``) or to notice a confirmation question.
+        self._hears = persona.listens or persona.confirm is not None
+        #: Prompts answered with ``persona.confirm``: they take no turn of ``lines``.
+        self._confirmations = 0
         #: Robot audio of the prompt being heard (listening personas only).
         self._prompt_pcm = bytearray()
         #: (turn, prompt end ms, transcription) while a listening persona works out a prompt.
@@ -185,7 +192,7 @@ class PersonaConversation:
                 barge_in.talkover_ms += FRAME_MS
             elif barge_in.robot_stopped_ms is not None and barge_in.end_ms is None:
                 barge_in.after_stop_ms += FRAME_MS
-        if self._listens and frame and prompt is not None and (prompt.end_ms is None or is_speech):
+        if self._hears and frame and prompt is not None and (prompt.end_ms is None or is_speech):
             self._prompt_pcm += frame
         if prompt is not None and prompt.end_ms is None:
             if is_speech:
@@ -216,8 +223,8 @@ class PersonaConversation:
             self._schedule_line(turn, call_ms + line.interrupt_after_ms, barge_in=True)
 
     def _prompt_ended(self, turn: int, end_ms: float, call_ms: float) -> None:
-        if self._listens:
-            if self.persona.kind == PersonaKind.HUMAN:
+        if self._hears:
+            if self.persona.kind == PersonaKind.HUMAN and turn not in self._scheduled_turns:
                 self._listening = (turn, end_ms, self._listen(bytes(self._prompt_pcm)))
             return
         line = self._line(turn)
@@ -236,25 +243,34 @@ class PersonaConversation:
             log.warning("persona %s could not hear the robot: %s", self.persona.name, e)
             text = ""
         self.heard[turn] = text
+        confirm = self.persona.confirm
+        if confirm is not None and _mentions(text, confirm.when):
+            self._confirmations += 1
+            self._answer(turn, confirm, max(call_ms, end_ms + confirm.think_ms))
+            return
+        if not self._listens:  # counts prompts: the line of this turn
+            line = self._line(turn)
+            if line is not None:
+                self._schedule_line(turn, max(call_ms, end_ms + line.think_ms), barge_in=False)
+            return
         index = self.choose_line(text)
         if index is None:
             log.debug("persona %s: nothing to say to %r", self.persona.name, text)
             return
         self._said.add(index)
         line = self.persona.lines[index]
+        self._answer(turn, line, max(call_ms, end_ms + line.think_ms))
+
+    def _answer(self, turn: int, line: PersonaLine, start_ms: float) -> None:
         self._scheduled_turns.add(turn)
-        start_ms = max(call_ms, end_ms + line.think_ms)
         self._pending.append(
             _Utterance(start_ms, turn, line.say, line.dtmf or "", line.hangup_after, False)
         )
 
     def choose_line(self, prompt_text: str) -> int | None:
         """Index of the line answering a prompt that said ``prompt_text`` (listening)."""
-        heard = _plain_words(prompt_text)
         lines = self.persona.lines
-        matching = [
-            i for i, line in enumerate(lines) if any(_plain_words(w) in heard for w in line.when)
-        ]
+        matching = [i for i, line in enumerate(lines) if _mentions(prompt_text, line.when)]
         fresh = [i for i in matching if i not in self._said]
         if fresh:
             return fresh[0]
@@ -264,15 +280,17 @@ class PersonaConversation:
         return plain[0] if plain else None
 
     def _line(self, turn: int) -> PersonaLine | None:
+        """The line answering prompt ``turn`` by count (confirmation questions skipped)."""
         lines = self.persona.lines
-        if self.persona.kind != PersonaKind.HUMAN or not 1 <= turn <= len(lines):
+        index = turn - self._confirmations
+        if self.persona.kind != PersonaKind.HUMAN or not 1 <= index <= len(lines):
             return None
-        return lines[turn - 1]
+        return lines[index - 1]
 
     def _schedule_line(self, turn: int, start_ms: float, *, barge_in: bool) -> None:
-        if turn in self._scheduled_turns:
+        line = self._line(turn)
+        if turn in self._scheduled_turns or line is None:
             return
-        line = self.persona.lines[turn - 1]
         self._scheduled_turns.add(turn)
         self._pending.append(
             _Utterance(start_ms, turn, line.say, line.dtmf or "", line.hangup_after, barge_in)
@@ -358,6 +376,12 @@ class PersonaConversation:
         vm = self.persona.voicemail
         if utterance.is_beep and vm is not None:
             self._hangup_at_ms = end_ms + vm.record_max_ms
+
+
+def _mentions(text: str, phrases: tuple[str, ...]) -> bool:
+    """Whether ``text`` holds one of ``phrases`` as whole words (any case, no punctuation)."""
+    heard = _plain_words(text)
+    return any(_plain_words(phrase) in heard for phrase in phrases)
 
 
 def _plain_words(text: str) -> str:
