@@ -531,3 +531,29 @@ def test_a_counting_persona_answers_a_read_back_without_losing_its_place() -> No
 def test_a_confirm_answer_needs_when_phrases() -> None:
     with pytest.raises(pydantic.ValidationError, match="'confirm' needs 'when'"):
         human(lines=[{"say": "Yes."}], confirm={"say": "Yes."})
+
+
+def test_a_counting_persona_asked_again_says_its_last_line_again() -> None:
+    persona = human(
+        hello=None,
+        lines=[{"say": "Yes."}, {"say": "Within a month."}, {"say": "Connect me."}],
+        repeat_when=["sorry"],
+    )
+    ear = ScriptedEar(
+        "Am I speaking with John?",
+        "When would you like it installed?",
+        "Sorry, would that be within a month or later?",  # the answer was not understood
+        "Shall I connect you?",
+    )
+    speech = {text: voice_pcm(300) for text in ("Yes.", "Within a month.", "Connect me.")}
+    sim = Simulation(persona, speech, listen=ear)
+    for _ in range(4):
+        sim.run(1000, ROBOT_FRAME)
+        sim.run(2000)
+    said = [(line.turn, line.text) for line in sim.conversation.spoken]
+    assert said == [(1, "Yes."), (2, "Within a month."), (3, "Within a month."), (4, "Connect me.")]
+
+
+def test_repeat_when_is_for_personas_that_count_prompts() -> None:
+    with pytest.raises(pydantic.ValidationError, match="'repeat_when' applies"):
+        human(lines=[{"when": "x", "say": "Yes."}], repeat_when=["sorry"])

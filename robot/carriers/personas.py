@@ -236,6 +236,10 @@ class Persona(_Strict):
     #: without taking a turn of ``lines``: such a persona transcribes every prompt. A barge-in
     #: line (``interrupt_after_ms``) is chosen by count when its prompt starts, before then.
     confirm: PersonaLine | None = None
+    #: Phrases of a robot prompt that asks again ("Sorry, I didn't catch that."): a persona
+    #: that counts prompts says its last line again, without using up a line (it transcribes
+    #: every prompt, like one with ``confirm``).
+    repeat_when: tuple[str, ...] = ()
     noise: Noise | None = None
     voicemail: VoicemailSetup | None = None
     #: Early-media announcement before a failure (invalid_number has a default).
@@ -283,6 +287,8 @@ class Persona(_Strict):
             raise ValueError(f"final_status/q850_cause do not apply to kind {self.kind}")
         if self.confirm is not None and (not self.confirm.when or self.kind != PersonaKind.HUMAN):
             raise ValueError("'confirm' needs 'when' phrases and applies to kind human only")
+        if self.repeat_when and (self.listens or self.kind != PersonaKind.HUMAN):
+            raise ValueError("'repeat_when' applies to a human persona that counts prompts")
         if self.listens and any(line.interrupt_after_ms is not None for line in self.lines):
             raise ValueError(
                 "'lines' of a listening persona (with 'when') cannot use interrupt_after_ms: "

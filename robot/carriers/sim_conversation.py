@@ -16,9 +16,11 @@ keeps the turn-taking rules testable on their own:
   audio is transcribed when it ends and the line is chosen by what the robot said
   (:meth:`PersonaConversation.choose_line`), so a re-prompt gets an answer again and a
   question asked out of the expected order gets the right one;
-- a persona with ``confirm`` transcribes every prompt too: a prompt with one of its ``when``
-  phrases (the robot checking what it heard: "..., is that right?") gets the ``confirm`` line
-  and takes no turn of ``lines``, so counting goes on where it was;
+- a persona with ``confirm`` or ``repeat_when`` transcribes every prompt too: a prompt with
+  one of the ``confirm`` line's ``when`` phrases (the robot checking what it heard: "..., is
+  that right?") gets that line, and one with a ``repeat_when`` phrase ("Sorry, I didn't catch
+  that.") gets the last line again; neither takes a turn of ``lines``, so counting goes on
+  where it was;
 - a voicemail plays its greeting, then the beep, then records until ``record_max_ms``;
 - a human hangs up after ``patience_ms`` with nobody saying anything.
 """
@@ -123,9 +125,12 @@ class PersonaConversation:
         self._listen = listen or transcribe_robot_prompt
         self._listens = persona.listens
         #: Hears every prompt: to choose lines (``when``) or to notice a confirmation question.
-        self._hears = persona.listens or persona.confirm is not None
-        #: Prompts answered with ``persona.confirm``: they take no turn of ``lines``.
-        self._confirmations = 0
+        self._hears = persona.listens or persona.confirm is not None or bool(persona.repeat_when)
+        #: Prompts answered with ``persona.confirm`` or by saying the last line again: they
+        #: take no turn of ``lines``.
+        self._extra_prompts = 0
+        #: The last line said by count (what a persona says again when asked again).
+        self._last_line: PersonaLine | None = None
         #: Robot audio of the prompt being heard (listening personas only).
         self._prompt_pcm = bytearray()
         #: (turn, prompt end ms, transcription) while a listening persona works out a prompt.
@@ -244,9 +249,11 @@ class PersonaConversation:
             text = ""
         self.heard[turn] = text
         confirm = self.persona.confirm
-        if confirm is not None and _mentions(text, confirm.when):
-            self._confirmations += 1
-            self._answer(turn, confirm, max(call_ms, end_ms + confirm.think_ms))
+        again = self._last_line if _mentions(text, self.persona.repeat_when) else None
+        extra = confirm if confirm is not None and _mentions(text, confirm.when) else again
+        if extra is not None:
+            self._extra_prompts += 1
+            self._answer(turn, extra, max(call_ms, end_ms + extra.think_ms))
             return
         if not self._listens:  # counts prompts: the line of this turn
             line = self._line(turn)
@@ -282,7 +289,7 @@ class PersonaConversation:
     def _line(self, turn: int) -> PersonaLine | None:
         """The line answering prompt ``turn`` by count (confirmation questions skipped)."""
         lines = self.persona.lines
-        index = turn - self._confirmations
+        index = turn - self._extra_prompts
         if self.persona.kind != PersonaKind.HUMAN or not 1 <= index <= len(lines):
             return None
         return lines[index - 1]
@@ -291,6 +298,7 @@ class PersonaConversation:
         line = self._line(turn)
         if turn in self._scheduled_turns or line is None:
             return
+        self._last_line = line
         self._scheduled_turns.add(turn)
         self._pending.append(
             _Utterance(start_ms, turn, line.say, line.dtmf or "", line.hangup_after, barge_in)
