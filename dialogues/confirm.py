@@ -6,7 +6,9 @@ value heard with low confidence is read back before it is stored (:mod:`dialogue
 
 *Unsure* (:func:`doubts`) is any of: the recognizer's confidence below
 ``settings.unsure.asr_below``, the top intent beating the runner-up by less than
-``margin_below``, or more than ``oov_above`` of the words unknown to the classifier.
+``margin_below``, more than ``oov_above`` of the words unknown to the classifier, or a
+recognized utterance of fewer than ``words_below`` words taken for a call-ending intent (a
+fragment: "was calling." is what remained of "Wait, who is calling?").
 
 The answer to either question is read by :func:`read_answer`: the same intent again or a yes
 confirms; a no takes it back; anything else is a new utterance, handled as usual
@@ -23,7 +25,14 @@ from typing import Any, Literal
 
 from dialogues.nlu import FALLBACK_INTENT, NluResult
 from dialogues.readback import corrected, needs_read_back, read_back_prompt, spoken, value_words
-from dialogues.schema import ScriptSettings, SlotDef, State, Transition, UnsureLimits
+from dialogues.schema import (
+    CALL_ENDING_INTENTS,
+    ScriptSettings,
+    SlotDef,
+    State,
+    Transition,
+    UnsureLimits,
+)
 from dialogues.slots import extract_yes_no
 from dialogues.templates import confirm_intents, confirm_prompt
 from dialogues.text import normalize
@@ -165,6 +174,10 @@ def doubts(
             reasons.append(f"margin {top - runner_up:.2f} < {limits.margin_below:g}")
     if unknown_share is not None and unknown_share > limits.oov_above:
         reasons.append(f"unknown words {unknown_share:.0%} > {limits.oov_above:.0%}")
+    words = len(nlu.text.split()) if nlu is not None else 0
+    ending = nlu is not None and nlu.intent in CALL_ENDING_INTENTS  # a bare "no" is an answer
+    if asr_confidence is not None and ending and 0 < words < limits.words_below:
+        reasons.append(f"{words} word{'s' if words > 1 else ''} < {limits.words_below}")
     return tuple(reasons)
 
 

@@ -71,6 +71,10 @@ class UnsureLimits(_Strict):
     margin_below: float = Field(default=0.2, ge=0.0, le=1.0)
     #: Share of words the classifier never saw in training above this.
     oov_above: float = Field(default=0.5, ge=0.0, le=1.0)
+    #: A recognized utterance (not typed text) of fewer words than this, taken for a
+    #: call-ending intent: little evidence, and often the end of a longer sentence the
+    #: endpointer cut (0, the default: off).
+    words_below: int = Field(default=0, ge=0, le=20)
 
 
 class ScriptSettings(_Strict):

@@ -183,6 +183,18 @@ def test_a_narrow_margin_between_intents_is_unsure_even_for_typed_text() -> None
     assert m.transcript[-2].text == "(confirming intent not_interested: margin 0.10 < 0.2)"
 
 
+def test_a_recognized_fragment_taken_for_a_call_ending_intent_is_unsure() -> None:
+    limits = UnsureLimits(words_below=3)
+    fragment = NluResult("was calling.", "do_not_call", 0.98, ranking=(("do_not_call", 0.98),))
+    assert doubts(fragment, 0.9, limits) == ("2 words < 3",)
+    assert doubts(fragment, None, limits) == ()  # typed text is sure
+    assert doubts(fragment, 0.9, UnsureLimits()) == ()  # off unless the script sets it
+    whole = NluResult("stop calling me now", "do_not_call", 0.98, ranking=(("do_not_call", 0.98),))
+    assert doubts(whole, 0.9, limits) == ()
+    no = NluResult("no", "deny", 0.99, ranking=(("deny", 0.99),))
+    assert doubts(no, 0.9, limits) == ()  # a bare no is a whole answer
+
+
 def test_mostly_unknown_words_are_unsure() -> None:
     assert doubts(None, None, UnsureLimits(), unknown_share=0.75) == ("unknown words 75% > 50%",)
     assert doubts(None, None, UnsureLimits(), unknown_share=0.5) == ()
