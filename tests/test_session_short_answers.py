@@ -193,6 +193,9 @@ lines:
   - say: >-
       You know what, I have changed my mind about all of this, please stop calling me and
       take my number off your list.
+# Like the bundled personas: a read-back gets a yes, a question asked again the same answer.
+confirm: {when: [is that right], say: "Yes."}
+repeat_when: [sorry, ballpark, another way]
 """
 
 
