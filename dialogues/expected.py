@@ -180,11 +180,16 @@ def _expected_answers(loaded: LoadedScript, state_name: str) -> ExpectedAnswers:
 
 def _confirmation_answers(loaded: LoadedScript, confirming: str) -> ExpectedAnswers:
     """A yes/no question about what was heard: yes and no words, the examples of ``affirm``
-    and ``deny``, and, for an intent, its own short examples (said again, they confirm it).
+    and ``deny``, for an intent its own short examples (said again, they confirm it), and the
+    short examples of the intents that may cut any question short (``interrupt_intents``).
     A correction ("no, fifteen") is longer or off the list: the general recognizer hears it."""
     groups = [list(YES_NO_PHRASES), _examples(loaded, "affirm"), _examples(loaded, "deny")]
     kind, _, name = confirming.partition(" ")
     if kind == "intent" and name:
         groups.append(_examples(loaded, name))
-    phrases = tuple(dict.fromkeys(p for group in groups for p in group))[:MAX_GRAMMAR_PHRASES]
-    return ExpectedAnswers(phrases=phrases, hints=_bounded_hints(groups))
+    phrases = [p for group in groups for p in group]
+    for intent in loaded.script.settings.interrupt_intents:  # "stop calling me" still heard
+        if intent in loaded.script.global_.on:
+            phrases += _examples(loaded, intent, MAX_GLOBAL_EXAMPLES)
+    unique = tuple(dict.fromkeys(phrases))[:MAX_GRAMMAR_PHRASES]
+    return ExpectedAnswers(phrases=unique, hints=_bounded_hints(groups))
