@@ -20,6 +20,7 @@ from robot.carriers.personas import Persona, load_personas
 from robot.carriers.sim import SimCall, SimCarrier
 from robot.carriers.sim_audio import frame_rms, persona_speech
 from robot.carriers.sim_driver import RobotDriver, message_sequence, wait_until
+from robot.speech.evaluation import word_error_rate
 from voicemail.signalling import ANSWERED, classify_signalling
 from voicemail.tones import ToneTracker, is_sit_sequence
 
@@ -99,8 +100,11 @@ async def test_invalid_number_plays_sit_tones_then_the_announcement(
     tracker = ToneTracker()
     segments = tracker.process(audio) + tracker.flush()
     assert is_sit_sequence(segments[:3])
-    text = whisper.transcribe(AudioChunk(audio.pcm[2 * 8000 * 1 :])).text.lower()
-    assert "not in service" in text
+    text = whisper.transcribe(AudioChunk(audio.pcm[2 * 8000 * 1 :])).text
+    # The announcement, not silence or noise. A word or two may be misheard ("does not
+    # insert" for "is not in service"): that depends on the CPU, not on the network.
+    said = bundled["invalid_number"].announcement or ""
+    assert word_error_rate([(said, text)]) < 0.4, text
     await carrier.close()
 
 
