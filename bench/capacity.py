@@ -2,7 +2,10 @@
 
 Real engines (Piper, Whisper, pocketsphinx, Silero VAD, the dialogue manager) talk with the
 simulated network's human personas, whose lines are synthesized before measuring (on a real
-network the callee's voice costs the robot's machine nothing). Each level L runs
+network the callee's voice costs the robot's machine nothing). The personas know what the
+robot said from the sentences its voice synthesized (``robot.carriers.sim_ears``), so their
+ears cost nothing either; a prompt they could not place is transcribed, and counted
+(``callee_prompts_transcribed``). Each level L runs
 ``--calls-per-persona`` calls (at least two) to every human persona, L at a time: a new call
 starts as soon as one ends. Per level:
 
@@ -44,10 +47,12 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 
 from dialogues.loader import LoadedScript, load_script  # noqa: E402
 from robot.carriers.sim import SimCarrier  # noqa: E402
+from robot.carriers.sim_ears import PromptIndex  # noqa: E402
 from robot.config import Settings  # noqa: E402
 from robot.engine import CallEngine  # noqa: E402
 from robot.load import available_cores, percentile, process_cpu_s  # noqa: E402
-from robot.session import CallReport  # noqa: E402
+from robot.session import CallReport, SessionEngines  # noqa: E402
+from robot.session_metrics import SessionObserver  # noqa: E402
 
 SCRIPT = Path(__file__).resolve().parents[1] / "dialogues" / "scripts" / "lead_qualification.yaml"
 #: Human personas and the disposition each one is scripted to reach.
@@ -152,6 +157,34 @@ def quality(
     return result
 
 
+class BenchEngine(CallEngine):
+    """The engine, with its voice noting every sentence so that the simulated callees know
+    what it said without transcribing it: their ears must not cost the robot's CPU."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.prompts = PromptIndex()
+
+    def session_engines(
+        self, loaded: LoadedScript, observer: SessionObserver | None = None
+    ) -> SessionEngines:
+        engines = super().session_engines(loaded, observer)
+        engines.tts = self.prompts.voice(engines.tts)
+        return engines
+
+    def carrier(self) -> SimCarrier:
+        return SimCarrier(listen=self.prompts.listen)
+
+    def callee_ears(self) -> dict[str, int]:
+        """How the callees understood prompts since the last call of this."""
+        heard = {
+            "callee_prompts_known": self.prompts.by_text,
+            "callee_prompts_transcribed": self.prompts.transcribed,
+        }
+        self.prompts.by_text = self.prompts.transcribed = 0
+        return heard
+
+
 class Measured:
     """Late frames, CPU and wall time over a block of calls."""
 
@@ -171,10 +204,10 @@ class Measured:
 
 
 async def level(
-    engine: CallEngine, loaded: LoadedScript, at_once: int, numbers: list[str]
+    engine: BenchEngine, loaded: LoadedScript, at_once: int, numbers: list[str]
 ) -> dict[str, Any]:
     """``numbers`` called ``at_once`` at a time, straight through the engine (no admission)."""
-    carrier = SimCarrier()
+    carrier = engine.carrier()
     queue = list(numbers)
     reports: list[tuple[str, CallReport]] = []
 
@@ -190,10 +223,11 @@ async def level(
     return {
         "calls_at_once": at_once,
         **quality(reports, measured.lateness, measured.cpu, measured.wall),
+        **engine.callee_ears(),
     }
 
 
-async def admission_run(engine: CallEngine, data_dir: Path, numbers: list[str]) -> dict[str, Any]:
+async def admission_run(engine: BenchEngine, data_dir: Path, numbers: list[str]) -> dict[str, Any]:
     """All ``numbers`` due at once through the dialler, with the engine's admission control."""
     from models.campaign import CampaignCreate
     from models.db import make_engine, upgrade
@@ -249,7 +283,7 @@ async def admission_run(engine: CallEngine, data_dir: Path, numbers: list[str]) 
         import_rows(db, campaign.id, rows_from_records(records))
         change_status(db, campaign.id, "start")
 
-    carrier = SimCarrier()
+    carrier = engine.carrier()
     runner = EngineCallRunner(db, carrier, engine, recording_dir=data_dir / "recordings")
     loaded = runner.script(script_id, 1)
     engine.warm(loaded, calls=len(numbers))
@@ -271,6 +305,7 @@ async def admission_run(engine: CallEngine, data_dir: Path, numbers: list[str]) 
         "limit_at_end": load.limit,
         "limit_cuts": load.cuts,
         **quality(reports, measured.lateness, measured.cpu, measured.wall),
+        **engine.callee_ears(),
     }
 
 
@@ -293,7 +328,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     loaded = load_script(SCRIPT)
     out: dict[str, Any] = {"bench": "capacity", **cpu_info()}
     with tempfile.TemporaryDirectory() as tmp:
-        engine = CallEngine(settings=Settings(data_dir=Path(tmp)))
+        engine = BenchEngine(settings=Settings(data_dir=Path(tmp)))
         prerender_personas()
         if args.admission:
             numbers = call_numbers(args.personas, -(-args.offered // args.personas))

@@ -46,6 +46,7 @@ from robot.carriers.personas import ANSWERING_KINDS, Persona, PersonaKind, load_
 from robot.carriers.sim_audio import FRAME_BYTES, SILENCE_FRAME, noise_bed, persona_speech
 from robot.carriers.sim_conversation import (
     BargeIn,
+    Listener,
     PersonaConversation,
     RobotPrompt,
     SpokenLine,
@@ -87,8 +88,10 @@ class SimCall:
         ring_timeout_ms: float,
         prompt_end_silence_ms: float,
         seed: int,
+        listen: Listener | None = None,
     ) -> None:
         self.call_id = uuid.uuid4().hex
+        self._listen = listen
         self.number = number
         self.persona = persona
         self.signalling = Signalling()
@@ -318,6 +321,7 @@ class SimCall:
             answered_ms=self._now_ms(),
             prompt_end_silence_ms=self.prompt_end_silence_ms,
             on_dtmf=lambda digit: self._emit("dtmf", digit=digit),
+            listen=self._listen,
         )
         return True
 
@@ -399,6 +403,7 @@ class SimCarrier:
 
     ``personas``: who answers which number (default: the bundled personas, or those in
     ``persona_dirs``). ``speed``: 1.0 = real time; 2.0 runs calls twice as fast (tests).
+    ``listen``: how callees understand prompts (default: they transcribe them; ``sim_ears``).
     """
 
     def __init__(
@@ -409,6 +414,7 @@ class SimCarrier:
         speed: float = 1.0,
         prompt_end_silence_ms: float = DEFAULT_PROMPT_END_SILENCE_MS,
         seed: int = 0,
+        listen: Listener | None = None,
     ) -> None:
         if not speed > 0:
             raise ConfigError(f"sim carrier speed must be positive, got {speed}")
@@ -419,6 +425,8 @@ class SimCarrier:
         self.speed = speed
         self.prompt_end_silence_ms = prompt_end_silence_ms
         self._seed = seed
+        #: How callees understand prompts (default: they transcribe them; see ``sim_ears``).
+        self.listen = listen
         #: Calls still up, then the most recent ended ones (for inspection after the fact).
         self.calls: list[SimCall] = []
         self._dialled = 0
@@ -446,6 +454,7 @@ class SimCarrier:
             ring_timeout_ms=ring_timeout_s * 1000.0,
             prompt_end_silence_ms=self.prompt_end_silence_ms,
             seed=self._seed + self._dialled,
+            listen=self.listen,
         )
         self._dialled += 1
         ended = [c for c in self.calls if c.state == CallState.ENDED]

@@ -45,6 +45,9 @@ from robot.carriers.sim_audio import (
 
 log = logging.getLogger(__name__)
 
+#: How a callee understands a prompt: its 8 kHz PCM in, the text it understood (later) out.
+Listener = Callable[[bytes], Future[str]]
+
 #: Robot frames above this RMS (of 32768) count as robot speech (Piper pauses sit near 0).
 ROBOT_SPEECH_RMS = 30.0
 #: Pause between the end of a ``hangup_after`` line and the BYE (ms).
@@ -119,7 +122,7 @@ class PersonaConversation:
         answered_ms: float,
         prompt_end_silence_ms: float = 1000.0,
         on_dtmf: Callable[[str], None] = lambda digit: None,
-        listen: Callable[[bytes], Future[str]] | None = None,
+        listen: Listener | None = None,
     ) -> None:
         self.persona = persona
         self._listen = listen or transcribe_robot_prompt
