@@ -32,15 +32,10 @@ from dialogues.loader import load_script  # noqa: E402
 from robot.carriers.sim import SimCarrier  # noqa: E402
 from robot.config import Settings  # noqa: E402
 from robot.engine import CallEngine  # noqa: E402
+from robot.load import percentile  # noqa: E402
 
 SCRIPT = Path(__file__).resolve().parents[1] / "dialogues" / "scripts" / "lead_qualification.yaml"
 HUMANS = ["+12025550101", "+12025550102", "+12025550106", "+12025550108", "+12025550103"]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
 
 
 async def run(calls: int, concurrency: int) -> dict[str, object]:
@@ -82,12 +77,12 @@ async def run(calls: int, concurrency: int) -> dict[str, object]:
             "concurrency": concurrency,
             "turns": len(latencies),
             "p50_ms": round(statistics.median(latencies), 1),
-            "p95_ms": round(percentile(latencies, 0.95), 1),
+            "p95_ms": round(percentile(latencies, 95) or 0.0, 1),
             "max_ms": round(max(latencies), 1),
             "stages_ms": {
                 stage: {
                     "p50": round(statistics.median(values), 1),
-                    "p95": round(percentile(values, 0.95), 1),
+                    "p95": round(percentile(values, 95) or 0.0, 1),
                 }
                 for stage, values in sorted(stages.items())
                 if stage != "total"
