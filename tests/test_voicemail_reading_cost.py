@@ -51,8 +51,12 @@ def test_tiny_en_reads_a_real_greeting_as_a_machine(read_every_ms: float) -> Non
 
 
 def test_reading_every_800_ms_reads_less_than_every_400_ms() -> None:
-    """Read counts, not time: the same greeting, read on a longer stride, needs fewer reads."""
-    audio = read_wav(SOUNDS / "en" / "vm-intro.wav", 8000)
+    """Read counts, not time: the same greeting, read on a longer stride, needs fewer reads.
+
+    The greeting holds no voicemail phrase ("Welcome to the directory. Please enter the
+    first three letters..."), so no read can end the reading early, whatever Whisper makes
+    of its first words: the reads go on until the cadence decides."""
+    audio = read_wav(SOUNDS / "en" / "dir-intro.wav", 8000)
     reads = {}
     for every in (400.0, 800.0):
         detector = VoicemailDetector(
@@ -61,4 +65,4 @@ def test_reading_every_800_ms_reads_less_than_every_400_ms() -> None:
         detect_with(detector, audio)
         assert detector.reader is not None
         reads[every] = detector.reader.reads
-    assert 1 <= reads[800.0] < reads[400.0], reads
+    assert 2 <= reads[800.0] < reads[400.0], reads
