@@ -51,8 +51,7 @@ from robot.carriers.sim_ears import PromptIndex  # noqa: E402
 from robot.config import Settings  # noqa: E402
 from robot.engine import CallEngine  # noqa: E402
 from robot.load import available_cores, percentile, process_cpu_s  # noqa: E402
-from robot.session import CallReport, SessionEngines  # noqa: E402
-from robot.session_metrics import SessionObserver  # noqa: E402
+from robot.session import CallReport  # noqa: E402
 
 SCRIPT = Path(__file__).resolve().parents[1] / "dialogues" / "scripts" / "lead_qualification.yaml"
 #: Human personas and the disposition each one is scripted to reach.
@@ -139,7 +138,7 @@ def quality(
         "wrong_dispositions": len(wrong),
         "cut_short": len(short),
         "cut_short_hung_up_by_callee": sum(
-            1 for r in short if r.signalling.get("hangup_by") == "callee"
+            1 for r in short if r.signalling.get("hangup_by") == "remote"
         ),
         "late_frames_pct": round(100.0 * late / max(1, len(lateness)), 2),
         "loop_lag_p99_ms": round(1000 * (percentile(lateness, 99) or 0.0), 1),
@@ -158,19 +157,12 @@ def quality(
 
 
 class BenchEngine(CallEngine):
-    """The engine, with its voice noting every sentence so that the simulated callees know
-    what it said without transcribing it: their ears must not cost the robot's CPU."""
+    """The engine, its voice noting every sentence so that the simulated callees know what
+    it said without transcribing it: their ears must not cost the robot's CPU."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.prompts = PromptIndex()
-
-    def session_engines(
-        self, loaded: LoadedScript, observer: SessionObserver | None = None
-    ) -> SessionEngines:
-        engines = super().session_engines(loaded, observer)
-        engines.tts = self.prompts.voice(engines.tts)
-        return engines
+        self.prompts = PromptIndex().attach(self)
 
     def carrier(self) -> SimCarrier:
         return SimCarrier(listen=self.prompts.listen)

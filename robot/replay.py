@@ -7,7 +7,10 @@ answer) plus its turn log ``<call_id>.json`` (see :func:`robot.session.write_tur
 recorded callee channel as 20 ms frames paced in real time (``speed`` 2.0 = twice as fast).
 Robot audio is consumed one frame per callee frame, like a real line, and kept in
 :attr:`ReplayCall.robot_audio`. DTMF is not in a recording, so none is ever sent. When the
-callee channel runs out the call ends as a remote hang-up.
+callee channel runs out the call ends as a remote hang-up, except when the robot ended the
+recorded call: then the line stays open, silent, for up to ``hold_ms`` of call time, so that a
+robot slower than the recorded one (a busy machine) still answers the last words and ends the
+call itself, as it did before.
 
 :func:`replay_call` runs one recorded call through a script and returns the comparison made by
 :mod:`robot.replay_compare`.
@@ -46,17 +49,28 @@ log = logging.getLogger(__name__)
 #: A turn log is a shallow object; anything deeper is not one (and must not crash the reader).
 TURN_LOG_MAX_DEPTH = 16
 _SILENT_FRAME = b"\x00\x00" * (TELEPHONY_RATE_HZ * FRAME_MS // 1000)
+#: How long the line stays open after the recording when the robot ended the recorded call
+#: (call ms): a late decode's deadline, the reply and the goodbye fit in it.
+HOLD_MS = 20000.0
 
 
 class ReplayCall:
     """A call whose callee is a recording (implements :class:`robot.carriers.base.Call`)."""
 
-    def __init__(self, callee: AudioChunk, *, speed: float = 1.0, call_id: str | None = None):
+    def __init__(
+        self,
+        callee: AudioChunk,
+        *,
+        speed: float = 1.0,
+        call_id: str | None = None,
+        hold_ms: float = 0.0,
+    ):
         if not speed > 0:
             raise CarrierError(f"replay speed must be positive, got {speed}")
         self.call_id = call_id or uuid.uuid4().hex
         self.signalling = Signalling()
         self.speed = speed
+        self.hold_ms = hold_ms
         self._frames = callee.resampled(TELEPHONY_RATE_HZ).frames(FRAME_MS) if callee.pcm else []
         self._state = CallState.DIALLING
         self._events: asyncio.Queue[CallEvent | None] = asyncio.Queue()
@@ -138,10 +152,13 @@ class ReplayCall:
             self._audio.put_nowait(None)
 
     async def _send_recording(self) -> bool:
-        """Send every callee frame in real time; False when the robot hung up first."""
+        """Send every callee frame in real time, then ``hold_ms`` of silence; False when the
+        robot hung up first."""
         period_s = FRAME_MS / 1000.0 / self.speed
         deadline = self._loop.time()
-        for index, frame in enumerate(self._frames):
+        silence = AudioChunk(_SILENT_FRAME, TELEPHONY_RATE_HZ)
+        held = [silence] * int(self.hold_ms // FRAME_MS)
+        for index, frame in enumerate([*self._frames, *held]):
             if self._hangup_requested.is_set():
                 return False
             robot = self._robot_frames.popleft() if self._robot_frames else _SILENT_FRAME
@@ -160,10 +177,18 @@ class ReplayCall:
 class ReplayCarrier:
     """Answers every dial with the same recorded callee (implements ``Carrier``)."""
 
-    def __init__(self, callee: AudioChunk, *, speed: float = 1.0, call_id: str | None = None):
+    def __init__(
+        self,
+        callee: AudioChunk,
+        *,
+        speed: float = 1.0,
+        call_id: str | None = None,
+        hold_ms: float = 0.0,
+    ):
         self.callee = callee
         self.speed = speed
         self.call_id = call_id
+        self.hold_ms = hold_ms
         self.calls: list[ReplayCall] = []
 
     async def dial(
@@ -174,7 +199,7 @@ class ReplayCarrier:
         ring_timeout_s: float = 30.0,
         variables: dict[str, str] | None = None,
     ) -> ReplayCall:
-        call = ReplayCall(self.callee, speed=self.speed, call_id=self.call_id)
+        call = ReplayCall(self.callee, speed=self.speed, call_id=self.call_id, hold_ms=self.hold_ms)
         self.calls.append(call)
         call.start()
         return call
@@ -203,6 +228,8 @@ class RecordedCall:
     answered_ms: float
     turns: list[dict[str, Any]]
     callee: AudioChunk
+    #: Who ended the recorded call: "local" (the robot), "remote" (the callee), or None.
+    hangup_by: str | None = None
 
 
 def load_recorded_call(wav_path: str | Path) -> RecordedCall:
@@ -247,6 +274,7 @@ def load_recorded_call(wav_path: str | Path) -> RecordedCall:
         answered_ms=float(answered_ms),
         turns=turns,
         callee=callee,
+        hangup_by=data.get("hangup_by") if data.get("hangup_by") in ("local", "remote") else None,
     )
 
 
@@ -274,7 +302,12 @@ async def replay_call(
     max_wer: float = DEFAULT_MAX_WER,
 ) -> ReplayResult:
     """Run the recorded callee through ``loaded`` and compare the new call with the old."""
-    carrier = ReplayCarrier(recorded.callee, speed=speed, call_id=f"{recorded.call_id}-replay")
+    carrier = ReplayCarrier(
+        recorded.callee,
+        speed=speed,
+        call_id=f"{recorded.call_id}-replay",
+        hold_ms=HOLD_MS if recorded.hangup_by == "local" else 0.0,
+    )
     try:
         report = await engine.call(
             carrier,

@@ -144,6 +144,7 @@ def write_turn_log(path: Path, report: CallReport, manager: DialogueManager) -> 
             "decision_ms": report.voicemail_decision_ms,
         },
         "answered_ms": report.answered_ms,
+        "hangup_by": report.signalling.get("hangup_by"),
         "turns": [turn.to_json() for turn in report.transcript],
     }
     path.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")

@@ -18,6 +18,7 @@ from models.campaign import CampaignCreate
 from models.lead import Lead
 from models.script import Script
 from robot.carriers.sim import SimCarrier
+from robot.carriers.sim_ears import PromptIndex
 from robot.config import Settings
 from robot.crm.outbox import OUTBOX
 from robot.dialler import (
@@ -75,7 +76,8 @@ def test_campaign_calls_leads_and_queues_crm_events(tmp_path: Path) -> None:
     change_status(db, campaign.id, "start")
 
     engine = CallEngine(settings=Settings(data_dir=tmp_path / "data"))
-    carrier = SimCarrier(speed=1.5)
+    prompts = PromptIndex().attach(engine)  # the callees know what the robot said
+    carrier = SimCarrier(speed=1.5, listen=prompts.listen)
     runner = EngineCallRunner(db, carrier, engine, recording_dir=tmp_path / "recordings")
     reports: list[CallReport] = []
     runner.on_report = lambda _number, report: reports.append(report)

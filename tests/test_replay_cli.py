@@ -59,6 +59,8 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     path = asyncio.run(place_call())
     assert path is not None
+    # The robot ended the call: a replay holds the line open for it (see robot.replay).
+    assert json.loads(Path(path).with_suffix(".json").read_text())["hangup_by"] == "local"
     return Path(path)
 
 

@@ -207,6 +207,23 @@ async def test_replay_call_ends_at_a_local_hangup() -> None:
     await carrier.close()
 
 
+async def test_after_a_robot_ended_recording_the_line_stays_open_for_the_robot() -> None:
+    """A robot slower than the recorded one still gets to answer the last words and end the
+    call itself; if it never does, the call ends remotely after the hold."""
+    callee = AudioChunk((np.arange(8000) % 100).astype("<i2").tobytes())  # 1 s
+    held = await ReplayCarrier(callee, speed=20.0, hold_ms=2000).dial("x")
+    frames = [frame async for frame in held.audio()]
+    assert len(frames) == 50 + 100 and held.signalling.hangup_by == "remote"
+    assert frames[-1].pcm == b"\x00\x00" * 160 and frames[-1].timestamp_ms == 149 * 20
+    slow_robot = await ReplayCarrier(callee, speed=20.0, hold_ms=60000).dial("x")
+    heard = 0
+    async for _ in slow_robot.audio():
+        heard += 1
+        if heard == 80:  # 0.6 s after the recording ran out, the robot hangs up
+            await slow_robot.hangup()
+    assert slow_robot.signalling.hangup_by == "local" and heard < 100
+
+
 def test_human_output_marks_differing_turns(capsys: pytest.CaptureFixture[str]) -> None:
     from robot.cli.replay import _print_result
 

@@ -17,6 +17,7 @@ from dialogues.loader import LoadedScript, load_script
 from robot.audio import AudioChunk, read_wav
 from robot.carriers.personas import parse_persona
 from robot.carriers.sim import SimCarrier
+from robot.carriers.sim_ears import PromptIndex
 from robot.config import Settings
 from robot.engine import CallEngine, DetectorPool
 from robot.session import SessionEngines
@@ -29,6 +30,7 @@ SCRIPTS = Path(__file__).resolve().parents[1] / "dialogues" / "scripts"
 SCRIPT = SCRIPTS / "lead_qualification.yaml"
 EN = ASTERISK_SOUNDS_DIR / "en"
 SPEED = 1.5
+PROMPTS = PromptIndex()
 
 
 @functools.cache
@@ -171,6 +173,7 @@ def heard() -> HeardLog:
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory, heard: HeardLog) -> LoggingEngine:
     engine = LoggingEngine(heard, settings=Settings(data_dir=tmp_path_factory.mktemp("engine")))
+    PROMPTS.attach(engine)  # the callees know what the robot said: no need to transcribe it
     engine.warm(loaded_script(), calls=2)
     return engine
 
@@ -204,7 +207,7 @@ async def test_short_answers_use_the_grammar_and_a_long_one_reaches_whisper(
     engine: LoggingEngine, heard: HeardLog, tmp_path: Path
 ) -> None:
     persona = parse_persona(SHORT_THEN_LONG, filename="short_then_long.yaml")
-    carrier = SimCarrier([persona], speed=SPEED)
+    carrier = SimCarrier([persona], speed=SPEED, listen=PROMPTS.listen)
     heard.entries.clear()
     try:
         report = await engine.call(

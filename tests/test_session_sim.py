@@ -20,6 +20,7 @@ from dialogues.loader import LoadedScript, load_script
 from robot.audio import AudioChunk
 from robot.carriers.personas import Persona, parse_persona
 from robot.carriers.sim import SimCall, SimCarrier
+from robot.carriers.sim_ears import PromptIndex
 from robot.config import Settings
 from robot.engine import CallEngine
 from robot.recording import read_recording
@@ -30,11 +31,16 @@ SPEED = 1.5
 
 pytestmark = pytest.mark.slow
 
+#: What the robot said, so that the simulated callees need not transcribe it: whether the
+#: robot understands them is under test here, not how well they hear.
+PROMPTS = PromptIndex()
+
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> CallEngine:
     settings = Settings(data_dir=tmp_path_factory.mktemp("engine"))
     engine = CallEngine(settings=settings)
+    PROMPTS.attach(engine)
     engine.warm(loaded_script())
     return engine
 
@@ -66,7 +72,7 @@ async def call_all(
     concurrency: int = 3,
     personas: list[Persona] | None = None,
 ) -> tuple[dict[str, CallReport], list[SimCall]]:
-    carrier = SimCarrier(personas, speed=SPEED)
+    carrier = SimCarrier(personas, speed=SPEED, listen=PROMPTS.listen)
     calls: list[SimCall] = []
     dial = carrier.dial
 
@@ -157,6 +163,8 @@ async def test_conversations_reach_the_right_disposition(
     later = reports["+12025550104"]
     assert later.callback_at is not None and later.callback_at.hour in (9, 10)
     assert reports["+12025550107"].do_not_call
+    # The callees knew the prompts they heard from what the robot's voice said.
+    assert PROMPTS.by_text > 0
 
 
 async def test_barge_in_stops_the_robot_and_recording_is_aligned(

@@ -81,6 +81,19 @@ class PromptIndex:
         """``tts`` with every sentence it gives out noted here."""
         return IndexedVoice(tts, self)
 
+    def attach(self, engine: Any) -> PromptIndex:
+        """Note what every call of ``engine`` (a ``robot.engine.CallEngine``) says, from now
+        on: its sessions get their voice through :meth:`voice`. Returns this index."""
+        build = engine.session_engines
+
+        def session_engines(*args: Any, **kwargs: Any) -> Any:
+            engines = build(*args, **kwargs)
+            engines.tts = self.voice(engines.tts)
+            return engines
+
+        engine.session_engines = session_engines
+        return self
+
 
 class IndexedVoice:
     """A synthesizer that notes what it says in a :class:`PromptIndex` (same interface)."""
