@@ -1,0 +1,6 @@
+"""Call control driven by the customer's CRM: actions, number routing and masking.
+
+- :mod:`robot.control.actions` — the action vocabulary (``say``, ``dial``, ``gather``...).
+- :mod:`robot.control.routing` — the signed routing request for an inbound call, with its
+  retry, ``fallback_url`` and default actions.
+"""
