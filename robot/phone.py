@@ -1,8 +1,10 @@
-"""Phone number and SIP URI shapes: a leaf with no imports from the rest of the project."""
+"""Phone numbers and SIP URIs: their shapes and E.164 normalisation (a leaf of the project)."""
 
 from __future__ import annotations
 
 import re
+
+from robot.errors import ValidationError
 
 #: ``+`` then 7 to 15 digits, the first not 0 (ITU-T E.164).
 E164_PATTERN = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -19,3 +21,19 @@ def is_e164(number: str) -> bool:
 
 def is_sip_uri(uri: str) -> bool:
     return len(uri) <= 256 and SIP_URI_PATTERN.match(uri) is not None
+
+
+def normalise_number(value: str, region: str, field: str = "number") -> str:
+    """E.164 form of a phone number, or ValidationError naming ``field``."""
+    import phonenumbers
+
+    region = region.upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValidationError(f"region: unknown region {region!r}")
+    try:
+        parsed = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException as e:
+        raise ValidationError(f"{field}: not a phone number ({e})") from e
+    if not phonenumbers.is_valid_number(parsed):
+        raise ValidationError(f"{field}: not a valid phone number")
+    return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
