@@ -30,6 +30,7 @@ from api.routes import (
     health,
     keys,
     leads,
+    masking,
     numbers,
     scripts,
     webhooks,
@@ -141,7 +142,19 @@ def create_app(
     app.add_middleware(BodySizeLimit)
     app.add_middleware(ShedOverLimit, guard=guard)
     app.add_middleware(SecurityHeaders)
-    routers = (health, scripts, campaigns, leads, dnc, calls, webhooks, keys, audit, numbers)
+    routers = (
+        health,
+        scripts,
+        campaigns,
+        leads,
+        dnc,
+        calls,
+        webhooks,
+        keys,
+        audit,
+        numbers,
+        masking,
+    )
     for module in routers:
         app.include_router(module.router)
     return app
