@@ -89,6 +89,10 @@ class InboundCall:
     #: The INVITE's headers; only ``X-`` headers are sent on.
     sip_headers: Mapping[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.call_id) <= 40:
+            raise ValidationError("call_id: 1 to 40 characters")
+
     def x_headers(self) -> dict[str, str]:
         picked = {k: v[:256] for k, v in self.sip_headers.items() if _HEADER_NAME.match(k)}
         return dict(list(picked.items())[:MAX_SIP_HEADERS])
