@@ -5,4 +5,6 @@
 - :mod:`robot.control.routing` — the signed routing request for an inbound call, with its
   retry, ``fallback_url`` and default actions.
 - :mod:`robot.control.masking` — masking sessions and :func:`resolve_masked`.
+- :mod:`robot.control.runner` — runs actions on a call (say, play, pause, gather, hangup,
+  dial with a bridge).
 """
