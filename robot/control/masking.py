@@ -158,6 +158,7 @@ def add_participant(
             f"(each live session of a number needs its own proxy; add numbers tagged "
             f"{pool_tag!r})"
         )
+    assert masking.id is not None
     participant = MaskingParticipant(
         tenant_id=tenant_id,
         session_id=masking.id,

@@ -247,8 +247,8 @@ class ActionRunner:
         ]
         winner: int | None = None
         try:
-            pending = set(takes)
-            caller_gone = asyncio.create_task(self.leg.ended.wait())
+            pending: set[asyncio.Task[Any]] = set(takes)
+            caller_gone: asyncio.Task[Any] = asyncio.create_task(self.leg.ended.wait())
             while pending and winner is None:
                 done, pending = await asyncio.wait(
                     pending | {caller_gone}, return_when=asyncio.FIRST_COMPLETED
@@ -258,7 +258,7 @@ class ActionRunner:
                     break
                 for task in done:
                     index = takes.index(task)
-                    outcomes[index] = task.result()
+                    outcomes[index] = str(task.result())
                     if outcomes[index] == "answered" and winner is None:
                         winner = index
             caller_gone.cancel()
@@ -301,7 +301,7 @@ class ActionRunner:
         """Each leg hears the other until one hangs up or the time limit passes."""
         caller = self.leg
         caller.forward_to, other.forward_to = other.call, caller.call
-        waits = [
+        waits: list[asyncio.Task[Any]] = [
             asyncio.create_task(caller.ended.wait()),
             asyncio.create_task(other.ended.wait()),
         ]
