@@ -8,11 +8,16 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
+from models.number import PhoneNumber
 from models.transactions import session_scope
 from models.types import utc_now
 from robot.config import Settings
 from robot.control.masking import add_participant, create_session, resolve_masked
+from robot.control.numbers import number_for_inbound
+from robot.dialler.campaigns import get_or_create_tenant
 
 from fixtures.api_harness import ApiHarness, open_api
 from fixtures.database import BACKENDS, open_fresh_database
@@ -159,3 +164,44 @@ def test_sessions_are_invisible_to_another_tenant(api: ApiHarness) -> None:
     )
     assert denied.status_code == 409
     assert len(api.request("GET", f"/v1/masking/sessions/{sid}").json()["participants"]) == 1
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    for db in open_fresh_database("sqlite", tmp_path):
+        yield db.engine
+
+
+def test_lookups_use_indexes(sqlite_engine: Engine) -> None:
+    """The inbound lookups are answered through indexes, never by scanning the tables."""
+    engine = sqlite_engine
+    tenant_id = get_or_create_tenant(engine, "acme")
+    with session_scope(engine) as session:
+        for number in PROXIES:
+            session.add(
+                PhoneNumber(
+                    tenant_id=tenant_id, number=number, tags=["proxy"], routing_secret="s" * 16
+                )
+            )
+        session.flush()
+        masking = create_session(session, tenant_id, "order-1", 3600)
+        assert masking.id is not None
+        for number in (ALICE, BOB):
+            add_participant(session, tenant_id, masking.id, number)
+    selects: list[tuple[str, object]] = []
+
+    def keep(_conn: object, _cursor: object, sql: str, params: object, *_: object) -> None:
+        if sql.lstrip().upper().startswith("SELECT"):
+            selects.append((sql, params))
+
+    event.listen(engine, "before_cursor_execute", keep)
+    with engine.connect() as conn:
+        assert resolve_masked(conn, ALICE, PROXIES[0]) is not None
+        assert number_for_inbound(conn, PROXIES[0]) is not None
+    event.remove(engine, "before_cursor_execute", keep)
+    assert len(selects) == 3
+    with engine.connect() as conn:
+        for sql, params in selects:
+            plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params).all()  # type: ignore[arg-type]
+            details = " ".join(str(row[-1]) for row in plan)
+            assert "USING INDEX" in details and "SCAN" not in details, (sql, details)

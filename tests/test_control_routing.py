@@ -66,10 +66,12 @@ def add_number(engine: Engine, routing_url: str | None, fallback_url: str | None
     return number
 
 
-async def route(engine: Engine, number: Any, call: InboundCall = CALL) -> Any:
+async def route(
+    engine: Engine, number: Any, call: InboundCall = CALL, *, allow_private: bool = True
+) -> Any:
     async with httpx.AsyncClient() as client:
         router = RoutingClient(
-            engine, client, budget=BUDGET, allow_private=True, clock=lambda: NOON_UTC
+            engine, client, budget=BUDGET, allow_private=allow_private, clock=lambda: NOON_UTC
         )
         return await router.route(number, call)
 
@@ -191,3 +193,11 @@ async def test_no_routing_url_runs_the_default_actions_without_an_event(engine: 
     routing = await route(engine, add_number(engine, None, None))
     assert routing.source == "default_actions" and routing.failures == ()
     assert fallback_events(engine) == []
+
+
+async def test_a_private_address_is_refused_without_a_request(engine: Engine) -> None:
+    receiver = RoutingReceiver(SECRET)
+    with serve_routing(receiver) as url:
+        routing = await route(engine, add_number(engine, url, None), allow_private=False)
+    assert routing.source == "default_actions" and receiver.requests == []
+    assert "private or loopback" in routing.failures[0]

@@ -237,13 +237,16 @@ class RoutingClient:
         source: str,
     ) -> Routing:
         """One URL's answer, with one retry within the budget; RoutingFailure otherwise."""
-        if not self.allow_private:
-            try:
-                await asyncio.to_thread(check_webhook_url, url, allow_private=False)
-            except ValidationError as e:
-                raise RoutingFailure(f"refused: {e}") from e
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.budget.total_s
+        if not self.allow_private:  # resolved again now: the name may point elsewhere today
+            try:
+                async with asyncio.timeout(self.budget.total_s):
+                    await asyncio.to_thread(check_webhook_url, url, allow_private=False)
+            except ValidationError as e:
+                raise RoutingFailure(f"refused: {e}") from e
+            except TimeoutError as e:
+                raise RoutingFailure(f"{url}: the host did not resolve in time") from e
         for tries in (1, 2):
             attempt = next(attempts)
             remaining = deadline - loop.time()
