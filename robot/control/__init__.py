@@ -7,4 +7,5 @@
 - :mod:`robot.control.masking` — masking sessions and :func:`resolve_masked`.
 - :mod:`robot.control.runner` — runs actions on a call (say, play, pause, gather, hangup,
   dial with a bridge).
+- :mod:`robot.control.inbound` — an answered inbound call: masking bridge or routed actions.
 """

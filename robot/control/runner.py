@@ -165,6 +165,13 @@ class ActionRunner:
 
     async def run(self, actions: list[Action]) -> RunResult:
         """Run ``actions`` in order until a hang-up (either side) or the end of the list."""
+        try:
+            self._check(actions)
+            return await self._run(actions)
+        finally:
+            await self.leg.close()
+
+    def _check(self, actions: list[Action]) -> None:
         for index, action in enumerate(actions):
             speech = isinstance(action, Gather) and action.speech is not None
             if not isinstance(action, RUNNABLE) or speech:
@@ -172,24 +179,23 @@ class ActionRunner:
                 raise UnsupportedActionError(f"actions[{index}]: {what} cannot be run yet")
             if isinstance(action, Dial) and self.carrier is None:
                 raise UnsupportedActionError(f"actions[{index}]: dial needs a carrier")
+
+    async def _run(self, actions: list[Action]) -> RunResult:
         result = RunResult()
-        try:
-            for index, action in enumerate(actions):
-                if self.leg.ended.is_set():
-                    result.ended_by = "remote"
-                    break
-                result.last_index = index
-                if isinstance(action, Hangup):
-                    await self.leg.hangup()
-                    result.ended_by = "hangup"
-                    break
-                await self._run_one(action, result)
-            else:
-                if self.leg.ended.is_set():
-                    result.ended_by = "remote"
-            await self.leg.hangup()
-        finally:
-            await self.leg.close()
+        for index, action in enumerate(actions):
+            if self.leg.ended.is_set():
+                result.ended_by = "remote"
+                break
+            result.last_index = index
+            if isinstance(action, Hangup):
+                await self.leg.hangup()
+                result.ended_by = "hangup"
+                break
+            await self._run_one(action, result)
+        else:
+            if self.leg.ended.is_set():
+                result.ended_by = "remote"
+        await self.leg.hangup()
         return result
 
     async def _run_one(self, action: Action, result: RunResult) -> None:
