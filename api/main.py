@@ -22,7 +22,19 @@ from api.headers import SecurityHeaders
 from api.openapi import install_openapi
 from api.placement import CallPlacer, EngineCallPlacer, ScriptCallRunner
 from api.ratelimit import ApiGuard
-from api.routes import audit, calls, campaigns, dnc, health, keys, leads, scripts, webhooks
+from api.routes import (
+    audit,
+    calls,
+    campaigns,
+    dnc,
+    health,
+    keys,
+    leads,
+    masking,
+    numbers,
+    scripts,
+    webhooks,
+)
 from api.shedding import ShedOverLimit
 from robot.config import Settings, get_settings
 from robot.load import EngineLoad
@@ -130,6 +142,19 @@ def create_app(
     app.add_middleware(BodySizeLimit)
     app.add_middleware(ShedOverLimit, guard=guard)
     app.add_middleware(SecurityHeaders)
-    for module in (health, scripts, campaigns, leads, dnc, calls, webhooks, keys, audit):
+    routers = (
+        health,
+        scripts,
+        campaigns,
+        leads,
+        dnc,
+        calls,
+        webhooks,
+        keys,
+        audit,
+        numbers,
+        masking,
+    )
+    for module in routers:
         app.include_router(module.router)
     return app

@@ -56,6 +56,16 @@ LINKS: dict[tuple[str, str], list[tuple[str, str, str]]] = {
     ("post", "/v1/keys"): [
         ("RevokeKey", "delete", "/v1/keys/{key_id}"),
     ],
+    ("post", "/v1/numbers"): [
+        ("GetNumber", "get", "/v1/numbers/{number_id}"),
+        ("UpdateNumber", "patch", "/v1/numbers/{number_id}"),
+        ("DeleteNumber", "delete", "/v1/numbers/{number_id}"),
+    ],
+    ("post", "/v1/masking/sessions"): [
+        ("GetMaskingSession", "get", "/v1/masking/sessions/{session_id}"),
+        ("AddParticipant", "post", "/v1/masking/sessions/{session_id}/participants"),
+        ("DeleteMaskingSession", "delete", "/v1/masking/sessions/{session_id}"),
+    ],
 }
 
 HEADERS = {

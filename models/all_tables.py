@@ -12,6 +12,8 @@ from models.call import Call
 from models.campaign import Campaign
 from models.dnc import DncEntry
 from models.lead import Lead
+from models.masking import MaskingParticipant, MaskingSession
+from models.number import PhoneNumber
 from models.script import Script
 from models.tenant import Tenant
 from models.webhook import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -23,7 +25,10 @@ __all__ = [
     "Campaign",
     "DncEntry",
     "Lead",
+    "MaskingParticipant",
+    "MaskingSession",
     "OutboxEvent",
+    "PhoneNumber",
     "Script",
     "Tenant",
     "WebhookAttempt",

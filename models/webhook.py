@@ -23,6 +23,8 @@ class EventType(StrEnum):
     LEAD_QUALIFIED = "lead.qualified"
     RECORDING_READY = "recording.ready"
     CAMPAIGN_FINISHED = "campaign.finished"
+    #: An inbound call's routing URL failed and its fallback (URL or default actions) ran.
+    ROUTING_FALLBACK_USED = "routing.fallback_used"
 
 
 class DeliveryStatus(StrEnum):

@@ -93,6 +93,7 @@ async def read_answer(
     *,
     limits: InputLimits | None = None,
     timeout_s: float | None = None,
+    connect_timeout_s: float | None = None,
     max_bytes: int | None = None,
     truncate: bool = False,
     **request: Any,
@@ -100,6 +101,7 @@ async def read_answer(
     """Send one request and read its answer within ``timeout_s`` total and ``max_bytes``.
 
     ``timeout_s`` and ``max_bytes`` default to the ``answer_*`` input limits. With
+    ``connect_timeout_s`` a connection not made within it fails sooner, as unreachable. With
     ``truncate=True`` a longer body is cut at ``max_bytes`` instead of refused (an answer
     whose body does not matter, like a webhook's). Raises :class:`AnswerTimeoutError`,
     :class:`AnswerTooLargeError` or :class:`AnswerUnreachableError`.
@@ -107,15 +109,19 @@ async def read_answer(
     limits = limits or _current_limits()
     total_s = timeout_s if timeout_s is not None else limits.answer_timeout_s
     cap = max_bytes if max_bytes is not None else limits.answer_max_bytes
+    connect_s = min(connect_timeout_s, total_s) if connect_timeout_s is not None else total_s
+    timeout = httpx.Timeout(total_s, connect=connect_s)
     try:
         async with asyncio.timeout(total_s):
-            async with client.stream(
-                method, url, timeout=httpx.Timeout(total_s), **request
-            ) as response:
+            async with client.stream(method, url, timeout=timeout, **request) as response:
                 body, cut = await _read_capped(response, url, cap, truncate)
                 return BoundedAnswer(url, response.status_code, response.headers, body, cut, limits)
     except TimeoutError as e:  # asyncio's deadline, whatever the request was doing
         raise AnswerTimeoutError(url, f"no complete answer within {total_s:g} s") from e
+    except httpx.ConnectTimeout as e:
+        if connect_s >= total_s:
+            raise AnswerTimeoutError(url, f"no complete answer within {total_s:g} s") from e
+        raise AnswerUnreachableError(url, f"no connection within {connect_s:g} s") from e
     except httpx.TimeoutException as e:
         raise AnswerTimeoutError(url, f"no complete answer within {total_s:g} s") from e
     except httpx.HTTPError as e:

@@ -122,6 +122,23 @@ class FakeTts:
         return self._texts.get(chunk.pcm, "?")
 
 
+class ToneTts:
+    """Speech as a loud 440 Hz tone, 40 ms per character: a sim persona hears it as a prompt."""
+
+    def __init__(self, ms_per_char: int = 40, max_ms: int = 3000) -> None:
+        self.ms_per_char = ms_per_char
+        self.max_ms = max_ms
+        self.texts: list[str] = []
+
+    def synthesize(self, text: str) -> AudioChunk:
+        import numpy as np
+
+        self.texts.append(text)
+        samples = RATE_HZ * min(self.max_ms, self.ms_per_char * len(text)) // 1000
+        tone = 8000 * np.sin(2 * np.pi * 440 * np.arange(samples) / RATE_HZ)
+        return AudioChunk(tone.astype("<i2").tobytes(), RATE_HZ)
+
+
 @dataclass
 class FakeCall:
     """A call the test drives: it answers at once, sends the frames given to :meth:`send`,

@@ -26,7 +26,6 @@ from api.deps import (
 )
 from api.placement import PlaceCall, run_placed_call
 from api.recording import recording_response
-from api.routes.dnc import normalise_number
 from api.routes.scripts import get_owned_script
 from models.call import Call
 from models.dnc import DncEntry
@@ -34,6 +33,7 @@ from models.webhook import OutboxEvent
 from robot.config import Settings
 from robot.crm.outbox import recording_url
 from robot.errors import NotFoundError, ValidationError
+from robot.phone import normalise_number
 from robot.quotas import check_recordings, room_for_calls
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"])

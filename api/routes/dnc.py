@@ -19,7 +19,8 @@ from api.deps import (
 )
 from models.dnc import DncEntry, DncEntryPublic
 from robot.dialler.campaigns import add_to_dnc
-from robot.errors import NotFoundError, ValidationError
+from robot.errors import NotFoundError
+from robot.phone import normalise_number
 
 router = APIRouter(prefix="/v1/dnc", tags=["do-not-call"])
 
@@ -33,22 +34,6 @@ class DncAdd(BaseModel):
 
 class DncList(BaseModel):
     items: list[DncEntryPublic]
-
-
-def normalise_number(value: str, region: str, field: str = "number") -> str:
-    """E.164 form of a phone number, or ValidationError naming ``field``."""
-    import phonenumbers
-
-    region = region.upper()
-    if region not in phonenumbers.SUPPORTED_REGIONS:
-        raise ValidationError(f"region: unknown region {region!r}")
-    try:
-        parsed = phonenumbers.parse(value, region)
-    except phonenumbers.NumberParseException as e:
-        raise ValidationError(f"{field}: not a phone number ({e})") from e
-    if not phonenumbers.is_valid_number(parsed):
-        raise ValidationError(f"{field}: not a valid phone number")
-    return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
 
 
 @router.post("", status_code=201, response_model=DncEntryPublic)

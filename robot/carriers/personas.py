@@ -33,12 +33,12 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from robot.errors import CallrobotError, SourceProblem
+from robot.phone import is_e164
 from robot.yaml_limits import limited_yaml
 
 #: The folder of personas shipped with callrobot.
 BUNDLED_PERSONA_DIR = Path(__file__).with_name("personas")
 
-_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _DTMF = re.compile(r"^[0-9*#A-D]+$")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -52,7 +52,7 @@ class PersonaError(CallrobotError):
 
 
 def _check_e164(number: str) -> str:
-    if not _E164.match(number):
+    if not is_e164(number):
         hint = "" if number.startswith("+") else " (quote it in YAML so the '+' is kept)"
         raise ValueError(f"{number!r} is not an E.164 number like '+12025550101'{hint}")
     return number

@@ -1,0 +1,11 @@
+"""Call control driven by the customer's CRM: actions, number routing and masking.
+
+- :mod:`robot.control.actions` — the action vocabulary (``say``, ``dial``, ``gather``...).
+- :mod:`robot.control.numbers` — checks of a tenant's numbers; the inbound number lookup.
+- :mod:`robot.control.routing` — the signed routing request for an inbound call, with its
+  retry, ``fallback_url`` and default actions.
+- :mod:`robot.control.masking` — masking sessions and :func:`resolve_masked`.
+- :mod:`robot.control.runner` — runs actions on a call (say, play, pause, gather, hangup,
+  dial with a bridge).
+- :mod:`robot.control.inbound` — an answered inbound call: masking bridge or routed actions.
+"""

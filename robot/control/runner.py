@@ -1,0 +1,323 @@
+"""Runs a list of actions on a call: say, play, pause, gather, hangup, and dial with a bridge.
+
+:class:`ActionRunner` works on any :class:`~robot.carriers.base.Call` (the ``sim`` carrier's
+or a SIP call). Each leg's control events and audio are read by background tasks from the
+start, so a key pressed while a prompt plays waits for the next ``gather``, a hang-up
+stops the action under way at once, and audio never piles up unread. ``dial`` rings every
+target through the carrier; the first to answer (hearing its ``whisper`` and pressing its
+``confirm`` key when asked) is bridged: each leg's audio is played into the other until one
+side hangs up or ``time_limit_s`` passes. The caller's leg then goes on with the next action;
+the end of the list hangs up.
+
+Not run yet: ``conference``, ``record``, ``redirect``, ``robot`` and speech in ``gather``
+(:class:`UnsupportedActionError` before anything is played).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from robot.audio import TELEPHONY_RATE_HZ, AudioChunk
+from robot.carriers.base import Call, Carrier
+from robot.control.actions import Action, Dial, DialTarget, Gather, Hangup, Pause, Play, Say
+from robot.errors import CallrobotError
+from robot.speaking import PromptSource
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "ActionRunner",
+    "DialResult",
+    "GatherResult",
+    "Leg",
+    "RunResult",
+    "UnsupportedActionError",
+]
+
+RUNNABLE = (Say, Play, Pause, Gather, Hangup, Dial)
+#: Seconds a called party has to press its ``confirm`` key after the whisper.
+CONFIRM_TIMEOUT_S = 10.0
+#: Seconds past a dial's ``timeout_s`` before a target that never ends its ringing is dropped.
+RING_GUARD_S = 5.0
+
+MediaLoader = Callable[[Play], Awaitable[AudioChunk]]
+
+
+class UnsupportedActionError(CallrobotError):
+    """The list holds an action this runner cannot run yet; the message names its index."""
+
+
+@dataclass(frozen=True, slots=True)
+class GatherResult:
+    digits: str
+    #: ``finish_key``, ``max_digits``, ``timeout`` or ``hangup``.
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DialResult:
+    #: Index in ``targets`` of the party bridged, or None.
+    bridged_target: int | None
+    #: Per target: ``bridged``, ``not_confirmed``, ``no_answer`` or ``cancelled``.
+    outcomes: tuple[str, ...]
+
+
+@dataclass
+class RunResult:
+    #: ``hangup`` (an action), ``remote`` (the caller hung up) or ``end_of_list``.
+    ended_by: str = "end_of_list"
+    #: Index of the last action started.
+    last_index: int = -1
+    gathers: list[GatherResult] = field(default_factory=list)
+    dials: list[DialResult] = field(default_factory=list)
+
+
+class Leg:
+    """One call's events and audio, read in the background from creation."""
+
+    def __init__(self, call: Call) -> None:
+        self.call = call
+        self.digits: asyncio.Queue[str] = asyncio.Queue()
+        self.answered = asyncio.Event()
+        self.ended = asyncio.Event()
+        #: Where this leg's audio goes (the other leg of a bridge), or None (dropped).
+        self.forward_to: Call | None = None
+        self._tasks = [
+            asyncio.create_task(self._read_events()),
+            asyncio.create_task(self._read_audio()),
+        ]
+
+    async def _read_events(self) -> None:
+        try:
+            async for event in self.call.events():
+                if event.kind == "answered":
+                    self.answered.set()
+                elif event.kind == "dtmf" and event.digit:
+                    self.digits.put_nowait(event.digit)
+        finally:
+            self.ended.set()
+
+    async def _read_audio(self) -> None:
+        async for frame in self.call.audio():
+            target = self.forward_to
+            if target is not None:
+                with contextlib.suppress(CallrobotError):
+                    await target.play(frame)
+
+    async def until_ended(self, awaitable: Awaitable[Any]) -> tuple[bool, Any]:
+        """``(True, result)`` of ``awaitable``, or ``(False, None)`` (and it is cancelled)
+        when the call ends first."""
+        work = asyncio.ensure_future(awaitable)
+        ended = asyncio.create_task(self.ended.wait())
+        try:
+            await asyncio.wait({work, ended}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (work, ended):
+                task.cancel()
+            await asyncio.gather(work, ended, return_exceptions=True)
+        if work.cancelled() or not work.done():
+            return False, None
+        return True, work.result()
+
+    async def play(self, chunk: AudioChunk) -> bool:
+        """Play ``chunk`` and wait until it was sent; False when the call ended first."""
+        if self.ended.is_set():
+            return False
+        await self.call.play(chunk)
+        done, _ = await self.until_ended(self.call.playback_done())
+        return done
+
+    async def hangup(self) -> None:
+        if not self.ended.is_set():
+            with contextlib.suppress(CallrobotError):
+                await self.call.hangup()
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _silence(ms: int) -> AudioChunk:
+    return AudioChunk(bytes(2 * (TELEPHONY_RATE_HZ * ms // 1000)), TELEPHONY_RATE_HZ)
+
+
+class ActionRunner:
+    """Plays actions on one answered call; ``carrier`` places the legs of ``dial``."""
+
+    def __init__(
+        self,
+        call: Call,
+        voice: PromptSource,
+        *,
+        carrier: Carrier | None = None,
+        media: MediaLoader | None = None,
+    ) -> None:
+        self.leg = Leg(call)
+        self.voice = voice
+        self.carrier = carrier
+        self.media = media
+
+    async def run(self, actions: list[Action]) -> RunResult:
+        """Run ``actions`` in order until a hang-up (either side) or the end of the list."""
+        try:
+            self._check(actions)
+            return await self._run(actions)
+        finally:
+            await self.leg.close()
+
+    def _check(self, actions: list[Action]) -> None:
+        for index, action in enumerate(actions):
+            speech = isinstance(action, Gather) and action.speech is not None
+            if not isinstance(action, RUNNABLE) or speech:
+                what = "gather with speech" if speech else action.kind
+                raise UnsupportedActionError(f"actions[{index}]: {what} cannot be run yet")
+            if isinstance(action, Dial) and self.carrier is None:
+                raise UnsupportedActionError(f"actions[{index}]: dial needs a carrier")
+
+    async def _run(self, actions: list[Action]) -> RunResult:
+        result = RunResult()
+        for index, action in enumerate(actions):
+            if self.leg.ended.is_set():
+                result.ended_by = "remote"
+                break
+            result.last_index = index
+            if isinstance(action, Hangup):
+                await self.leg.hangup()
+                result.ended_by = "hangup"
+                break
+            await self._run_one(action, result)
+        else:
+            if self.leg.ended.is_set():
+                result.ended_by = "remote"
+        await self.leg.hangup()
+        return result
+
+    async def _run_one(self, action: Action, result: RunResult) -> None:
+        if isinstance(action, Say):
+            await self._say(self.leg, action.text)
+        elif isinstance(action, Play):
+            await self._play(action)
+        elif isinstance(action, Pause):
+            await self.leg.play(_silence(action.ms))
+        elif isinstance(action, Gather):
+            result.gathers.append(await self._gather(self.leg, action))
+        elif isinstance(action, Dial):
+            result.dials.append(await self._dial(action))
+
+    async def _say(self, leg: Leg, text: str) -> bool:
+        chunk = await asyncio.to_thread(self.voice.synthesize, text)
+        return await leg.play(chunk)
+
+    async def _play(self, action: Play) -> None:
+        if self.media is None:
+            logger.warning("call %s: play skipped (no media loader)", self.leg.call.call_id)
+            return
+        chunk = await self.media(action)
+        for _ in range(action.loop):
+            if not await self.leg.play(chunk):
+                return
+
+    async def _gather(self, leg: Leg, action: Gather) -> GatherResult:
+        digits = ""
+        while len(digits) < action.max_digits:
+            try:
+                async with asyncio.timeout(action.timeout_s):
+                    got, key = await leg.until_ended(leg.digits.get())
+            except TimeoutError:
+                return GatherResult(digits, "timeout")
+            if not got:
+                return GatherResult(digits, "hangup")
+            if key == action.finish_on_key:
+                return GatherResult(digits, "finish_key")
+            digits += key
+        return GatherResult(digits, "max_digits")
+
+    async def _dial(self, dial: Dial) -> DialResult:
+        assert self.carrier is not None
+        legs: list[Leg] = []
+        for target in dial.targets:
+            call = await self.carrier.dial(
+                target.to, caller_id=dial.caller_id, ring_timeout_s=dial.timeout_s
+            )
+            legs.append(Leg(call))
+        outcomes = ["cancelled"] * len(legs)
+        takes = [
+            asyncio.create_task(self._take(leg, target, dial.timeout_s))
+            for leg, target in zip(legs, dial.targets, strict=True)
+        ]
+        winner: int | None = None
+        try:
+            pending: set[asyncio.Task[Any]] = set(takes)
+            caller_gone: asyncio.Task[Any] = asyncio.create_task(self.leg.ended.wait())
+            while pending and winner is None:
+                done, pending = await asyncio.wait(
+                    pending | {caller_gone}, return_when=asyncio.FIRST_COMPLETED
+                )
+                pending.discard(caller_gone)
+                if caller_gone in done:
+                    break
+                for task in done:
+                    index = takes.index(task)
+                    outcomes[index] = str(task.result())
+                    if outcomes[index] == "answered" and winner is None:
+                        winner = index
+            caller_gone.cancel()
+            for task in takes:
+                task.cancel()
+            await asyncio.gather(*takes, caller_gone, return_exceptions=True)
+            for index, leg in enumerate(legs):
+                if index != winner:
+                    await leg.hangup()
+            if winner is not None:
+                outcomes[winner] = "bridged"
+                await self._bridge(legs[winner], dial.time_limit_s)
+        finally:
+            for leg in legs:
+                await leg.hangup()
+                await leg.close()
+        return DialResult(winner, tuple(outcomes))
+
+    async def _take(self, leg: Leg, target: DialTarget, timeout_s: float) -> str:
+        """``answered`` once the party answered (heard its whisper, pressed its key)."""
+        try:
+            async with asyncio.timeout(timeout_s + RING_GUARD_S):
+                answered, _ = await leg.until_ended(leg.answered.wait())
+        except TimeoutError:
+            answered = False
+        if not answered:
+            return "no_answer"
+        if target.whisper is not None and not await self._say(leg, target.whisper):
+            return "no_answer"
+        if target.confirm is not None:
+            pressed = await self._gather(
+                leg, Gather(max_digits=1, timeout_s=CONFIRM_TIMEOUT_S, finish_on_key=None)
+            )
+            if pressed.digits != target.confirm:
+                await leg.hangup()
+                return "not_confirmed"
+        return "answered"
+
+    async def _bridge(self, other: Leg, time_limit_s: int | None) -> None:
+        """Each leg hears the other until one hangs up or the time limit passes."""
+        caller = self.leg
+        caller.forward_to, other.forward_to = other.call, caller.call
+        waits: list[asyncio.Task[Any]] = [
+            asyncio.create_task(caller.ended.wait()),
+            asyncio.create_task(other.ended.wait()),
+        ]
+        if time_limit_s is not None:
+            waits.append(asyncio.create_task(asyncio.sleep(time_limit_s)))
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            caller.forward_to = other.forward_to = None
+            for task in waits:
+                task.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
+        logger.info("call %s: bridge ended", caller.call.call_id)
