@@ -22,7 +22,18 @@ from api.headers import SecurityHeaders
 from api.openapi import install_openapi
 from api.placement import CallPlacer, EngineCallPlacer, ScriptCallRunner
 from api.ratelimit import ApiGuard
-from api.routes import audit, calls, campaigns, dnc, health, keys, leads, scripts, webhooks
+from api.routes import (
+    audit,
+    calls,
+    campaigns,
+    dnc,
+    health,
+    keys,
+    leads,
+    metrics,
+    scripts,
+    webhooks,
+)
 from api.shedding import ShedOverLimit
 from robot.config import Settings, get_settings
 from robot.load import EngineLoad
@@ -35,7 +46,8 @@ place single calls, read outcomes, transcripts and recordings, and receive signe
 webhooks.
 
 Every route but `/health` needs `Authorization: Bearer KEY` (create a key with
-`callrobot keys create --tenant NAME`). Another tenant's resources answer 404.
+`callrobot keys create --tenant NAME`). Another tenant's resources answer 404. `/metrics`
+(Prometheus text) takes the operator's `CALLROBOT_METRICS_TOKEN` instead of a tenant key.
 Errors are RFC 9457 problems (`application/problem+json`):
 `{"type", "title", "status", "detail", "errors"?}`; `detail` names the field, line or row and
 `errors` lists each one. 429 answers carry `Retry-After` (seconds).
@@ -130,6 +142,6 @@ def create_app(
     app.add_middleware(BodySizeLimit)
     app.add_middleware(ShedOverLimit, guard=guard)
     app.add_middleware(SecurityHeaders)
-    for module in (health, scripts, campaigns, leads, dnc, calls, webhooks, keys, audit):
+    for module in (health, metrics, scripts, campaigns, leads, dnc, calls, webhooks, keys, audit):
         app.include_router(module.router)
     return app

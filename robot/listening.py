@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from dialogues.expected import ExpectedAnswers
+from robot import metrics
 from robot.audio import AudioChunk
 from robot.errors import CallrobotError
 from robot.session_metrics import STALLS, NullObserver, SessionObserver
@@ -302,6 +303,7 @@ class Listener:
         utterance.stages.update(stages)
         utterance.stages["decode_wait"] = round((time.monotonic() - endpoint_at) * 1000, 1)
         self.observer.on_decode_wait(stages["decode_queue"])
+        metrics.decoded(stages["decode_queue"], stages["decode_run"])
         self.hooks.on_final_transcript(utterance, heard)
 
     def _late(self, utterance: Utterance, decoding: asyncio.Task[Any]) -> None:
@@ -313,6 +315,7 @@ class Listener:
         )
         self.late_decodes += 1
         STALLS.add("decode")
+        metrics.late_decode()
         self.observer.on_late_decode()
 
         def dropped(task: asyncio.Task[Any]) -> None:

@@ -26,6 +26,7 @@ from models.call import Disposition
 from models.lead import LeadStatus
 from models.transactions import write_transaction
 from models.types import utc_now
+from robot import metrics
 from robot.carriers.base import CallOutcome
 from robot.dialler.admission import DiallerAdmission
 from robot.dialler.campaigns import CampaignPlan, finish_if_done, load_running_campaigns
@@ -149,6 +150,7 @@ def finish_attempt(
 
         record_call_events(conn, job.call_id, now=now)
     if updated.rowcount != 1:
+        metrics.lease_lost()
         logger.warning("lead %d: lease lost during call %d", job.lead_id, job.call_id)
     return decision
 
@@ -227,6 +229,7 @@ class Dialler:
                     self.clock(),
                     campaign_cap=plans[campaign_id].max_concurrent_calls,
                 )
+                metrics.leads_claimed(len(claimed))
                 if len(claimed) < wanted:
                     dry.add(campaign_id)
                 await self._start(plans[campaign_id], claimed)
@@ -264,6 +267,7 @@ class Dialler:
         try:
             await self._dial(plan, lead, on_dnc)
         except LeaseLostError as e:
+            metrics.lease_lost()
             logger.warning("%s", e)
         except CallrobotError:
             logger.exception("lead %d: dialling failed", lead.id)
