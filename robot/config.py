@@ -150,6 +150,9 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = None
     #: ``text`` (human lines) or ``json`` (one object per line, call/lead/campaign ids).
     log_format: Literal["text", "json"] = "text"
+    #: Lowest level logged (``DEBUG`` ... ``ERROR``); unset: INFO for ``serve`` and
+    #: ``dialler``, WARNING for one-off commands.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = None
 
     def resolved_database_url(self) -> str:
         if self.database_url:

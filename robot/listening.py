@@ -23,6 +23,7 @@ its first frame); :attr:`Listener.stream_ms` is how much of it has been heard so
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections.abc import AsyncIterable, Callable
@@ -235,8 +236,9 @@ class Listener:
         expected = self.expected()  # the question being answered, as the callee stops
         loop = asyncio.get_running_loop()
         queued = time.monotonic()
+        context = contextvars.copy_context()  # the call's log ids, in the decoding thread too
         return await loop.run_in_executor(
-            self.executor, self._timed_recognize, audio, speech_ms, expected, queued
+            self.executor, context.run, self._timed_recognize, audio, speech_ms, expected, queued
         )
 
     def _timed_recognize(

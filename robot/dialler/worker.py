@@ -48,6 +48,7 @@ from robot.dialler.retry import LeadDecision, RetryPolicy, decide_next
 from robot.dialler.sweep import reschedule_closed_leads
 from robot.errors import CallrobotError
 from robot.load import CallLoad, EngineLoad, admitted_call
+from robot.logs import bind_call
 from robot.windows import CallingWindow, check_window, zone_info
 
 logger = logging.getLogger(__name__)
@@ -264,6 +265,7 @@ class Dialler:
         self, plan: CampaignPlan, lead: ClaimedLead, on_dnc: bool, admitted: CallLoad | None
     ) -> None:
         admitted_call.set(admitted)  # this task's context: the engine reports to this call
+        bind_call(lead_id=lead.id, campaign_id=plan.id)  # on every log line of this call
         try:
             await self._dial(plan, lead, on_dnc)
         except LeaseLostError as e:
@@ -317,6 +319,7 @@ class Dialler:
             logger.info("lead %d: number went on the do-not-call list; not dialled", lead.id)
             return
         call_id, attempt = started
+        bind_call(call_id=call_id)
         job = DialJob(
             call_id=call_id,
             lead_id=lead.id,
