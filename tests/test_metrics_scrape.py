@@ -12,22 +12,18 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
-from sqlmodel import Session
-from test_campaign_end_to_end import DAYS, SCRIPT, T0
 
 from api.main import create_app
-from models.campaign import CampaignCreate
-from models.script import Script
 from robot import metrics
 from robot.carriers.sim import SimCarrier
 from robot.config import Settings
 from robot.crm.delivery import DeliveryWorker
-from robot.dialler import Dialler, DiallerLimits, change_status, create_campaign
+from robot.dialler import Dialler, DiallerLimits
 from robot.engine import CallEngine
-from robot.leads import import_rows, rows_from_records
 from robot.runner import EngineCallRunner
 
 from fixtures.api_harness import RecordedCallPlacer, serve_in_thread
+from fixtures.campaigns import T0, start_campaign
 from fixtures.database import open_fresh_database
 from fixtures.webhook_receiver import FAST, FlakyReceiver, add_endpoint, serve_receiver
 
@@ -64,27 +60,8 @@ def test_a_campaign_moves_the_counters_a_scrape_shows(
     receiver = FlakyReceiver()
     with serve_receiver(receiver) as hook_url:
         tenant_id, _ = add_endpoint(db, hook_url)
-        with Session(db) as session:
-            script = Script(tenant_id=tenant_id, name="lq", version=1, yaml_text=SCRIPT.read_text())
-            session.add(script)
-            session.commit()
-            script_id = script.id
-        campaign = create_campaign(
-            db,
-            tenant_id,
-            CampaignCreate(
-                name="spring",
-                script_id=script_id,
-                script_version=1,
-                default_timezone="America/New_York",
-                calling_window={"hours": dict.fromkeys(DAYS, "00:00-24:00")},
-            ),
-        )
-        assert campaign.id is not None
         # A talking callee (not interested) and a busy line (no disposition).
-        leads = [{"phone": "+12025550103"}, {"phone": "+12025550111"}]
-        assert import_rows(db, campaign.id, rows_from_records(leads), now=T0).imported == 2
-        change_status(db, campaign.id, "start")
+        start_campaign(db, tenant_id, [{"phone": "+12025550103"}, {"phone": "+12025550111"}])
 
         settings = isolated_settings.model_copy(update={"metrics_token": SecretStr(TOKEN)})
         app = create_app(settings, engine=db, call_placer=RecordedCallPlacer(tmp_path / "rec"))
