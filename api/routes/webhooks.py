@@ -79,7 +79,7 @@ class EndpointOut(BaseModel):
 
 
 class EndpointCreated(EndpointOut):
-    #: Shown only in this response: keep it to verify Callrobot-Signature.
+    #: Shown only in this response: keep it to verify Callrobot-Signature (and webhook-signature).
     secret: str
 
 
