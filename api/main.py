@@ -31,6 +31,7 @@ from api.routes import (
     keys,
     leads,
     masking,
+    metrics,
     numbers,
     scripts,
     webhooks,
@@ -47,7 +48,8 @@ place single calls, read outcomes, transcripts and recordings, and receive signe
 webhooks.
 
 Every route but `/health` needs `Authorization: Bearer KEY` (create a key with
-`callrobot keys create --tenant NAME`). Another tenant's resources answer 404.
+`callrobot keys create --tenant NAME`). Another tenant's resources answer 404. `/metrics`
+(Prometheus text) takes the operator's `CALLROBOT_METRICS_TOKEN` instead of a tenant key.
 Errors are RFC 9457 problems (`application/problem+json`):
 `{"type", "title", "status", "detail", "errors"?}`; `detail` names the field, line or row and
 `errors` lists each one. 429 answers carry `Retry-After` (seconds).
@@ -144,6 +146,7 @@ def create_app(
     app.add_middleware(SecurityHeaders)
     routers = (
         health,
+        metrics,
         scripts,
         campaigns,
         leads,

@@ -23,6 +23,7 @@ from robot.carriers.base import CallOutcome
 from robot.config import Settings
 from robot.crm.outbox import CALL, record_call_events
 from robot.dialler.worker import CallResult, DialJob, call_end_values
+from robot.logs import bind_call
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +125,7 @@ async def run_placed_call(
     engine: Engine, placer: CallPlacer, request: PlaceCall, base_url: str
 ) -> None:
     """The one catch boundary of an API call: whatever happens, the call gets an outcome."""
+    bind_call(call_id=request.call_id)  # this call's own task: on each of its log lines
     try:
         result = await placer.place(request)
     except asyncio.CancelledError:

@@ -39,6 +39,9 @@ class WebhookEndpointBase(SQLModel):
     event_types: list[str] = Field(default_factory=list, sa_type=JsonColumn)
     description: str | None = Field(default=None, max_length=500)
     enabled: bool = True
+    #: Also sign with the Standard Webhooks headers (``webhook-id``, ``webhook-timestamp``,
+    #: ``webhook-signature``); needs a ``whsec_`` base64 secret.
+    standard_webhooks: bool = False
 
 
 class WebhookEndpoint(WebhookEndpointBase, table=True):
@@ -46,7 +49,8 @@ class WebhookEndpoint(WebhookEndpointBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     tenant_id: int = Field(foreign_key="tenant.id", index=True)
-    #: HMAC key for Callrobot-Signature (kept readable: signing needs it).
+    #: HMAC key for Callrobot-Signature (kept readable: signing needs it); for Standard
+    #: Webhooks the base64 after ``whsec_`` is the key.
     secret: str = Field(max_length=200)
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
 

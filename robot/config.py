@@ -7,8 +7,10 @@ import time: call :func:`get_settings` (cached) and override it in tests with
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -17,8 +19,24 @@ from robot.input_limits import InputLimits
 from robot.speech.settings import SpeechSettings
 
 
+def _xdg_home(variable: str, fallback: str) -> Path:
+    """An XDG base directory: the variable when it holds an absolute path, else the fallback
+    under the home folder (the XDG Base Directory specification ignores relative paths)."""
+    value = os.environ.get(variable, "")
+    if value and Path(value).is_absolute():
+        return Path(value)
+    return Path.home() / fallback
+
+
 def default_data_dir() -> Path:
-    return Path.cwd() / "var"
+    """``$XDG_DATA_HOME/callrobot`` (``~/.local/share/callrobot``): database, recordings."""
+    return _xdg_home("XDG_DATA_HOME", ".local/share") / "callrobot"
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/callrobot`` (``~/.cache/callrobot``): models joined or copied from
+    packages and synthesized prompts; anything in it can be deleted and is made again."""
+    return _xdg_home("XDG_CACHE_HOME", ".cache") / "callrobot"
 
 
 class NluSettings(BaseModel):
@@ -108,7 +126,10 @@ class Settings(BaseSettings):
         env_prefix="CALLROBOT_", env_nested_delimiter="__", extra="ignore"
     )
 
+    #: Database, recordings and turn logs (``CALLROBOT_DATA_DIR``).
     data_dir: Path = Field(default_factory=default_data_dir)
+    #: Model copies and synthesized prompts, kept apart from data (``CALLROBOT_CACHE_DIR``).
+    cache_dir: Path = Field(default_factory=default_cache_dir)
     database_url: str | None = None
     #: Time zone used when neither the lead nor the campaign gives one.
     default_timezone: str = "UTC"
@@ -125,6 +146,13 @@ class Settings(BaseSettings):
     input_limits: InputLimits = Field(default_factory=InputLimits)
     admission: AdmissionSettings = Field(default_factory=AdmissionSettings)
     quotas: QuotaSettings = Field(default_factory=QuotaSettings)
+    #: Bearer token a Prometheus scraper sends for ``GET /metrics``; unset: no metrics route.
+    metrics_token: SecretStr | None = None
+    #: ``text`` (human lines) or ``json`` (one object per line, call/lead/campaign ids).
+    log_format: Literal["text", "json"] = "text"
+    #: Lowest level logged (``DEBUG`` ... ``ERROR``); unset: INFO for ``serve`` and
+    #: ``dialler``, WARNING for one-off commands.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = None
 
     def resolved_database_url(self) -> str:
         if self.database_url:

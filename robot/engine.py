@@ -24,6 +24,7 @@ from dialogues.loader import LoadedScript
 from dialogues.manager import DialogueManager, build_classifier
 from dialogues.nlu import IntentClassifier
 from dialogues.templates import has_per_call_fields, render_template, script_texts
+from robot import metrics
 from robot.audio import AudioChunk
 from robot.carriers.base import Carrier
 from robot.config import Settings, get_settings
@@ -170,7 +171,7 @@ class CallEngine:
         if self._registry is None:
             from robot.speech.registry import SpeechRegistry
 
-            self._registry = SpeechRegistry(self.settings.speech, self.settings.data_dir)
+            self._registry = SpeechRegistry(self.settings.speech, self.settings.cache_dir)
         return self._registry
 
     def prepare(self, loaded: LoadedScript) -> _ScriptRuntime:
@@ -282,6 +283,8 @@ class CallEngine:
         own: CallLoad | None = None
         if admitted is None or admitted.load is not self.load:
             admitted = own = self.load.admit()
+        report: CallReport | None = None
+        metrics.call_started()
         try:
             runtime = self.prepare(loaded)
             manager = DialogueManager(
@@ -295,7 +298,14 @@ class CallEngine:
                 self.session_engines(loaded, observer=admitted),
                 self.session_config(recording_dir, loaded.script.language),
             )
-            return await session.run()
+            report = await session.run()
+            return report
         finally:
+            if report is None:
+                metrics.call_ended("failed", None, None)
+            else:
+                metrics.call_ended(
+                    str(report.outcome), report.disposition, report.voicemail_verdict
+                )
             if own is not None:
                 own.close()

@@ -23,6 +23,7 @@ its first frame); :attr:`Listener.stream_ms` is how much of it has been heard so
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections.abc import AsyncIterable, Callable
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from dialogues.expected import ExpectedAnswers
+from robot import metrics
 from robot.audio import AudioChunk
 from robot.errors import CallrobotError
 from robot.session_metrics import STALLS, NullObserver, SessionObserver
@@ -234,8 +236,9 @@ class Listener:
         expected = self.expected()  # the question being answered, as the callee stops
         loop = asyncio.get_running_loop()
         queued = time.monotonic()
+        context = contextvars.copy_context()  # the call's log ids, in the decoding thread too
         return await loop.run_in_executor(
-            self.executor, self._timed_recognize, audio, speech_ms, expected, queued
+            self.executor, context.run, self._timed_recognize, audio, speech_ms, expected, queued
         )
 
     def _timed_recognize(
@@ -302,6 +305,7 @@ class Listener:
         utterance.stages.update(stages)
         utterance.stages["decode_wait"] = round((time.monotonic() - endpoint_at) * 1000, 1)
         self.observer.on_decode_wait(stages["decode_queue"])
+        metrics.decoded(stages["decode_queue"], stages["decode_run"])
         self.hooks.on_final_transcript(utterance, heard)
 
     def _late(self, utterance: Utterance, decoding: asyncio.Task[Any]) -> None:
@@ -313,6 +317,7 @@ class Listener:
         )
         self.late_decodes += 1
         STALLS.add("decode")
+        metrics.late_decode()
         self.observer.on_late_decode()
 
         def dropped(task: asyncio.Task[Any]) -> None:

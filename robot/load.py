@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from typing import Any
 
+from robot import metrics
 from robot.config import AdmissionSettings
 
 #: Process CPU use is measured over this span (seconds).
@@ -188,6 +189,7 @@ class EngineLoad:
         """Count call starts deferred because :meth:`room` was 0."""
         with self._lock:
             self.held_back += calls
+        metrics.admission_held(calls)
 
     @property
     def active_calls(self) -> int:

@@ -38,6 +38,7 @@ from dialogues.manager import (
     Turn,
     UserText,
 )
+from robot import metrics
 from robot.answer_detection import AnswerDetection, AnsweringMachineDetector, AudioVerdict
 from robot.audio import AudioChunk
 from robot.carriers.base import Call, CallOutcome
@@ -467,6 +468,7 @@ class CallSession:
             total = (time.monotonic() - utterance.ended_at) * 1000
             self.report.record_turn(total, {**(stages or {}), "synthesis": round(synthesis_ms, 1)})
             self.engines.observer.on_turn_latency(total)
+            metrics.turn_latency(total)
 
         def done() -> None:
             self.listener.robot_speaking = False

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,11 +20,20 @@ from robot.config import Settings, override_settings
 os.environ.setdefault("CALLROBOT_SPEECH__DECODE_TIMEOUT_MS", "120000")
 os.environ.setdefault("CALLROBOT_SPEECH__VERDICT_GRACE_MS", "120000")
 
+# Nothing a test runs (commands in this process or in subprocesses) may write under the real
+# home folder: the default data and cache folders point into a temporary folder instead.
+_HOME_STANDIN = tempfile.mkdtemp(prefix="callrobot-tests-")
+atexit.register(shutil.rmtree, _HOME_STANDIN, True)
+os.environ["XDG_DATA_HOME"] = os.path.join(_HOME_STANDIN, "data")
+os.environ["XDG_CACHE_HOME"] = os.path.join(_HOME_STANDIN, "cache")
+for _name in ("CALLROBOT_DATA_DIR", "CALLROBOT_CACHE_DIR"):
+    os.environ.pop(_name, None)
+
 
 @pytest.fixture(autouse=True)
 def isolated_settings(tmp_path: Path) -> Iterator[Settings]:
-    """Every test gets its own data directory and default settings."""
-    settings = Settings(data_dir=tmp_path / "var")
+    """Every test gets its own data and cache directories and default settings."""
+    settings = Settings(data_dir=tmp_path / "var", cache_dir=tmp_path / "cache")
     override_settings(settings)
     yield settings
     override_settings(None)

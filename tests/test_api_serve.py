@@ -128,7 +128,7 @@ def test_served_api_places_a_call_and_delivers_its_webhook(tmp_path: Path) -> No
 def test_dialler_process_starts_and_stops_cleanly(tmp_path: Path) -> None:
     import signal
 
-    env = {**os.environ, "CALLROBOT_DATA_DIR": str(tmp_path)}
+    env = {**os.environ, "CALLROBOT_DATA_DIR": str(tmp_path), "CALLROBOT_LOG_FORMAT": "json"}
     env.pop("CALLROBOT_DATABASE_URL", None)
     process = subprocess.Popen(
         [CALLROBOT, "dialler"],
@@ -138,8 +138,11 @@ def test_dialler_process_starts_and_stops_cleanly(tmp_path: Path) -> None:
     )
     try:
         assert process.stderr is not None
-        line = process.stderr.readline()
-        assert "dialler and webhook delivery running" in line
+        logged = []  # log lines (JSON, one object each) come before the banner
+        while "dialler and webhook delivery running" not in (line := process.stderr.readline()):
+            assert line, "the dialler stopped before it was running"
+            logged.append(json.loads(line))
+        assert all(entry["level"] and entry["logger"] for entry in logged)
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0
     finally:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,9 +13,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from models.call import Call
-from models.campaign import CampaignCreate
 from models.lead import Lead
-from models.script import Script
 from robot.carriers.sim import SimCarrier
 from robot.carriers.sim_ears import PromptIndex
 from robot.config import Settings
@@ -24,22 +21,14 @@ from robot.crm.outbox import OUTBOX
 from robot.dialler import (
     Dialler,
     DiallerLimits,
-    change_status,
-    create_campaign,
     get_or_create_tenant,
 )
 from robot.engine import CallEngine
-from robot.leads import import_rows, rows_from_records
 from robot.runner import EngineCallRunner
 from robot.session import CallReport
 
+from fixtures.campaigns import T0, start_campaign
 from fixtures.database import open_fresh_database
-
-SCRIPT = Path(__file__).resolve().parents[1] / "dialogues" / "scripts" / "lead_qualification.yaml"
-# Monday 14:00 UTC: 09:00-10:00 in every US zone, inside the default calling window.
-T0 = datetime(2026, 6, 1, 14, 0, tzinfo=UTC)
-
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 pytestmark = pytest.mark.slow
 
@@ -47,33 +36,11 @@ pytestmark = pytest.mark.slow
 def test_campaign_calls_leads_and_queues_crm_events(tmp_path: Path) -> None:
     [fresh] = list(open_fresh_database("sqlite", tmp_path))
     db = fresh.engine
-    tenant_id = get_or_create_tenant(db, "acme")
-    with Session(db) as session:
-        script = Script(
-            tenant_id=tenant_id, name="lead_qualification", version=1, yaml_text=SCRIPT.read_text()
-        )
-        session.add(script)
-        session.commit()
-        script_id = script.id
-    campaign = create_campaign(
-        db,
-        tenant_id,
-        CampaignCreate(
-            name="spring",
-            script_id=script_id,
-            script_version=1,
-            default_timezone="America/New_York",
-            calling_window={"hours": dict.fromkeys(DAYS, "00:00-24:00")},
-        ),
-    )
-    assert campaign.id is not None
     leads = [
         {"phone": "+12025550103", "first_name": "David", "timezone": "America/New_York"},
         {"phone": "+12025550111", "first_name": "Bea", "timezone": "America/New_York"},
     ]
-    report = import_rows(db, campaign.id, rows_from_records(leads), now=T0)
-    assert report.imported == 2, report.rejected
-    change_status(db, campaign.id, "start")
+    start_campaign(db, get_or_create_tenant(db, "acme"), leads)
 
     engine = CallEngine(settings=Settings(data_dir=tmp_path / "data"))
     prompts = PromptIndex().attach(engine)  # the callees know what the robot said

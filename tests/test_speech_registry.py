@@ -28,7 +28,7 @@ def test_defaults_pick_piper_and_whisper_for_english_and_espeak_for_russian(
     assert isinstance(whisper, WhisperRecognizer)
     assert registry.recognizer("en_GB") is whisper  # built once, shared
     assert isinstance(registry.grammar_recognizer(), PocketsphinxRecognizer)
-    assert registry.prompt_cache.directory == isolated_settings.data_dir / "cache" / "tts"
+    assert registry.prompt_cache.directory == isolated_settings.cache_dir / "tts"
 
 
 def test_settings_choose_engines_and_model_paths(tmp_path) -> None:

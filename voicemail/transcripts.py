@@ -130,7 +130,7 @@ def default_model_dirs(languages: tuple[str, ...], cache_dir: Path | None = None
     if cache_dir is None:
         from robot.config import get_settings
 
-        cache_dir = get_settings().data_dir / "cache" / "models"
+        cache_dir = get_settings().cache_dir / "models"
     return [packaged.whisper_base_multilingual_dir(cache_dir)]
 
 

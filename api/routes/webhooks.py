@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -33,6 +32,7 @@ from models.webhook import (
     WebhookEndpoint,
 )
 from robot.crm.delivery import schedule_redelivery
+from robot.crm.signing import new_secret, standard_key
 from robot.crm.urls import check_webhook_url
 from robot.errors import NotFoundError
 
@@ -51,7 +51,12 @@ class EndpointCreate(BaseModel):
         default=None,
         min_length=16,
         max_length=200,
-        description="Signing secret; generated when not given.",
+        description="Signing secret; generated (whsec_ + base64 of 32 bytes) when not given.",
+    )
+    standard_webhooks: bool = Field(
+        default=False,
+        description="Also send the Standard Webhooks headers (webhook-id, webhook-timestamp, "
+        "webhook-signature); a given secret must then be whsec_ + base64.",
     )
 
 
@@ -60,6 +65,7 @@ class EndpointUpdate(BaseModel):
     event_types: list[EventType] | None = None
     description: str | None = Field(default=None, max_length=500)
     enabled: bool | None = None
+    standard_webhooks: bool | None = None
 
 
 class EndpointOut(BaseModel):
@@ -68,11 +74,12 @@ class EndpointOut(BaseModel):
     event_types: list[str]
     description: str | None
     enabled: bool
+    standard_webhooks: bool
     created_at: datetime
 
 
 class EndpointCreated(EndpointOut):
-    #: Shown only in this response: keep it to verify Callrobot-Signature.
+    #: Shown only in this response: keep it to verify Callrobot-Signature (and webhook-signature).
     secret: str
 
 
@@ -139,12 +146,15 @@ def create_endpoint(
 ) -> EndpointCreated:
     """Register a URL for events; private and loopback addresses are refused by default."""
     check_webhook_url(data.url, allow_private=settings.webhooks_allow_private)
+    if data.standard_webhooks and data.secret is not None:
+        standard_key(data.secret)
     endpoint = WebhookEndpoint(
         tenant_id=tenant_id_of(tenant),
         url=data.url,
         event_types=[str(t) for t in data.event_types],
         description=data.description,
-        secret=data.secret or f"whsec_{secrets.token_urlsafe(32)}",
+        secret=data.secret or new_secret(),
+        standard_webhooks=data.standard_webhooks,
     )
     session.add(endpoint)
     session.commit()
@@ -186,6 +196,10 @@ def update_endpoint(
         endpoint.description = changes["description"]
     if changes.get("enabled") is not None:
         endpoint.enabled = changes["enabled"]
+    if changes.get("standard_webhooks") is not None:
+        if changes["standard_webhooks"]:
+            standard_key(endpoint.secret, "standard_webhooks: the endpoint's secret")
+        endpoint.standard_webhooks = changes["standard_webhooks"]
     session.add(endpoint)
     session.commit()
     session.refresh(endpoint)

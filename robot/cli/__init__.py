@@ -33,6 +33,17 @@ COMMAND_MODULES = [
     "voicemail",
 ]
 
+
+@app.callback()
+def _setup() -> None:
+    """Log to stderr as the settings say (CALLROBOT_LOG_FORMAT, CALLROBOT_LOG_LEVEL)."""
+    from robot.config import get_settings
+    from robot.logs import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level or "WARNING")
+
+
 for _name in COMMAND_MODULES:
     importlib.import_module(f"robot.cli.{_name}").register(app)
 

@@ -24,14 +24,19 @@ def serve(
 
     from api.main import create_app
     from models.db import make_engine, upgrade
+    from robot.config import get_settings
+    from robot.logs import configure_logging
 
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level or "INFO")
     try:
         engine = make_engine()
         upgrade(engine)
         app = create_app(engine=engine, run_workers=workers)
     except CallrobotError as e:
         fail(str(e))
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    # uvicorn's own lines go through the same handler and format (log_config=None).
+    uvicorn.run(app, host=host, port=port, log_level="info", log_config=None)
 
 
 @keys_app.command("create")
@@ -183,8 +188,10 @@ def dialler() -> None:
     from robot.config import get_settings
     from robot.crm.delivery import DeliveryWorker
     from robot.dialler.worker import Dialler
+    from robot.logs import configure_logging
 
     settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level or "INFO")
     try:
         engine = make_engine()
         upgrade(engine)

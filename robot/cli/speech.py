@@ -37,17 +37,17 @@ def asr(
     settings = get_settings()
     try:
         if model is not None or engine is not None:
-            registry = SpeechRegistry(settings.speech, settings.data_dir)
+            registry = SpeechRegistry(settings.speech, settings.cache_dir)
             name = engine or registry.asr_engine_name(language)
             recognizer = create_recognizer(
                 name,
                 language,
                 model_path=model,
                 settings=settings.speech,
-                cache_dir=settings.data_dir / "cache" / "models",
+                cache_dir=settings.cache_dir / "models",
             )
         else:
-            recognizer = SpeechRegistry(settings.speech, settings.data_dir).recognizer(language)
+            recognizer = SpeechRegistry(settings.speech, settings.cache_dir).recognizer(language)
     except CallrobotError as e:
         fail(f"cannot start speech recognition: {e}")
     expected = [h.strip() for h in hints.split("|")] if hints else []
@@ -94,7 +94,7 @@ def tts(
     if not text.strip():
         fail("tts: the text is empty")
     try:
-        registry = SpeechRegistry(settings.speech, settings.data_dir)
+        registry = SpeechRegistry(settings.speech, settings.cache_dir)
         name = engine or registry.tts_engine_name(language)
         if model is not None or engine is not None:
             synthesizer = create_synthesizer(

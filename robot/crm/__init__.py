@@ -3,7 +3,7 @@
 - :mod:`robot.crm.outbox` — :func:`record_call_events` and friends write events in the
   caller's transaction.
 - :mod:`robot.crm.delivery` — :class:`DeliveryWorker` sends them with retries and backoff.
-- :mod:`robot.crm.signing` — ``Callrobot-Signature`` signing and verification.
+- :mod:`robot.crm.signing` — ``Callrobot-Signature`` and Standard Webhooks signing, verification.
 - :mod:`robot.crm.urls` — which webhook URLs may be called.
 """
 

@@ -26,6 +26,10 @@ class ClaimedDelivery:
     secret: str
     attempts: int
     retry_started_at: datetime
+    #: When the event was written to the outbox (delivery latency).
+    queued_at: datetime | None = None
+    #: Whether the endpoint also wants the Standard Webhooks headers.
+    standard_webhooks: bool = False
 
 
 @dataclass(frozen=True, slots=True)

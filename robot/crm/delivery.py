@@ -30,10 +30,11 @@ from models.db import is_postgres
 from models.transactions import write_transaction
 from models.types import utc_now
 from models.webhook import DeliveryStatus, WebhookAttempt
+from robot import metrics
 from robot.config import WebhookSettings, get_settings
 from robot.crm.attempts import AttemptResult, ClaimedDelivery, backoff_s, schedule_redelivery
 from robot.crm.outbox import DELIVERY, ENDPOINT, OUTBOX, sweep_unreported
-from robot.crm.signing import EVENT_ID_HEADER, SIGNATURE_HEADER, sign
+from robot.crm.signing import signature_headers
 from robot.crm.urls import check_webhook_url
 from robot.errors import CallrobotError, ValidationError
 from robot.http_limits import AnswerError, AnswerTimeoutError, read_answer
@@ -136,8 +137,10 @@ class DeliveryWorker:
                     OUTBOX.c.event_id,
                     OUTBOX.c.type,
                     OUTBOX.c.body,
+                    OUTBOX.c.created_at,
                     ENDPOINT.c.url,
                     ENDPOINT.c.secret,
+                    ENDPOINT.c.standard_webhooks,
                 )
                 .join(OUTBOX, OUTBOX.c.id == DELIVERY.c.event_pk)
                 .join(ENDPOINT, ENDPOINT.c.id == DELIVERY.c.endpoint_id)
@@ -155,6 +158,8 @@ class DeliveryWorker:
                 secret=r.secret,
                 attempts=r.attempts,
                 retry_started_at=r.retry_started_at,
+                queued_at=r.created_at,
+                standard_webhooks=bool(r.standard_webhooks),
             )
             for r in rows
         ]
@@ -186,6 +191,10 @@ class DeliveryWorker:
                     r.error or f"HTTP {r.status_code}",
                     ": dead" if status is DeliveryStatus.DEAD else f"; retry in {delay:.1f} s",
                 )
+            queued_at = r.delivery.queued_at
+            latency_s = (r.at - queued_at).total_seconds() if r.ok and queued_at else None
+            result = "failed" if status is DeliveryStatus.PENDING else status.value
+            metrics.webhook_attempt(result, latency_s)
             updates.append(
                 {
                     "b_id": r.delivery.id,
@@ -269,8 +278,9 @@ class DeliveryWorker:
         headers = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
-            EVENT_ID_HEADER: delivery.event_id,
-            SIGNATURE_HEADER: sign(delivery.secret, body),
+            **signature_headers(
+                delivery.secret, delivery.event_id, body, standard=delivery.standard_webhooks
+            ),
         }
         started = time.perf_counter()
         status_code: int | None = None

@@ -332,3 +332,17 @@ def _record_once(engine: Engine, write: Callable[[Connection], list[str]]) -> in
         if isinstance(e.__cause__, IntegrityError):
             return 0  # another sweeper reported it first
         raise
+
+
+def delivery_depth(engine: Engine) -> dict[str, int]:
+    """Deliveries waiting (``pending``) and given up (``dead``), all tenants together."""
+    statuses = (DeliveryStatus.PENDING.value, DeliveryStatus.DEAD.value)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(DELIVERY.c.status, func.count())
+            .where(DELIVERY.c.status.in_(statuses))
+            .group_by(DELIVERY.c.status)
+        ).all()
+    counts = dict.fromkeys(statuses, 0)
+    counts.update({status: int(count) for status, count in rows})
+    return counts

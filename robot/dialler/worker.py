@@ -26,6 +26,7 @@ from models.call import Disposition
 from models.lead import LeadStatus
 from models.transactions import write_transaction
 from models.types import utc_now
+from robot import metrics
 from robot.carriers.base import CallOutcome
 from robot.dialler.admission import DiallerAdmission
 from robot.dialler.campaigns import CampaignPlan, finish_if_done, load_running_campaigns
@@ -47,6 +48,7 @@ from robot.dialler.retry import LeadDecision, RetryPolicy, decide_next
 from robot.dialler.sweep import reschedule_closed_leads
 from robot.errors import CallrobotError
 from robot.load import CallLoad, EngineLoad, admitted_call
+from robot.logs import bind_call
 from robot.windows import CallingWindow, check_window, zone_info
 
 logger = logging.getLogger(__name__)
@@ -149,6 +151,7 @@ def finish_attempt(
 
         record_call_events(conn, job.call_id, now=now)
     if updated.rowcount != 1:
+        metrics.lease_lost()
         logger.warning("lead %d: lease lost during call %d", job.lead_id, job.call_id)
     return decision
 
@@ -227,6 +230,7 @@ class Dialler:
                     self.clock(),
                     campaign_cap=plans[campaign_id].max_concurrent_calls,
                 )
+                metrics.leads_claimed(len(claimed))
                 if len(claimed) < wanted:
                     dry.add(campaign_id)
                 await self._start(plans[campaign_id], claimed)
@@ -261,9 +265,11 @@ class Dialler:
         self, plan: CampaignPlan, lead: ClaimedLead, on_dnc: bool, admitted: CallLoad | None
     ) -> None:
         admitted_call.set(admitted)  # this task's context: the engine reports to this call
+        bind_call(lead_id=lead.id, campaign_id=plan.id)  # on every log line of this call
         try:
             await self._dial(plan, lead, on_dnc)
         except LeaseLostError as e:
+            metrics.lease_lost()
             logger.warning("%s", e)
         except CallrobotError:
             logger.exception("lead %d: dialling failed", lead.id)
@@ -313,6 +319,7 @@ class Dialler:
             logger.info("lead %d: number went on the do-not-call list; not dialled", lead.id)
             return
         call_id, attempt = started
+        bind_call(call_id=call_id)
         job = DialJob(
             call_id=call_id,
             lead_id=lead.id,

@@ -1,7 +1,7 @@
 """Static prompt cache: a script's fixed sentences are synthesized once, then replayed.
 
 Two levels: an in-memory LRU of :class:`AudioChunk` and a disk folder of WAV files
-(``data_dir/cache/tts``) that survives restarts. The key is the SHA-256 of (engine name,
+(``cache_dir/tts``) that survives restarts. The key is the SHA-256 of (engine name,
 engine version, voice, output rate, text), so a new engine version or voice never replays
 stale audio. Concurrent requests for the same prompt synthesize it only once.
 """

@@ -82,7 +82,7 @@ def create_recognizer(
             from robot.speech.packaged import whisper_base_multilingual_dir
 
             model_path = whisper_base_multilingual_dir(
-                cache_dir or get_settings().data_dir / "cache" / "models"
+                cache_dir or get_settings().cache_dir / "models"
             )
         return WhisperRecognizer(model_path, language=base_language(language), options=options)
     if engine == "pocketsphinx":
@@ -113,13 +113,14 @@ def _create_vosk(language: str, model_path: str | Path | None) -> Any:
 class SpeechRegistry:
     """Engines per language, from settings; each built on first use and then reused."""
 
-    def __init__(self, settings: SpeechSettings | None = None, data_dir: Path | None = None):
+    def __init__(self, settings: SpeechSettings | None = None, cache_dir: Path | None = None):
         self.settings = settings or get_settings().speech
-        self.data_dir = data_dir or get_settings().data_dir
+        #: Models joined from packages (``models/``) and synthesized prompts (``tts/``).
+        self.cache_dir = cache_dir or get_settings().cache_dir
         self._lock = threading.Lock()
         self._engines: dict[tuple[str, str, str], Any] = {}
         self.prompt_cache = PromptCache(
-            self.data_dir / "cache" / "tts", max_entries=self.settings.prompt_cache_entries
+            self.cache_dir / "tts", max_entries=self.settings.prompt_cache_entries
         )
 
     def _model_path(self, engine: str, language: str) -> str | None:
@@ -169,7 +170,7 @@ class SpeechRegistry:
                 language,
                 model_path=self._model_path(name, language),
                 settings=self.settings,
-                cache_dir=self.data_dir / "cache" / "models",
+                cache_dir=self.cache_dir / "models",
             ),
         )
 

@@ -75,7 +75,7 @@ class SpeechSettings(BaseModel):
     whisper_window: Literal["short", "full"] = "short"
     whisper_window_pad_ms: float = 5000.0
     silero_speaker: str = "xenia"
-    #: Static prompts kept in memory (the disk cache under data_dir/cache/tts is unbounded).
+    #: Static prompts kept in memory (the disk cache under cache_dir/tts is unbounded).
     prompt_cache_entries: int = 256
     endpoint: EndpointSettings = Field(default_factory=EndpointSettings)
     #: Longest wait for an utterance's transcript after the end of speech; a later decode
