@@ -1,7 +1,7 @@
 """Webhook endpoints may ask for Standard Webhooks signatures besides Callrobot-Signature.
 
 Revision ID: 0008_standard_webhooks
-Revises: 0006_audit_log
+Revises: 0007_call_control
 """
 
 from __future__ import annotations
