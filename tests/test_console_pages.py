@@ -1,0 +1,114 @@
+"""Console dashboard, calls list and call detail: the tenant's own data, numbers masked."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.console.render import mask_number
+from robot.config import Settings
+
+from fixtures.api_harness import ApiHarness, open_api
+from fixtures.console import console_client, sign_in
+from fixtures.database import VALID_SCRIPT, open_fresh_database
+
+NUMBER = "+12025550143"
+
+
+@pytest.fixture
+def api(tmp_path: Path, isolated_settings: Settings) -> Iterator[ApiHarness]:
+    for db in open_fresh_database("sqlite", tmp_path):
+        yield from open_api(db.engine, isolated_settings)
+
+
+def acme_call(api: ApiHarness) -> dict[str, int]:
+    """A running campaign with two leads and one finished call with a webhook delivery."""
+    api.request("POST", "/v1/webhooks", json={"url": "http://127.0.0.1:9/"})
+    script = api.request(
+        "POST", "/v1/scripts", content=VALID_SCRIPT, headers={"Content-Type": "text/yaml"}
+    ).json()
+    campaign = api.request(
+        "POST", "/v1/campaigns", json={"name": "Solar November", "script_id": script["id"]}
+    ).json()
+    leads = [{"phone": "+12025550100"}, {"phone": "+12025550101"}]
+    api.request("POST", f"/v1/campaigns/{campaign['id']}/leads", json=leads)
+    assert api.request("POST", f"/v1/campaigns/{campaign['id']}/start").status_code == 200
+    call = api.request("POST", "/v1/calls", json={"number": NUMBER, "script_id": script["id"]})
+    call_id = call.json()["id"]
+    for _ in range(1200):
+        if api.request("GET", f"/v1/calls/{call_id}").json()["ended_at"]:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError(f"call {call_id} did not end")
+    return {"script": script["id"], "campaign": campaign["id"], "call": call_id}
+
+
+def signed_in(api: ApiHarness, tenant: str) -> TestClient:
+    browser = console_client(api)
+    assert sign_in(browser, api.tenants[tenant][1]).status_code == 200
+    return browser
+
+
+def test_numbers_are_masked_but_their_last_digits(api: ApiHarness) -> None:
+    assert mask_number(NUMBER) == "\u2022" * 9 + "143"
+    assert mask_number("12") == "12"
+    assert mask_number(None) == ""
+
+
+def test_dashboard_shows_running_campaigns_recent_calls_outcomes_and_engine_load(
+    api: ApiHarness,
+) -> None:
+    acme_call(api)
+    page = signed_in(api, "acme").get("/")
+    assert page.status_code == 200
+    html = page.text
+    assert "Solar November" in html
+    # Two leads, none called yet by the dialler (no workers here): called 0, remaining 2.
+    assert "<td>Solar November</td><td>0</td><td>2</td><td>0</td>" in html
+    assert mask_number(NUMBER) in html
+    assert NUMBER not in html
+    assert "<span>human</span> <b>1</b>" in html
+    assert 'id="engine"' in html  # the call engine's load, as /health reports it
+
+
+def test_calls_list_filters_by_outcome_disposition_and_campaign(api: ApiHarness) -> None:
+    ids = acme_call(api)
+    browser = signed_in(api, "acme")
+    link = f'href="/calls/{ids["call"]}"'
+    assert link in browser.get("/calls").text
+    assert link in browser.get("/calls?outcome=human&disposition=qualified").text
+    assert link not in browser.get("/calls?outcome=busy").text
+    assert link not in browser.get("/calls?disposition=not_interested").text
+    assert link not in browser.get(f"/calls?campaign_id={ids['campaign']}").text
+    fragment = browser.get("/calls?outcome=human", headers={"HX-Request": "true"})
+    assert link in fragment.text
+    assert "<html" not in fragment.text  # htmx gets the table only
+
+
+def test_call_detail_shows_transcript_voicemail_verdict_and_webhook_deliveries(
+    api: ApiHarness,
+) -> None:
+    ids = acme_call(api)
+    page = signed_in(api, "acme").get(f"/calls/{ids['call']}")
+    assert page.status_code == 200
+    html = page.text
+    assert "yes go ahead" in html and "affirm" in html and "0.93" in html
+    assert "human — speech cadence (after 850 ms)" in html
+    assert 'id="deliveries"' in html and "call.completed" in html
+    assert mask_number(NUMBER) in html and NUMBER not in html
+
+
+def test_another_tenant_sees_none_of_it(api: ApiHarness) -> None:
+    ids = acme_call(api)
+    browser = signed_in(api, "globex")
+    assert "Solar November" not in browser.get("/").text
+    assert f'href="/calls/{ids["call"]}"' not in browser.get("/calls").text
+    assert browser.get(f"/calls/{ids['call']}").status_code == 404
+    assert browser.get(f"/scripts/{ids['script']}").status_code == 404
+    assert browser.get(f"/scripts/{ids['script']}/graph").status_code == 404
+    assert "hello" not in browser.get("/scripts").text
