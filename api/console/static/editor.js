@@ -73,7 +73,7 @@
     if (window.callrobotGraph) window.callrobotGraph.destroy();
     const cy = window.cytoscape({ container, elements, style: cyStyle,
       layout: { name: "dagre", rankDir: "TB", nodeSep: 20, rankSep: 40 },
-      wheelSensitivity: 0.3 });
+      wheelSensitivity: 0.3, maxZoom: 1.6 });
     window.callrobotGraph = cy;
     const states = data.nodes.filter((n) => n.id !== "(any state)");
     const count = (flag) => states.filter((n) => n[flag]).length;
