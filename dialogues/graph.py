@@ -82,7 +82,10 @@ def script_graph(text: str) -> ScriptGraph:
         handlers = GlobalHandlers()
     start = root.get("start")
     script = Script.model_construct(
-        start=str(start) if start is not None else None, states=states, global_=handlers
+        script=str(root.get("script") or ""),
+        start=str(start) if start is not None else None,
+        states=states,
+        global_=handlers,
     )
     reachable = reachable_states(script)
     graph = ScriptGraph()

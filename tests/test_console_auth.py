@@ -12,17 +12,16 @@ from api.console.auth import safe_next
 from api.console.session import SESSION_COOKIE
 from robot.config import Settings
 
-from fixtures.api_harness import ApiHarness, open_api
-from fixtures.console import console_client, form_token, session_token, sign_in
-from fixtures.database import VALID_SCRIPT, open_fresh_database
+from fixtures.api_harness import ApiHarness
+from fixtures.console import console_client, form_token, open_console_api, session_token, sign_in
+from fixtures.database import VALID_SCRIPT
 
 PAGES = ["/", "/calls", "/scripts", "/scripts/new"]
 
 
 @pytest.fixture
 def api(tmp_path: Path, isolated_settings: Settings) -> Iterator[ApiHarness]:
-    for db in open_fresh_database("sqlite", tmp_path):
-        yield from open_api(db.engine, isolated_settings)
+    yield from open_console_api(tmp_path, isolated_settings)
 
 
 @pytest.mark.parametrize("path", PAGES)

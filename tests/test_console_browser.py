@@ -3,23 +3,28 @@
 A real server (uvicorn in a thread) on a fresh SQLite database; the browser signs in, opens
 the script editor, types a broken script and sees the lint marker on the right line, and
 sees the state graph. Every wait is for an element or a condition, never for a time.
-Screenshots go to the test's temporary folder.
+Screenshots go to the test's temporary folder (or ``$CALLROBOT_TEST_SCREENSHOTS``).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from playwright.sync_api import expect
 
+from api.console.render import mask_number
 from api.main import create_app
 from robot.config import Settings
 
 from fixtures.api_harness import RecordedCallPlacer, make_tenant, serve_in_thread
-from fixtures.database import open_fresh_database
+from fixtures.console import BROKEN_AT, BROKEN_SCRIPT
+from fixtures.database import VALID_SCRIPT, open_fresh_database
 
 pytestmark = pytest.mark.browser
 
@@ -35,26 +40,6 @@ CHROMIUM_ARGS = [
 ]
 #: Generous: a busy two-core machine may take long to start chromium or lay out a graph.
 WAIT_MS = 90_000
-
-#: One problem, on line 12: ``affirm`` goes to a state that does not exist.
-BROKEN = """script: broken
-start: greet
-intents:
-  affirm:
-    examples: [yes]
-  deny:
-    examples: [no]
-states:
-  greet:
-    ask: Shall we go on?
-    on:
-      affirm: nowhere
-      deny: bye
-  bye:
-    say: Goodbye!
-    disposition: not_interested
-    end: true
-"""
 
 #: Four states: ``lost`` is unreachable and ``stuck`` leads nowhere.
 SHAPES = """script: shapes
@@ -103,7 +88,7 @@ def chromium() -> Iterator[Any]:
 
 
 @pytest.fixture
-def browser_page(chromium: Any, tmp_path: Path) -> Iterator[Any]:
+def browser_page(chromium: Any, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
     """A fresh page; it collects script errors and failed loads in ``page.errors`` (a refused
     save answers 422 on purpose; failed loads are recorded with their URL, not as console text)."""
     errors: list[str] = []
@@ -130,15 +115,24 @@ def browser_page(chromium: Any, tmp_path: Path) -> Iterator[Any]:
             ),
         )
         page.errors = errors  # type: ignore[attr-defined]
-        page.shots = tmp_path / "screenshots"  # type: ignore[attr-defined]
+        page.shots = screenshots_dir(request, tmp_path)  # type: ignore[attr-defined]
         yield page
     finally:
         context.close()
 
 
-def sign_in(page: Any, base: str, key: str) -> None:
-    from playwright.sync_api import expect
+def screenshots_dir(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """``$CALLROBOT_TEST_SCREENSHOTS/TEST`` when set (to keep them), else the test's tmp folder."""
+    keep = os.environ.get("CALLROBOT_TEST_SCREENSHOTS")
+    return Path(keep) / request.node.name if keep else tmp_path / "screenshots"
 
+
+def screenshot(page: Any, name: str) -> None:
+    page.shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(page.shots / f"{name}.png"), full_page=True)
+
+
+def sign_in(page: Any, base: str, key: str) -> None:
     page.goto(f"{base}/scripts/new")
     expect(page).to_have_url(f"{base}/signin?next=/scripts/new", timeout=WAIT_MS)
     page.fill("#api_key", key)
@@ -169,8 +163,6 @@ def lint_lines(page: Any) -> list[int]:
 def test_sign_in_type_a_broken_script_and_see_the_marker_on_its_line(
     console: tuple[str, str], browser_page: Any
 ) -> None:
-    from playwright.sync_api import expect
-
     base, key = console
     page = browser_page
     sign_in(page, base, key)
@@ -178,30 +170,28 @@ def test_sign_in_type_a_broken_script_and_see_the_marker_on_its_line(
     expect(page.locator("#lint-status")).to_have_text("no problems", timeout=WAIT_MS)
     expect(page.locator("#graph-summary")).to_have_text("3 states", timeout=WAIT_MS)
 
-    replace_text(page, BROKEN)
+    replace_text(page, BROKEN_SCRIPT)
     expect(page.locator("#lint-status")).to_have_text("1 problem", timeout=WAIT_MS)
     expect(page.locator(".cm-gutter-lint .cm-lint-marker-error")).to_have_count(1, timeout=WAIT_MS)
     page.wait_for_function(
         "() => document.querySelectorAll('.cm-content .cm-lintRange-error').length > 0",
         timeout=WAIT_MS,
     )
-    assert lint_lines(page) == [12]
-    # The gutter marker sits beside the same line as the line number 12.
+    line = BROKEN_AT[0]
+    assert lint_lines(page) == [line]
+    # The gutter marker sits beside that line's number.
     marker_top = page.locator(".cm-gutter-lint .cm-lint-marker-error").bounding_box()["y"]
-    number = page.locator(".cm-lineNumbers .cm-gutterElement", has_text="12").first
+    number = page.locator(".cm-lineNumbers .cm-gutterElement", has_text=str(line)).first
     number_box = number.bounding_box()
     assert number_box["y"] - 2 <= marker_top <= number_box["y"] + number_box["height"]
     expect(page.locator("#graph-summary")).to_have_text("2 states", timeout=WAIT_MS)
-    page.shots.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(page.shots / "editor-broken-script.png"), full_page=True)
+    screenshot(page, "editor-broken-script")
     assert page.errors == []
 
 
 def test_the_graph_shows_the_scripts_states_and_highlights_problems(
     console: tuple[str, str], browser_page: Any
 ) -> None:
-    from playwright.sync_api import expect
-
     base, key = console
     page = browser_page
     sign_in(page, base, key)
@@ -218,8 +208,7 @@ def test_the_graph_shows_the_scripts_states_and_highlights_problems(
         })"""
     )
     assert drawn == {"states": 4, "unreachable": ["lost"], "deadEnds": ["stuck"], "edges": 3}
-    page.shots.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(page.shots / "editor-graph.png"), full_page=True)
+    screenshot(page, "editor-graph")
 
     # The script is invalid (an unreachable state): saving shows the validator's problems.
     page.click("#save")
@@ -227,23 +216,39 @@ def test_the_graph_shows_the_scripts_states_and_highlights_problems(
     assert page.errors == []
 
 
-def test_dashboard_and_calls_pages_render_without_errors(
+def test_the_dashboard_shows_a_new_call_without_reloading_and_calls_filter(
     console: tuple[str, str], browser_page: Any
 ) -> None:
-    from playwright.sync_api import expect
-
     base, key = console
     page = browser_page
     sign_in(page, base, key)
     page.goto(f"{base}/")
     expect(page.locator("h1")).to_have_text("Dashboard", timeout=WAIT_MS)
-    expect(page.locator("#panels")).to_contain_text("No campaign is running.", timeout=WAIT_MS)
+    expect(page.locator("#panels")).to_contain_text("No calls.", timeout=WAIT_MS)
+    # A call placed through the API reaches the open page by its live feed (no reload).
+    page.evaluate("() => { window.notReloaded = true; }")
+    auth = {"Authorization": f"Bearer {key}"}
+    script = httpx.post(
+        f"{base}/v1/scripts", content=VALID_SCRIPT, headers={**auth, "Content-Type": "text/yaml"}
+    ).json()
+    number = "+12025550143"
+    placed = httpx.post(
+        f"{base}/v1/calls", json={"number": number, "script_id": script["id"]}, headers=auth
+    )
+    assert placed.status_code == 202
+    expect(page.locator("#panels")).to_contain_text(mask_number(number), timeout=WAIT_MS)
+    expect(page.locator("#outcomes")).to_contain_text("human", timeout=WAIT_MS)
+    assert page.evaluate("() => window.notReloaded") is True
+    assert number not in page.content()
+    screenshot(page, "dashboard")
+
     page.goto(f"{base}/calls")
+    expect(page.locator("table.calls")).to_contain_text(mask_number(number), timeout=WAIT_MS)
     page.select_option("select[name=outcome]", "busy")
     filtered = f"{base}/calls?outcome=busy&disposition=&campaign_id="
     expect(page).to_have_url(filtered, timeout=WAIT_MS)
-    page.shots.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(page.shots / "calls.png"), full_page=True)
+    expect(page.locator("#calls-table")).to_contain_text("No calls.", timeout=WAIT_MS)
+    screenshot(page, "calls")
     page.click("text=Sign out")
     expect(page).to_have_url(f"{base}/signin", timeout=WAIT_MS)
     assert page.errors == []

@@ -12,17 +12,16 @@ from fastapi.testclient import TestClient
 from api.console.render import mask_number
 from robot.config import Settings
 
-from fixtures.api_harness import ApiHarness, open_api
-from fixtures.console import console_client, sign_in
-from fixtures.database import VALID_SCRIPT, open_fresh_database
+from fixtures.api_harness import ApiHarness
+from fixtures.console import console_client, open_console_api, sign_in
+from fixtures.database import VALID_SCRIPT
 
 NUMBER = "+12025550143"
 
 
 @pytest.fixture
 def api(tmp_path: Path, isolated_settings: Settings) -> Iterator[ApiHarness]:
-    for db in open_fresh_database("sqlite", tmp_path):
-        yield from open_api(db.engine, isolated_settings)
+    yield from open_console_api(tmp_path, isolated_settings)
 
 
 def acme_call(api: ApiHarness) -> dict[str, int]:

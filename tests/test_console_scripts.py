@@ -11,31 +11,18 @@ from fastapi.testclient import TestClient
 from dialogues.graph import GLOBAL_NODE, script_graph
 from robot.config import Settings
 
-from fixtures.api_harness import ApiHarness, open_api
-from fixtures.console import console_client, session_token, sign_in
-from fixtures.database import VALID_SCRIPT, open_fresh_database
+from fixtures.api_harness import ApiHarness
+from fixtures.console import (
+    BROKEN_AT,
+    BROKEN_SCRIPT,
+    console_client,
+    open_console_api,
+    session_token,
+    sign_in,
+)
+from fixtures.database import VALID_SCRIPT
 
 BUNDLED = Path(__file__).parent.parent / "dialogues" / "scripts" / "lead_qualification.yaml"
-
-#: One problem: a ``goto`` to a state that does not exist, on line 12, column 15.
-BROKEN = """script: broken
-start: greet
-intents:
-  affirm:
-    examples: [yes]
-  deny:
-    examples: [no]
-states:
-  greet:
-    ask: Shall we go on?
-    on:
-      affirm: nowhere
-      deny: bye
-  bye:
-    say: Goodbye!
-    disposition: not_interested
-    end: true
-"""
 
 #: ``lost`` is unreachable, ``stuck`` leads nowhere, ``global`` handlers add an edge each.
 SHAPES = """script: shapes
@@ -63,8 +50,7 @@ states:
 
 @pytest.fixture
 def api(tmp_path: Path, isolated_settings: Settings) -> Iterator[ApiHarness]:
-    for db in open_fresh_database("sqlite", tmp_path):
-        yield from open_api(db.engine, isolated_settings)
+    yield from open_console_api(tmp_path, isolated_settings)
 
 
 def signed_in(api: ApiHarness, tenant: str = "acme") -> tuple[TestClient, dict[str, str]]:
@@ -75,18 +61,17 @@ def signed_in(api: ApiHarness, tenant: str = "acme") -> tuple[TestClient, dict[s
 
 def test_lint_reports_the_validators_problems_with_line_and_column(api: ApiHarness) -> None:
     browser, csrf = signed_in(api)
-    answer = browser.post("/scripts/lint", json={"text": BROKEN}, headers=csrf)
+    answer = browser.post("/scripts/lint", json={"text": BROKEN_SCRIPT}, headers=csrf)
     assert answer.status_code == 200
     problems = answer.json()["diagnostics"]
     assert len(problems) == 1
-    assert problems[0]["line"] == 12
-    assert problems[0]["column"] == 15
+    assert (problems[0]["line"], problems[0]["column"]) == BROKEN_AT
     assert "nowhere" in problems[0]["message"]
     # The same positions as the API's upload (the one validator).
     upload = api.request(
-        "POST", "/v1/scripts", content=BROKEN, headers={"Content-Type": "text/yaml"}
+        "POST", "/v1/scripts", content=BROKEN_SCRIPT, headers={"Content-Type": "text/yaml"}
     ).json()
-    assert [(e["line"], e["column"]) for e in upload["errors"]] == [(12, 15)]
+    assert [(e["line"], e["column"]) for e in upload["errors"]] == [BROKEN_AT]
     valid = browser.post("/scripts/lint", json={"text": VALID_SCRIPT}, headers=csrf)
     assert valid.json() == {"diagnostics": []}
 
@@ -115,7 +100,7 @@ def test_graph_marks_unreachable_and_dead_end_states() -> None:
 
 
 def test_graph_of_a_script_with_problems_still_draws_its_states() -> None:
-    graph = script_graph(BROKEN + "  odd:\n    sayy: typo\n")
+    graph = script_graph(BROKEN_SCRIPT + "  odd:\n    sayy: typo\n")
     nodes = {node.id: node for node in graph.nodes}
     assert set(nodes) == {"greet", "bye", "odd"}
     assert nodes["odd"].invalid
@@ -168,10 +153,10 @@ def test_save_as_new_version_stores_the_next_version(api: ApiHarness) -> None:
 def test_saving_a_broken_script_stores_nothing_and_shows_its_problems(api: ApiHarness) -> None:
     browser, csrf = signed_in(api)
     answer = browser.post(
-        "/scripts/save", data={"yaml_text": BROKEN, "csrf_token": csrf["X-CSRF-Token"]}
+        "/scripts/save", data={"yaml_text": BROKEN_SCRIPT, "csrf_token": csrf["X-CSRF-Token"]}
     )
     assert answer.status_code == 422
-    assert "line 12, column 15" in answer.text
+    assert "line {}, column {}".format(*BROKEN_AT) in answer.text
     assert "nowhere" in answer.text
     assert api.request("GET", "/v1/scripts").json()["items"] == []
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from api.console.render import render
@@ -55,11 +56,13 @@ async def signin_form(request: Request, next: str | None = None) -> Response:
     return _signin_page(request, safe_next(next), None, 200)
 
 
-def _key_id(engine: object, token: str) -> int | None:
-    with Session(engine) as session:  # type: ignore[call-overload]
-        return session.execute(
-            select(ApiKey.id).where(ApiKey.key_hash == hash_token(token))  # type: ignore[arg-type]
+def _key_id(engine: Engine, token: str) -> int | None:
+    keys = ApiKey.__table__.c  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(keys.id).where(keys.key_hash == hash_token(token))
         ).scalar_one_or_none()
+    return None if found is None else int(found)
 
 
 @router.post("/signin", response_class=HTMLResponse)

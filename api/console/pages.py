@@ -183,11 +183,13 @@ async def calls_page(
 
 
 def _deliveries(session: Session, tenant_id: int, call_id: int) -> list[dict[str, Any]]:
+    deliveries = WebhookDelivery.__table__.c  # type: ignore[attr-defined]
+    events = OutboxEvent.__table__.c  # type: ignore[attr-defined]
     rows = session.execute(
-        select(WebhookDelivery, OutboxEvent)  # type: ignore[call-overload]
-        .join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_pk)
-        .where(OutboxEvent.call_id == call_id, WebhookDelivery.tenant_id == tenant_id)
-        .order_by(WebhookDelivery.id)
+        select(WebhookDelivery, OutboxEvent)
+        .join(OutboxEvent, events.id == deliveries.event_pk)
+        .where(events.call_id == call_id, deliveries.tenant_id == tenant_id)
+        .order_by(deliveries.id)
     ).all()
     return [
         {
