@@ -111,3 +111,25 @@ def test_another_tenant_sees_none_of_it(api: ApiHarness) -> None:
     assert browser.get(f"/scripts/{ids['script']}").status_code == 404
     assert browser.get(f"/scripts/{ids['script']}/graph").status_code == 404
     assert "hello" not in browser.get("/scripts").text
+
+
+def test_the_live_feed_sends_the_panels_then_ends_for_the_browser_to_reopen_it(
+    api: ApiHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.console import pages
+
+    monkeypatch.setattr(pages, "LIVE_INTERVAL_S", 0.0)
+    acme_call(api)
+    browser = signed_in(api, "acme")
+    with browser.stream("GET", "/dashboard/live") as answer:
+        assert answer.status_code == 200
+        assert answer.headers["content-type"].startswith("text/event-stream")
+        text = "".join(answer.iter_text())
+    assert text.startswith(f"retry: {pages.LIVE_RETRY_MS}\n\n")
+    events = [block for block in text.split("\n\n") if block.startswith("event: panels")]
+    assert events, "the first look sends the panels"
+    assert mask_number(NUMBER) in events[0] and NUMBER not in events[0]
+    # Each later look sends the panels again only if they changed (the engine's CPU share
+    # may), else a comment that keeps the connection open.
+    assert len(events) + text.count(": still here") == pages.LIVE_LOOKS
+    assert console_client(api).get("/dashboard/live", follow_redirects=False).status_code == 303

@@ -38,6 +38,10 @@ router = APIRouter(include_in_schema=False)
 
 #: Seconds between two looks at the dashboard's data for the live feed.
 LIVE_INTERVAL_S = 3.0
+#: A live feed ends after this many looks and the browser opens it again (``retry``, ms):
+#: an open page never holds a stopping server for longer than this.
+LIVE_LOOKS = 8
+LIVE_RETRY_MS = 1000
 RECENT_CALLS = 10
 
 
@@ -112,12 +116,18 @@ async def dashboard(request: Request, user: UserDep) -> Response:
 
 @router.get("/dashboard/live")
 async def dashboard_live(request: Request, user: UserDep) -> StreamingResponse:
-    """Server-Sent Events: the dashboard's panels again whenever they change."""
+    """Server-Sent Events: the dashboard's panels again whenever they change (the first look
+    is sent at once: the page may have changed since it was rendered)."""
 
     async def events() -> AsyncIterator[str]:
         last = None
         template = environment().get_template("_dashboard_panels.html")
-        while not await request.is_disconnected():
+        yield f"retry: {LIVE_RETRY_MS}\n\n"
+        for look in range(LIVE_LOOKS):
+            if look:
+                await asyncio.sleep(LIVE_INTERVAL_S)
+            if await request.is_disconnected():
+                return
             data = await run_in_threadpool(dashboard_data, request, user)
             html = template.render(request=request, user=user, **data)
             if html != last:
@@ -126,7 +136,6 @@ async def dashboard_live(request: Request, user: UserDep) -> StreamingResponse:
                 yield f"event: panels\n{body}\n"
             else:
                 yield ": still here\n\n"
-            await asyncio.sleep(LIVE_INTERVAL_S)
 
     return StreamingResponse(events(), media_type="text/event-stream", headers={**CONSOLE_HEADERS})
 
