@@ -107,7 +107,9 @@ def test_another_tenant_sees_none_of_it(api: ApiHarness) -> None:
     browser = signed_in(api, "globex")
     assert "Solar November" not in browser.get("/").text
     assert f'href="/calls/{ids["call"]}"' not in browser.get("/calls").text
-    assert browser.get(f"/calls/{ids['call']}").status_code == 404
+    foreign_call = browser.get(f"/calls/{ids['call']}")
+    assert foreign_call.status_code == 404
+    assert f"call {ids['call']} not found" in foreign_call.text
     assert browser.get(f"/scripts/{ids['script']}").status_code == 404
     assert browser.get(f"/scripts/{ids['script']}/graph").status_code == 404
     assert "hello" not in browser.get("/scripts").text

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from api.console.render import CONSOLE_HEADERS, environment, render
+from api.console.render import CONSOLE_HEADERS, environment, not_found, render
 from api.console.session import ConsoleUser, UserDep
 from api.deps import MAX_ID, IdPath
 from api.routes.calls import CallDetail, CallPage, get_call, list_calls
@@ -33,6 +33,7 @@ from models.webhook import OutboxEvent, WebhookDelivery
 from robot.carriers.base import CallOutcome
 from robot.config import Settings
 from robot.dialler.campaigns import campaign_stats
+from robot.errors import NotFoundError
 
 router = APIRouter(include_in_schema=False)
 
@@ -224,7 +225,10 @@ async def call_page(request: Request, user: UserDep, call_id: IdPath) -> Respons
             detail = get_call(call_id, session, settings, tenant_of(user))
             return detail, _deliveries(session, user.tenant_id, call_id)
 
-    detail, deliveries = await run_in_threadpool(load)
+    try:
+        detail, deliveries = await run_in_threadpool(load)
+    except NotFoundError as e:
+        return not_found(request, user, str(e))
     return render(
         request,
         "call.html",

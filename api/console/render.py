@@ -39,7 +39,7 @@ def mask_number(number: str | None) -> str:
 
 
 def short_time(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else ""
 
 
 @lru_cache(maxsize=1)
@@ -61,3 +61,8 @@ def render(
     """A page (or an htmx fragment) with the console's security headers."""
     html = environment().get_template(template).render(request=request, **context)
     return HTMLResponse(html, status_code=status_code, headers=CONSOLE_HEADERS)
+
+
+def not_found(request: Request, user: Any, message: str) -> HTMLResponse:
+    """The console's 404 page (another tenant's things are not found, as in the API)."""
+    return render(request, "not_found.html", {"user": user, "message": message}, 404)

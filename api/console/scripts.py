@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlmodel import Session
 
-from api.console.render import CONSOLE_HEADERS, render
+from api.console.render import CONSOLE_HEADERS, not_found, render
 from api.console.session import CheckedUserDep, ConsoleUser, UserDep
 from api.deps import IdPath
 from api.placement import load_stored_script
@@ -24,7 +24,7 @@ from api.routes.scripts import get_owned_script, save_script_version
 from dialogues.graph import script_graph
 from models.script import Script
 from models.transactions import for_writes
-from robot.errors import ScriptError, ValidationError
+from robot.errors import NotFoundError, ScriptError, ValidationError
 
 router = APIRouter(include_in_schema=False)
 
@@ -134,7 +134,10 @@ async def edit_script(request: Request, user: UserDep, script_id: IdPath) -> Res
         with Session(request.app.state.engine) as session:
             return get_owned_script(session, user.tenant_id, script_id)
 
-    script = await run_in_threadpool(load)
+    try:
+        script = await run_in_threadpool(load)
+    except NotFoundError as e:
+        return not_found(request, user, str(e))
     return _editor(request, user, script.yaml_text, script)
 
 
