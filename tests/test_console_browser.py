@@ -80,7 +80,9 @@ def chromium() -> Iterator[Any]:
 
     assert shutil.which(CHROMIUM), "chromium is missing: apt-get install chromium (make test)"
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=WAIT_MS
+        )
         try:
             yield browser
         finally:

@@ -14,14 +14,17 @@ from robot.config import Settings
 
 from fixtures.api_harness import ApiHarness
 from fixtures.console import console_client, open_console_api, sign_in
-from fixtures.database import VALID_SCRIPT
+from fixtures.database import BACKENDS, VALID_SCRIPT
 
 NUMBER = "+12025550143"
 
 
-@pytest.fixture
-def api(tmp_path: Path, isolated_settings: Settings) -> Iterator[ApiHarness]:
-    yield from open_console_api(tmp_path, isolated_settings)
+@pytest.fixture(params=BACKENDS)
+def api(
+    request: pytest.FixtureRequest, tmp_path: Path, isolated_settings: Settings
+) -> Iterator[ApiHarness]:
+    """The pages' own queries run on SQLite and on PostgreSQL."""
+    yield from open_console_api(tmp_path, isolated_settings, request.param)
 
 
 def acme_call(api: ApiHarness) -> dict[str, int]:
