@@ -7,9 +7,9 @@ STAMP := .make
 
 APT_PACKAGES := espeak-ng sox libsndfile1 baresip-core sip-tester \
 	asterisk-core-sounds-en-wav asterisk-core-sounds-ru-wav \
-	postgresql postgresql-contrib
+	postgresql postgresql-contrib chromium
 
-.PHONY: demo test install system-deps lint typecheck bench clean
+.PHONY: demo test install system-deps lint typecheck bench clean vendor vendor-check
 
 demo: install
 	$(BIN)/callrobot demo
@@ -50,6 +50,17 @@ typecheck: install
 
 bench: install
 	@for b in bench/*.py; do echo "# $$b"; $(BIN)/python $$b; done
+
+# The console's vendored JavaScript (api/console/static/vendor), rebuilt from the pinned npm
+# packages; needs node and npm, which nothing else needs.
+vendor:
+	sh api/console/build.sh
+
+# Rebuilding gives exactly the committed files.
+vendor-check: vendor
+	@changed="$$(git status --porcelain -- api/console/static/vendor)"; \
+	if [ -n "$$changed" ]; then echo "rebuilt vendor files differ:"; echo "$$changed"; exit 1; fi
+	@echo "api/console/static/vendor matches its npm packages"
 
 clean:
 	rm -rf $(VENV) $(STAMP) build *.egg-info

@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
+from api.console import install_console
 from api.errors import install_error_handlers, problem
 from api.headers import SecurityHeaders
 from api.openapi import install_openapi
@@ -160,4 +161,5 @@ def create_app(
     )
     for module in routers:
         app.include_router(module.router)
+    install_console(app, settings)
     return app

@@ -117,7 +117,7 @@ def check_references(
             yield from _check_field(script, item.path, match.group(1), problem)
 
     if script.start in states:
-        for name in sorted(set(states) - _reachable(script)):
+        for name in sorted(set(states) - reachable_states(script)):
             if broken.states:
                 break  # a broken state may be the only way in: don't guess
             yield problem(
@@ -248,20 +248,34 @@ def _check_tests(
                 )
 
 
-def _reachable(script: Script) -> set[str]:
-    def targets(state: State) -> Iterator[str]:
-        trs: list[Transition] = [b for items in state.on.values() for b in items]
-        trs += list(state.dtmf.values())
-        trs += state.next or []
-        for handler in (state.no_input, state.no_match):
-            if handler and handler.then:
-                trs.append(handler.then)
-        yield from (t.goto for t in trs if t.goto)
-
-    global_targets = [b.goto for items in script.global_.on.values() for b in items if b.goto]
-    for handler in (script.global_.no_input, script.global_.no_match):
+def state_exits(state: State) -> Iterator[tuple[str, str]]:
+    """Where a state's own transitions go: (label, target state) in YAML order."""
+    for branch in state.next or []:
+        if branch.goto:
+            yield "next", branch.goto
+    for intent, items in state.on.items():
+        yield from ((intent, b.goto) for b in items if b.goto)
+    for digit, tr in state.dtmf.items():
+        if tr.goto:
+            yield f"dtmf {digit}", tr.goto
+    for kind, handler in (("no_input", state.no_input), ("no_match", state.no_match)):
         if handler and handler.then and handler.then.goto:
-            global_targets.append(handler.then.goto)
+            yield kind, handler.then.goto
+
+
+def global_exits(script: Script) -> Iterator[tuple[str, str]]:
+    """Where the ``global`` handlers go (from any state that does not end the call)."""
+    for intent, items in script.global_.on.items():
+        yield from ((intent, b.goto) for b in items if b.goto)
+    for kind in ("no_input", "no_match"):
+        handler = getattr(script.global_, kind)
+        if handler and handler.then and handler.then.goto:
+            yield kind, handler.then.goto
+
+
+def reachable_states(script: Script) -> set[str]:
+    """The states a call can reach from ``start``."""
+    global_targets = [target for _, target in global_exits(script)]
     seen: set[str] = set()
     todo = [script.start] if script.start else []
     while todo:
@@ -270,7 +284,7 @@ def _reachable(script: Script) -> set[str]:
             continue
         seen.add(name)
         state = script.states[name]
-        todo.extend(targets(state))
+        todo.extend(target for _, target in state_exits(state))
         if not state.end:
             todo.extend(global_targets)
     return seen

@@ -121,6 +121,16 @@ class QuotaSettings(BaseModel):
     auth_failures_decay_per_s: float = Field(default=0.1, gt=0)
 
 
+class ConsoleSettings(BaseModel):
+    """The web console (``api.console``): its session cookie."""
+
+    #: Key that signs session cookies. Unset: a random key per process (sessions end when it
+    #: restarts, and several processes behind one address do not share them): set it then.
+    secret_key: SecretStr | None = None
+    #: A session ends this long after sign-in (seconds).
+    session_max_age_s: int = Field(default=8 * 3600, ge=60)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CALLROBOT_", env_nested_delimiter="__", extra="ignore"
@@ -153,6 +163,7 @@ class Settings(BaseSettings):
     #: Lowest level logged (``DEBUG`` ... ``ERROR``); unset: INFO for ``serve`` and
     #: ``dialler``, WARNING for one-off commands.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = None
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

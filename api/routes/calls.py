@@ -88,6 +88,10 @@ class TranscriptTurnOut(BaseModel):
     intent: str | None = None
     confidence: float | None = None
     interrupted: bool | None = None
+    #: The recognizer that produced a callee turn's text.
+    engine: str | None = None
+    #: Why a callee turn was not taken as an answer.
+    ignored: str | None = None
 
 
 class VoicemailVerdictOut(BaseModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -73,6 +73,7 @@ def _summary(script: Script) -> ScriptSummary:
 
 
 def _store(session: Session, tenant_id: int, name: str, text: str) -> Script:
+    """Store ``text`` as the next version of script ``name``."""
     for _ in range(3):
         latest = session.exec(
             select(func.max(Script.version)).where(
@@ -89,6 +90,18 @@ def _store(session: Session, tenant_id: int, name: str, text: str) -> Script:
         session.refresh(script)
         return script
     raise ValidationError(f"script {name!r}: too many concurrent uploads; try again")
+
+
+def save_script_version(
+    session: Session, tenant_id: int, text: str, filename: str
+) -> tuple[Script, Any]:
+    """Validate a script's YAML (ScriptError lists every problem) and store it as the next
+    version of its name; returns the stored row and the loaded script."""
+    loaded = load_stored_script(text, filename)
+    name = loaded.script.script.strip()
+    if not name or len(name) > 200:
+        raise ValidationError("script: the name must be 1 to 200 characters")
+    return _store(session, tenant_id, name, text), loaded
 
 
 @router.post(
@@ -120,11 +133,9 @@ async def upload_script(
         default_filename="script.yaml",
         max_bytes=settings.input_limits.script_max_bytes,
     )
-    loaded = await run_in_threadpool(load_stored_script, upload.text, upload.filename)
-    name = loaded.script.script.strip()
-    if not name or len(name) > 200:
-        raise ValidationError("script: the name must be 1 to 200 characters")
-    script = await run_in_threadpool(_store, session, tenant_id_of(tenant), name, upload.text)
+    script, loaded = await run_in_threadpool(
+        save_script_version, session, tenant_id_of(tenant), upload.text, upload.filename
+    )
     return ScriptDetail(
         **_summary(script).model_dump(),
         yaml_text=script.yaml_text,
