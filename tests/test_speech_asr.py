@@ -114,7 +114,7 @@ def test_whisper_base_parts_join_once_and_recognize_russian(tmp_path) -> None:
     model_bin = folder / "model.bin"
     stamp = model_bin.stat().st_mtime_ns
     assert not list(folder.glob("*.partial"))
-    recognizer = SpeechRegistry(SpeechSettings(), tmp_path).recognizer("ru-RU")
+    recognizer = SpeechRegistry(SpeechSettings(), tmp_path / "cache").recognizer("ru-RU")
     assert isinstance(recognizer, WhisperRecognizer) and recognizer.language == "ru"
     assert recognizer.model_dir == folder
     assert model_bin.stat().st_mtime_ns == stamp  # joined once, reused
