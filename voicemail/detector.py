@@ -37,128 +37,24 @@ In a call (``feed`` is CPU-bound: run it in an executor; one detector per call):
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Literal
-
-from pydantic import BaseModel, Field
 
 from robot.audio import TELEPHONY_RATE_HZ, AudioChunk
 from robot.errors import MissingExtraError, ValidationError
-from voicemail.cadence import CadenceLimits, CadenceTracker
+from voicemail.beeps import ToneJudge
+from voicemail.cadence import CadenceTracker
+from voicemail.level import LevelLimiter
 from voicemail.phrases import PhraseSpotter, create_phrase_spotter
-from voicemail.tones import ToneSegment, ToneTracker, goertzel_power, is_sit_sequence, sit_band
+from voicemail.settings import DetectorSettings, Verdict, VerdictKind
+from voicemail.timeline import SpeechSpans, Timeline
+from voicemail.tones import ToneTracker
 from voicemail.transcripts import GreetingReader, GreetingTranscript
 from voicemail.vad import VadFrame, VoiceActivityDetector, create_vad
 
 logger = logging.getLogger(__name__)
 
-VerdictKind = Literal["human", "machine", "unknown"]
-
-
-class DetectorSettings(BaseModel):
-    """Thresholds of the audio detector (times in ms after answer, levels in dBFS)."""
-
-    vad_engine: str = Field("silero", description="VAD engine: silero (robust) or webrtc.")
-    vad_threshold: float | None = Field(
-        0.3, description="Speech probability for a frame (low: short quiet answers count)."
-    )
-    initial_silence_ms: float = Field(2500, description="Nobody spoke for this long: give up.")
-    initial_silence_verdict: VerdictKind = Field(
-        "human",
-        description="Verdict when nobody spoke: people wary of robots answer and wait in "
-        "silence, and machines greet at once; hanging up on a person is the worse mistake.",
-    )
-    min_word_ms: float = Field(100, description="Shorter speech bursts are noise, not words.")
-    between_words_silence_ms: float = Field(150, description="A pause this long splits words.")
-    max_greeting_ms: float = Field(
-        1500, description="A longer greeting with min_sentence_pauses in it is a machine's."
-    )
-    max_continuous_greeting_ms: float = Field(
-        4000, description="A longer greeting is a machine's whatever its pauses (0: off)."
-    )
-    sentence_pause_ms: float = Field(350, description="A pause this long ends a sentence.")
-    min_sentence_pauses: int = Field(
-        3, description="Machines read several sentences; people introduce themselves in one."
-    )
-    after_greeting_silence_ms: float = Field(
-        700,
-        description="Silence that ends a human greeting (machines pause for less; the words "
-        "before it are read for machine phrases first).",
-    )
-    max_words: int = Field(0, description="More words than this is a machine (0: no limit).")
-    short_greeting_ms: float = Field(
-        700, description="A greeting this short needs only short_greeting_silence_ms (0: off)."
-    )
-    short_greeting_silence_ms: float = Field(450, description="Silence after a bare hello.")
-    total_analysis_ms: float = Field(6000, description="Decide by this time at the latest.")
-    beep_min_hz: float = Field(350, description="Lowest beep frequency.")
-    beep_max_hz: float = Field(3000, description="Highest beep frequency.")
-    beep_min_ms: float = Field(160, description="Shortest tone that counts as a beep.")
-    beep_min_purity: float = Field(0.75, description="Share of energy at the tone (Goertzel).")
-    tone_min_tonality: float = Field(0.8, description="Share of a window's energy at its peak.")
-    tone_min_level_dbfs: float = Field(-45, description="Quieter windows are never tones.")
-    sit: bool = Field(True, description="Detect Special Information Tones.")
-    phrases: bool = Field(True, description="Spot voicemail phrases with ASR.")
-    phrase_engine: Literal["whisper", "pocketsphinx"] = Field(
-        "whisper",
-        description="whisper: read the greeting as it plays (English and Russian); "
-        "pocketsphinx: keyword spotting, cheaper, English only and misses more.",
-    )
-    phrase_language: str = Field(
-        "en,ru", description="Languages callees may speak, comma-separated (en, ru)."
-    )
-    read_every_ms: float = Field(
-        800,
-        description="While the greeting goes on, read it again after this much speech (400 "
-        "read 3.4 times a call, 800 2.1 times, same verdicts on bench/voicemail.py).",
-    )
-    read_pause_ms: float = Field(
-        150, description="A pause this long reads the words before it at once."
-    )
-    read_min_speech_ms: float = Field(300, description="Less speech is not worth reading.")
-    answer_silence_ms: float = Field(
-        350,
-        description='Silence after words people say on picking up ("Hello?", "Yes, who '
-        'is this?") that decides human (0: off).',
-    )
-    answer_max_greeting_ms: float = Field(
-        2500, description="A longer greeting never takes the answer_silence_ms shortcut."
-    )
-
-    def for_call_language(self, language: str) -> DetectorSettings:
-        """These settings for a call in ``language``: English calls read greetings in English
-        alone (tiny.en: about 40% of the multilingual base model's reading CPU, same verdicts
-        on the English development cases, see README); other calls keep ``phrase_language``."""
-        if language.lower()[:2] == "en" and self.phrase_language != "en":
-            return self.model_copy(update={"phrase_language": "en"})
-        return self
-
-    def cadence_limits(self) -> CadenceLimits:
-        return CadenceLimits(
-            initial_silence_ms=self.initial_silence_ms,
-            min_word_ms=self.min_word_ms,
-            between_words_silence_ms=self.between_words_silence_ms,
-            max_greeting_ms=self.max_greeting_ms,
-            after_greeting_silence_ms=self.after_greeting_silence_ms,
-            max_words=self.max_words,
-            short_greeting_ms=self.short_greeting_ms,
-            short_greeting_silence_ms=self.short_greeting_silence_ms,
-            max_continuous_greeting_ms=self.max_continuous_greeting_ms,
-            sentence_pause_ms=self.sentence_pause_ms,
-            min_sentence_pauses=self.min_sentence_pauses,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """The detector's decision and why (``evidence``: sit, beep, phrase, cadence, timeout)."""
-
-    verdict: VerdictKind
-    decision_ms: float
-    reason: str
-    evidence: str = "cadence"
-
+__all__ = ["DetectorSettings", "Verdict", "VerdictKind", "VoicemailDetector", "detect_audio"]
 
 _warned_english_only = False
 
@@ -179,8 +75,16 @@ def _greeting_reader(languages: str) -> GreetingReader:
         return GreetingReader("en")
 
 
+def _s(ms: float) -> str:
+    return f"{ms / 1000:.1f} s"
+
+
 class VoicemailDetector:
-    """Human or machine, decided frame by frame on the callee audio after answer."""
+    """Human or machine, decided frame by frame on the callee audio after answer.
+
+    :attr:`timeline` holds the evidence heard so far (speech spans, tones, readings, cadence
+    calls, the verdict): ``callrobot voicemail detect --explain`` prints it.
+    """
 
     def __init__(
         self,
@@ -200,15 +104,24 @@ class VoicemailDetector:
                 phrase_spotter = create_phrase_spotter(s.phrase_language.split(",")[0])
         self.phrase_spotter = phrase_spotter
         self.reader = reader
+        self.level = LevelLimiter(s.vad_peak_dbfs) if s.vad_peak_dbfs is not None else None
         self.tones = ToneTracker(
             min_tonality=s.tone_min_tonality, min_level_dbfs=s.tone_min_level_dbfs
         )
+        self.timeline = Timeline()
+        self._spans = SpeechSpans(self.timeline)
+        self.judge = ToneJudge(s, self.tones, self.timeline, self._spans.overlap_ms)
         self.cadence = CadenceTracker(s.cadence_limits())
         self.reset()
 
     def reset(self) -> None:
         self.vad.reset()
+        if self.level is not None:
+            self.level.reset()
         self.tones.reset()
+        self.judge.reset()
+        self.timeline.reset()
+        self._spans.reset()
         self.cadence.reset()
         if self.phrase_spotter is not None:
             self.phrase_spotter.reset()
@@ -216,8 +129,8 @@ class VoicemailDetector:
             self.reader.reset()
         self.transcript: GreetingTranscript | None = None
         self._read_speech_ms = 0.0
-        self._segments: list[ToneSegment] = []
         self._heard_ms = 0.0
+        self._held: str | None = None  # the last cadence call held back (for the timeline)
         self.verdict: Verdict | None = None
 
     def feed(self, chunk: AudioChunk) -> Verdict | None:
@@ -230,75 +143,45 @@ class VoicemailDetector:
         self._heard_ms += chunk.duration_ms
         if self.reader is not None:
             self.reader.process(chunk)
-        verdict = self._tone_verdict(self.tones.process(chunk)) or self._phrase_verdict(chunk)
+        verdict = self.judge.update(self.tones.process(chunk), self._heard_ms)
+        verdict = verdict or self._phrase_verdict(chunk)
         if verdict is None:
-            verdict = self._cadence_verdict(self.vad.process(chunk))
+            heard = self.level.process(chunk) if self.level is not None else chunk
+            verdict = self._cadence_verdict(self.vad.process(heard))
         if verdict is None and self._heard_ms >= self.settings.total_analysis_ms:
             verdict = self._timeout_verdict(self._heard_ms)
         if verdict is not None:
             # Decision time is how much audio had been heard when the verdict was given.
-            verdict = replace(verdict, decision_ms=self._heard_ms)
-            self.verdict = verdict
-            logger.debug("voicemail verdict %s at %.0f ms: %s", *self._describe(verdict))
-        return verdict
+            self._decide(replace(verdict, decision_ms=self._heard_ms))
+        return self.verdict
 
     def finish(self) -> Verdict:
         """The final verdict: the one already given, or the best call on what was heard."""
         if self.verdict is not None:
             return self.verdict
-        verdict = self._tone_verdict(self.tones.flush(), final=True)
+        verdict = self.judge.update(self.tones.flush(), self._heard_ms, final=True)
         if verdict is None:
             verdict = self._timeout_verdict(self._heard_ms, ended=True)
+        self._decide(verdict)
+        assert self.verdict is not None
+        return self.verdict
+
+    def _decide(self, verdict: Verdict) -> None:
+        self._spans.close()
         self.verdict = verdict
-        return verdict
-
-    @staticmethod
-    def _describe(verdict: Verdict) -> tuple[str, float, str]:
-        return verdict.verdict, verdict.decision_ms, verdict.reason
-
-    # -- evidence ---------------------------------------------------------------------------
-
-    def _is_beep(self, segment: ToneSegment, purity: float) -> bool:
-        s = self.settings
-        return (
-            s.beep_min_hz <= segment.freq_hz <= s.beep_max_hz
-            and segment.duration_ms >= s.beep_min_ms
-            and purity >= s.beep_min_purity
+        self.timeline.add(
+            verdict.decision_ms,
+            "verdict",
+            f"{verdict.verdict} ({verdict.evidence}): {verdict.reason}",
+        )
+        logger.debug(
+            "voicemail verdict %s at %.0f ms: %s",
+            verdict.verdict,
+            verdict.decision_ms,
+            verdict.reason,
         )
 
-    def _beep(self, segment: ToneSegment, at_ms: float) -> Verdict:
-        reason = f"beep {segment.freq_hz:.0f} Hz {segment.duration_ms:.0f} ms"
-        return Verdict("machine", at_ms, reason, "beep")
-
-    def _tone_verdict(self, finished: list[ToneSegment], final: bool = False) -> Verdict | None:
-        s = self.settings
-        now = self._heard_ms
-        for segment in finished:
-            self._segments.append(segment)
-            if s.sit and is_sit_sequence(self._segments):
-                return Verdict("machine", segment.end_ms, "SIT tone", "sit")
-        ongoing = self.tones.ongoing()
-        if s.sit and ongoing is not None and len(self._segments) >= 2:
-            last_two = [sit_band(x.freq_hz) for x in self._segments[-2:]]
-            if last_two == [0, 1] and sit_band(ongoing.freq_hz) == 2 and ongoing.duration_ms >= 200:
-                return Verdict("machine", now, "SIT tone", "sit")
-        if ongoing is not None and ongoing.duration_ms >= s.beep_min_ms:
-            sit_like = s.sit and sit_band(ongoing.freq_hz) is not None
-            if not sit_like or ongoing.duration_ms > 450:
-                purity = self._ongoing_purity(ongoing)
-                if self._is_beep(ongoing, purity):
-                    return self._beep(ongoing, now)
-        # A SIT-band tone that ended with no next SIT tone within 250 ms was a plain beep.
-        if self._segments:
-            last = self._segments[-1]
-            waited = final or (ongoing is None and now - last.end_ms >= 250)
-            if waited and self._is_beep(last, last.purity):
-                return self._beep(last, now)
-        return None
-
-    def _ongoing_purity(self, ongoing: ToneSegment) -> float:
-        audio = self.tones.ongoing_audio()
-        return goertzel_power(audio, ongoing.freq_hz) if len(audio) else 0.0
+    # -- evidence ---------------------------------------------------------------------------
 
     def _phrase_verdict(self, chunk: AudioChunk) -> Verdict | None:
         if self.phrase_spotter is None:
@@ -308,28 +191,72 @@ class VoicemailDetector:
                 return Verdict("machine", self._heard_ms, f'phrase "{hit.phrase}"', "phrase")
         return None
 
+    def _hold(self, reason: str) -> None:
+        """Note once in the timeline why a cadence call is not taken yet."""
+        if reason != self._held:
+            self._held = reason
+            self.timeline.add(self.cadence.now_ms, "cadence", reason)
+
+    def _introduces_themselves(self) -> bool:
+        """The words read so far are a person answering ("how can I help", "Mark speaking")."""
+        found = self.transcript
+        return (
+            found is not None
+            and found.answer_like
+            and found.machine_phrase is None
+            and self.cadence.greeting_ms <= self.settings.intro_max_greeting_ms
+        )
+
     def _cadence_verdict(self, frames: list[VadFrame]) -> Verdict | None:
+        s = self.settings
         for frame in frames:
+            self._spans.frame(frame.start_ms, frame.end_ms, frame.speech_prob, frame.is_speech)
             call = self.cadence.update(frame)
             if call is None:
                 if verdict := self._reading_verdict():
                     return verdict
                 continue
             if call.kind == "machine":
-                return self._read_all() or Verdict("machine", call.at_ms, call.reason)
+                if verdict := self._read_all():
+                    return verdict
+                if self._introduces_themselves():
+                    self._hold(f"{call.reason}, held: the words are a person answering")
+                    if verdict := self._reading_verdict():
+                        return verdict
+                    continue
+                return Verdict("machine", call.at_ms, call.reason)
             if call.kind == "initial_silence":
-                return Verdict(self.settings.initial_silence_verdict, call.at_ms, call.reason)
+                if self.judge.pending():
+                    continue  # a tone is playing or just ended: a beep or SIT decides first
+                return Verdict(s.initial_silence_verdict, call.at_ms, call.reason)
             if call.kind == "human":
                 if self.cadence.speaking:
                     continue  # words again, not yet long enough to end the silence
-                if self.tones.ongoing() is not None:
-                    continue  # a tone is playing: wait to see whether it is a beep
+                if self.judge.pending():
+                    self._hold(f"{call.reason}, held: a tone may be a beep")
+                    continue
                 if self.phrase_spotter is not None and self.phrase_spotter.busy():
                     continue  # let the phrase spotter finish the words just heard
                 if verdict := self._read_all():  # the words before the silence first
                     return verdict
+                if (
+                    self._unclear_words()
+                    and self.cadence.silence_ms < s.unclear_greeting_silence_ms
+                ):
+                    self._hold(f"{call.reason}, held: words neither a machine's nor an answer")
+                    continue
                 return Verdict("human", call.at_ms, call.reason)
         return None
+
+    def _unclear_words(self) -> bool:
+        """Words were read, and they neither name a machine nor sound like a person answering."""
+        found = self.transcript
+        return (
+            found is not None
+            and bool(found.text.strip())
+            and not found.answer_like
+            and self.cadence.greeting_ms > self.settings.short_greeting_ms
+        )
 
     # -- reading the greeting ---------------------------------------------------------------
 
@@ -340,6 +267,19 @@ class VoicemailDetector:
         # Start a little before the first word: VAD onsets clip soft first consonants.
         self.transcript = found = self.reader.read(cadence.greeting_start_ms - 250, cadence.now_ms)
         self._read_speech_ms = cadence.greeting_ms
+        meaning = (
+            f'machine phrase "{found.machine_phrase}"'
+            if found.machine_phrase
+            else "a person answering"
+            if found.answer_like
+            else "no phrase"
+        )
+        self.timeline.add(
+            cadence.now_ms,
+            "read",
+            f"{found.start_ms / 1000:.2f}-{found.end_ms / 1000:.2f} s {found.language} "
+            f'(logprob {found.avg_logprob:.2f}): "{found.text.strip()}" -> {meaning}',
+        )
         if found.machine_phrase is None:
             return None
         reason = f'phrase "{found.machine_phrase}" ({found.language}: "{found.text}")'
@@ -367,19 +307,21 @@ class VoicemailDetector:
             if verdict is not None:
                 return verdict
         found = self.transcript
+        limit = max(s.answer_max_greeting_ms, s.intro_max_greeting_ms if found else 0.0)
         if (
             s.answer_silence_ms
             and found is not None
             and found.answer_like
+            and found.machine_phrase is None
             and unread_ms <= 0
             and cadence.silence_ms >= s.answer_silence_ms
             and not cadence.speaking
-            and cadence.greeting_ms <= s.answer_max_greeting_ms
-            and self.tones.ongoing() is None
+            and cadence.greeting_ms <= limit
+            and not self.judge.pending()
         ):
             reason = (
-                f'answer "{found.text}" ({cadence.greeting_ms / 1000:.1f} s) '
-                f"then silence {cadence.silence_ms / 1000:.1f} s"
+                f'answer "{found.text}" ({_s(cadence.greeting_ms)}) '
+                f"then silence {_s(cadence.silence_ms)}"
             )
             return Verdict("human", cadence.now_ms, reason, "answer")
         return None
@@ -388,13 +330,16 @@ class VoicemailDetector:
         cadence = self.cadence
         if cadence.in_greeting and cadence.silence_ms < self.settings.after_greeting_silence_ms:
             if ended and cadence.greeting_ms <= self.settings.max_greeting_ms:
-                reason = f"greeting {cadence.greeting_ms / 1000:.1f} s, then the audio ended"
+                reason = f"greeting {_s(cadence.greeting_ms)}, then the audio ended"
                 return Verdict("human", at_ms, reason, "cadence")
-            return Verdict("machine", at_ms, f"still talking after {at_ms / 1000:.1f} s", "timeout")
+            if self._introduces_themselves():
+                reason = f"greeting {_s(cadence.greeting_ms)} of a person answering"
+                return Verdict("human", at_ms, reason, "answer")
+            return Verdict("machine", at_ms, f"still talking after {_s(at_ms)}", "timeout")
         if cadence.in_greeting:
-            reason = f"greeting {cadence.greeting_ms / 1000:.1f} s then silence"
+            reason = f"greeting {_s(cadence.greeting_ms)} then silence"
             return Verdict("human", at_ms, reason, "cadence")
-        return Verdict("unknown", at_ms, f"no speech in {at_ms / 1000:.1f} s", "timeout")
+        return Verdict("unknown", at_ms, f"no speech in {_s(at_ms)}", "timeout")
 
 
 def detect_audio(
