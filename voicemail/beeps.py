@@ -54,10 +54,11 @@ class ToneJudge:
 
     def _beep_like(self, segment: ToneSegment, purity: float) -> bool:
         s = self.settings
-        if segment.duration_ms < s.beep_sure_ms:
-            # A short tone touching speech is the tail of a vowel, not a beep.
-            if self.speech_overlap_ms(segment.start_ms - SHORT_TONE_MARGIN_MS, segment.start_ms):
-                return False
+        # A short tone touching speech is the tail of a vowel, not a beep.
+        if segment.duration_ms < s.beep_sure_ms and self.speech_overlap_ms(
+            segment.start_ms - SHORT_TONE_MARGIN_MS, segment.start_ms
+        ):
+            return False
         return (
             s.beep_min_hz <= segment.freq_hz <= s.beep_max_hz
             and segment.duration_ms >= s.beep_min_ms
