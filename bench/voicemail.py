@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--errors", action="store_true", help="list misread cases on stderr")
     parser.add_argument("--explain", action="store_true", help="with --errors: their evidence")
+    parser.add_argument("--cases", type=Path, help="write one JSON line per case to this file")
     parser.add_argument(
         "--split", choices=["dev", "test", "both"], default="both", help="splits to run"
     )
@@ -107,9 +108,22 @@ def main(argv: list[str] | None = None) -> None:
     verdicts: dict[str, tuple[str, float]] = {}
     audio_ms = 0.0
     cpu_started = time.process_time()
+    per_case: list[dict] = []
     for case in cases:
         verdict = detect_with(detector, case.audio)
         verdicts[case.case_id] = (verdict.verdict, verdict.decision_ms)
+        if args.cases:
+            per_case.append(
+                {
+                    "case": case.case_id,
+                    "label": case.label,
+                    "language": case.language,
+                    "verdict": verdict.verdict,
+                    "decision_ms": verdict.decision_ms,
+                    "reason": verdict.reason,
+                    "evidence": detector.timeline.lines(),
+                }
+            )
         audio_ms += min(case.audio.duration_ms, verdict.decision_ms)
         if args.errors and verdict.verdict != case.label:
             sys.stderr.write(f"{case.case_id} {case.label} -> {verdict}\n")
@@ -141,6 +155,8 @@ def main(argv: list[str] | None = None) -> None:
         "read_cpu_s_per_case": round(reader.read_cpu_s / len(cases), 3) if reader else None,
         "cpu_isa": os.environ.get("CT2_FORCE_CPU_ISA", "auto"),
     }
+    if args.cases:
+        args.cases.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in per_case))
     sys.stdout.write(json.dumps(result) + "\n")
 
 

@@ -48,6 +48,8 @@ class CadenceCall:
     kind: str
     at_ms: float
     reason: str
+    #: Which limit made a machine call: ``sentences``, ``continuous`` or ``words``.
+    rule: str = ""
 
 
 def _s(ms: float) -> str:
@@ -130,15 +132,18 @@ class CadenceTracker:
                     "machine",
                     self.now_ms,
                     f"greeting {_s(greeting)} > {_s(limits.max_greeting_ms)}",
+                    "sentences",
                 )
             if greeting > continuous_limit:
                 return CadenceCall(
                     "machine",
                     self.now_ms,
                     f"greeting {_s(greeting)} > {_s(continuous_limit)} in few sentences",
+                    "continuous",
                 )
         if limits.max_words and self.words > limits.max_words:
-            return CadenceCall("machine", self.now_ms, f"{self.words} words > {limits.max_words}")
+            reason = f"{self.words} words > {limits.max_words}"
+            return CadenceCall("machine", self.now_ms, reason, "words")
         silence = self.silence_ms
         needed_ms = limits.after_greeting_silence_ms
         if greeting <= limits.short_greeting_ms:

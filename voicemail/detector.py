@@ -191,11 +191,11 @@ class VoicemailDetector:
                 return Verdict("machine", self._heard_ms, f'phrase "{hit.phrase}"', "phrase")
         return None
 
-    def _hold(self, reason: str) -> None:
+    def _hold(self, call: str, why: str) -> None:
         """Note once in the timeline why a cadence call is not taken yet."""
-        if reason != self._held:
-            self._held = reason
-            self.timeline.add(self.cadence.now_ms, "cadence", reason)
+        if why != self._held:
+            self._held = why
+            self.timeline.add(self.cadence.now_ms, "cadence", f"{call}, held: {why}")
 
     def _introduces_themselves(self) -> bool:
         """The words read so far are a person answering ("how can I help", "Mark speaking")."""
@@ -205,6 +205,17 @@ class VoicemailDetector:
             and found.answer_like
             and found.machine_phrase is None
             and self.cadence.greeting_ms <= self.settings.intro_max_greeting_ms
+        )
+
+    def _clear_words_without_phrase(self) -> bool:
+        """The greeting reads clearly as one long sentence with no machine phrase in it: a
+        person introducing themselves at length, until the words or the time limit say."""
+        found = self.transcript
+        return (
+            found is not None
+            and found.machine_phrase is None
+            and found.avg_logprob >= self.settings.clear_read_min_logprob
+            and len(found.text.split()) >= 3
         )
 
     def _cadence_verdict(self, frames: list[VadFrame]) -> Verdict | None:
@@ -219,8 +230,15 @@ class VoicemailDetector:
             if call.kind == "machine":
                 if verdict := self._read_all():
                     return verdict
-                if self._introduces_themselves():
-                    self._hold(f"{call.reason}, held: the words are a person answering")
+                if self._introduces_themselves() or (
+                    call.rule == "continuous" and self._clear_words_without_phrase()
+                ):
+                    why = (
+                        "the words are a person answering"
+                        if self._introduces_themselves()
+                        else "words read clearly, no machine phrase yet"
+                    )
+                    self._hold(call.reason, why)
                     if verdict := self._reading_verdict():
                         return verdict
                     continue
@@ -233,7 +251,7 @@ class VoicemailDetector:
                 if self.cadence.speaking:
                     continue  # words again, not yet long enough to end the silence
                 if self.judge.pending():
-                    self._hold(f"{call.reason}, held: a tone may be a beep")
+                    self._hold(call.reason, "a tone may be a beep")
                     continue
                 if self.phrase_spotter is not None and self.phrase_spotter.busy():
                     continue  # let the phrase spotter finish the words just heard
@@ -243,7 +261,7 @@ class VoicemailDetector:
                     self._unclear_words()
                     and self.cadence.silence_ms < s.unclear_greeting_silence_ms
                 ):
-                    self._hold(f"{call.reason}, held: words neither a machine's nor an answer")
+                    self._hold(call.reason, "words neither a machine's nor an answer")
                     continue
                 return Verdict("human", call.at_ms, call.reason)
         return None

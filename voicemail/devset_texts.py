@@ -135,20 +135,21 @@ PERSONAL_GREETINGS_RU = (
     "Алексей сейчас недоступен. Оставьте, пожалуйста, сообщение.",
     "Привет, это Дима, я перезвоню, как только смогу.",
 )
-#: Machine greetings read as separate sentences with natural pauses between them.
+#: Machine greetings read as separate sentences with natural pauses between them (none opens
+#: with a bare "Hello." and a pause: that is what a person says, and nothing tells them apart).
 PAUSED_GREETINGS = {
     "en": (
         ("Hi, this is Laura.", "I'm not available right now.", "Please leave a message."),
-        ("Hello.", "You've reached the Parker family.", "Leave us a message after the tone."),
+        ("Hello, you've reached the Parker family.", "Leave us a message after the tone."),
         ("Hey, it's Ben.", "Sorry I missed your call.", "I'll get back to you."),
         ("Thank you for calling Green Dental.", "Our office is closed.", "Please call back."),
-        ("Hi.", "It's Chris.", "Leave a message and I'll call you back."),
+        ("Hi, it's Chris.", "Leave a message and I'll call you back."),
         ("Hello, this is Nina.", "I can't take your call.", "Leave your name and number."),
     ),
     "ru": (
-        ("Здравствуйте.", "Вы позвонили Елене.", "Оставьте сообщение после сигнала."),
+        ("Здравствуйте, вы позвонили Елене.", "Оставьте сообщение после сигнала."),
         ("Привет, это Костя.", "Не могу ответить.", "Перезвоню позже."),
-        ("Добрый день.", "Это компания Вектор.", "Оставьте ваше сообщение."),
+        ("Добрый день, это компания Вектор.", "Оставьте ваше сообщение."),
         ("Алло, это Катя.", "Меня сейчас нет.", "Оставьте сообщение."),
     ),
 }

@@ -82,6 +82,12 @@ class DetectorSettings(BaseModel):
         "machine's nor a person's answer (machines pause between sentences); "
         "after_greeting_silence_ms when nothing reads the greeting.",
     )
+    clear_read_min_logprob: float = Field(
+        -0.7,
+        description="A reading this confident with no machine phrase holds off the "
+        "max_continuous_greeting_ms limit until total_analysis_ms (people introducing "
+        "themselves at length).",
+    )
     intro_max_greeting_ms: float = Field(
         8000,
         description="Words of a person answering (a question to the caller, a name plus "
