@@ -131,6 +131,7 @@ class VoicemailDetector:
         self._read_speech_ms = 0.0
         self._heard_ms = 0.0
         self._held: str | None = None  # the last cadence call held back (for the timeline)
+        self._held_machine_call = False  # a person's words hold off the length limits
         self.verdict: Verdict | None = None
 
     def feed(self, chunk: AudioChunk) -> Verdict | None:
@@ -148,12 +149,20 @@ class VoicemailDetector:
         if verdict is None:
             heard = self.level.process(chunk) if self.level is not None else chunk
             verdict = self._cadence_verdict(self.vad.process(heard))
-        if verdict is None and self._heard_ms >= self.settings.total_analysis_ms:
+        if verdict is None and self._heard_ms >= self._deadline_ms():
             verdict = self._timeout_verdict(self._heard_ms)
         if verdict is not None:
             # Decision time is how much audio had been heard when the verdict was given.
             self._decide(replace(verdict, decision_ms=self._heard_ms))
         return self.verdict
+
+    def _deadline_ms(self) -> float:
+        """``total_analysis_ms``; while a person's words hold off the length limits, up to
+        ``intro_max_greeting_ms`` of greeting (people introducing themselves at length)."""
+        s, start = self.settings, self.cadence.greeting_start_ms
+        if self._held_machine_call and start is not None:
+            return max(s.total_analysis_ms, start + s.intro_max_greeting_ms)
+        return s.total_analysis_ms
 
     def finish(self) -> Verdict:
         """The final verdict: the one already given, or the best call on what was heard."""
@@ -228,19 +237,22 @@ class VoicemailDetector:
                     return verdict
                 continue
             if call.kind == "machine":
-                if verdict := self._read_all():
+                if self._held_machine_call:
+                    # Already held: read on the usual schedule, not on every frame.
+                    if verdict := self._reading_verdict():
+                        return verdict
+                elif verdict := self._read_all():
                     return verdict
                 if self._introduces_themselves() or (
                     call.rule == "continuous" and self._clear_words_without_phrase()
                 ):
+                    self._held_machine_call = True
                     why = (
                         "the words are a person answering"
                         if self._introduces_themselves()
                         else "words read clearly, no machine phrase yet"
                     )
                     self._hold(call.reason, why)
-                    if verdict := self._reading_verdict():
-                        return verdict
                     continue
                 return Verdict("machine", call.at_ms, call.reason)
             if call.kind == "initial_silence":
@@ -267,7 +279,8 @@ class VoicemailDetector:
         return None
 
     def _unclear_words(self) -> bool:
-        """Words were read, and they neither name a machine nor sound like a person answering."""
+        """Words were read, and they neither name a machine nor sound like a person answering:
+        maybe the first sentence of a greeting that pauses before the next."""
         found = self.transcript
         return (
             found is not None

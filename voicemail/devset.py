@@ -171,12 +171,12 @@ class DevSetBuilder:
         return "machine", audio, "ru"
 
     def paused_greeting(self, rng: np.random.Generator, split: str) -> Built:
-        """Sentences with 0.5-1.2 s pauses between them (a person recorded them slowly)."""
+        """Sentences with 0.5-1.0 s pauses between them (a person recorded them slowly)."""
         language = "ru" if rng.random() < 0.35 else "en"
         voices = EN_VOICES if language == "en" else RU_VOICES
         voice = pick(rng, half(voices, split))
         sentences = pick(rng, half(PAUSED_GREETINGS[language], split))
-        audio = _join([self.bank.say(voice, x) for x in sentences], rng, (0.5, 1.2))
+        audio = _join([self.bank.say(voice, x) for x in sentences], rng, (0.5, 1.0))
         if rng.random() < 0.3:
             audio = _with_beep(audio, rng)
         return "machine", audio, language

@@ -162,7 +162,7 @@ ANSWER_WORDS: dict[str, frozenset[str]] = {
 #: Phrases people use on answering that make the rest of the sentence an answer, too.
 ANSWER_PATTERNS: dict[str, tuple[str, ...]] = {
     "en": (
-        r"\bwho (is|s) (this|calling|it|speaking)\b",
+        r"\bwho (is|s|was) (this|calling|it|speaking)\b",
         r"\bwho am i (speaking|talking) (to|with)\b",
         r"\bhow can i help\b",
         r"\bwhat can i do for you\b",

@@ -83,7 +83,7 @@ class DetectorSettings(BaseModel):
         "after_greeting_silence_ms when nothing reads the greeting.",
     )
     clear_read_min_logprob: float = Field(
-        -0.7,
+        -1.0,
         description="A reading this confident with no machine phrase holds off the "
         "max_continuous_greeting_ms limit until total_analysis_ms (people introducing "
         "themselves at length).",
