@@ -104,7 +104,13 @@ class VoicemailDetector:
                 phrase_spotter = create_phrase_spotter(s.phrase_language.split(",")[0])
         self.phrase_spotter = phrase_spotter
         self.reader = reader
-        self.level = LevelLimiter(s.vad_peak_dbfs) if s.vad_peak_dbfs is not None else None
+        # A second VAD hears the audio turned down (voicemail.level); a frame is speech when
+        # either hears it: loud band-limited speech and loud first words are both kept.
+        self.level: LevelLimiter | None = None
+        self.turned_down_vad: VoiceActivityDetector | None = None
+        if s.vad_peak_dbfs is not None and vad is None:
+            self.level = LevelLimiter(s.vad_peak_dbfs)
+            self.turned_down_vad = create_vad(s.vad_engine, threshold=s.vad_threshold)
         self.tones = ToneTracker(
             min_tonality=s.tone_min_tonality, min_level_dbfs=s.tone_min_level_dbfs
         )
@@ -116,8 +122,9 @@ class VoicemailDetector:
 
     def reset(self) -> None:
         self.vad.reset()
-        if self.level is not None:
+        if self.level is not None and self.turned_down_vad is not None:
             self.level.reset()
+            self.turned_down_vad.reset()
         self.tones.reset()
         self.judge.reset()
         self.timeline.reset()
@@ -147,14 +154,25 @@ class VoicemailDetector:
         verdict = self.judge.update(self.tones.process(chunk), self._heard_ms)
         verdict = verdict or self._phrase_verdict(chunk)
         if verdict is None:
-            heard = self.level.process(chunk) if self.level is not None else chunk
-            verdict = self._cadence_verdict(self.vad.process(heard))
+            verdict = self._cadence_verdict(self._vad_frames(chunk))
         if verdict is None and self._heard_ms >= self._deadline_ms():
             verdict = self._timeout_verdict(self._heard_ms)
         if verdict is not None:
             # Decision time is how much audio had been heard when the verdict was given.
             self._decide(replace(verdict, decision_ms=self._heard_ms))
         return self.verdict
+
+    def _vad_frames(self, chunk: AudioChunk) -> list[VadFrame]:
+        frames = self.vad.process(chunk)
+        if self.level is None or self.turned_down_vad is None:
+            return frames
+        quieter = self.turned_down_vad.process(self.level.process(chunk))
+        return [
+            VadFrame(
+                a.start_ms, a.end_ms, max(a.speech_prob, b.speech_prob), a.is_speech or b.is_speech
+            )
+            for a, b in zip(frames, quieter, strict=True)
+        ]
 
     def _deadline_ms(self) -> float:
         """``total_analysis_ms``; while a person's words hold off the length limits, up to

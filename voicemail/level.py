@@ -4,9 +4,11 @@ Silero VAD v6 misses loud telephone-band speech: a greeting band-passed to 300-3
 20 ms frames peak near -20 dBFS RMS scores below 0.3 on most frames, while the same audio
 20 dB quieter scores 0.7-0.9. Callee audio arrives at any level (carriers, handsets and
 voicemail systems differ by 30 dB), so the detector attenuates it before the VAD to a peak
-frame level of ``target_peak_dbfs``. :class:`LevelLimiter` is a peak follower with instant
-attack and slow release that only ever attenuates: quiet audio and noise are never raised.
-Tones and the greeting reader see the audio as it came.
+frame level of ``target_peak_dbfs`` for a second VAD, and counts a frame as speech when either
+VAD hears it (the turned-down one misses the loud onset of a first word, which the other
+keeps). :class:`LevelLimiter` is a peak follower with a fast attack and slow release that
+only ever attenuates: quiet audio and noise are never raised. Tones and the greeting reader
+see the audio as it came.
 """
 
 from __future__ import annotations

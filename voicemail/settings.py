@@ -22,7 +22,7 @@ class DetectorSettings(BaseModel):
     vad_engine: str = Field("silero", description="VAD engine: silero (robust) or webrtc.")
     vad_peak_dbfs: float | None = Field(
         -34,
-        description="Loud audio is turned down to this peak 20 ms level before the VAD "
+        description="A second VAD hears the audio turned down to this peak 20 ms level "
         "(voicemail.level: Silero misses loud band-limited speech); None: off.",
     )
     vad_threshold: float | None = Field(
