@@ -155,7 +155,7 @@ class VoicemailDetector:
         verdict = verdict or self._phrase_verdict(chunk)
         if verdict is None:
             verdict = self._cadence_verdict(self._vad_frames(chunk))
-        if verdict is None and self._heard_ms >= self._deadline_ms():
+        if verdict is None and self._heard_ms >= self._deadline_ms() and not self.judge.pending():
             verdict = self._timeout_verdict(self._heard_ms)
         if verdict is not None:
             # Decision time is how much audio had been heard when the verdict was given.
@@ -235,14 +235,16 @@ class VoicemailDetector:
         )
 
     def _clear_words_without_phrase(self) -> bool:
-        """The greeting reads clearly as one long sentence with no machine phrase in it: a
-        person introducing themselves at length, until the words or the time limit say."""
+        """The greeting reads clearly, with no machine phrase and at most one long pause (after
+        a first "Hello?"): a person introducing themselves at length, until the words or the
+        time limit say. Machines reading sentences pause between them."""
         found = self.transcript
         return (
             found is not None
             and found.machine_phrase is None
             and found.avg_logprob >= self.settings.clear_read_min_logprob
             and len(found.text.split()) >= 3
+            and self.cadence.long_pauses <= 1
         )
 
     def _cadence_verdict(self, frames: list[VadFrame]) -> Verdict | None:
