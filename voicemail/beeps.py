@@ -91,7 +91,9 @@ class ToneJudge:
 
     # -- streaming --------------------------------------------------------------------------
 
-    def update(self, finished: list[ToneSegment], now_ms: float, final: bool = False):
+    def update(
+        self, finished: list[ToneSegment], now_ms: float, final: bool = False
+    ) -> Verdict | None:
         """A verdict once a beep or a SIT is certain, else None."""
         s = self.settings
         for segment in finished:
@@ -135,7 +137,7 @@ class ToneJudge:
             return self._beep(ongoing, now_ms)
         return None
 
-    def _continues_sit(self, segment: ToneSegment, index: int, ongoing: ToneSegment | None):
+    def _continues_sit(self, segment: ToneSegment, index: int, ongoing: ToneSegment | None) -> bool:
         """A later tone (finished or playing) is the next SIT tone after ``segment``."""
         later = self.segments[index + 1 : index + 2] or ([ongoing] if ongoing else [])
         if not later:

@@ -123,7 +123,9 @@ class DevSetBuilder:
     def __init__(self, bank: VoiceBank) -> None:
         self.bank = bank
 
-    def say(self, rng: np.random.Generator, split: str, language: str, texts) -> np.ndarray:
+    def say(
+        self, rng: np.random.Generator, split: str, language: str, texts: Sequence[str]
+    ) -> np.ndarray:
         """A text of the split's half said by a voice of the split's half."""
         voices = EN_VOICES if language == "en" else RU_VOICES
         return self.bank.say(pick(rng, half(voices, split)), pick(rng, half(texts, split)))
