@@ -32,8 +32,9 @@ import numpy as np
 # This file is named like the package it measures: keep its folder off the import path.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
 
-from voicemail.detector import DetectorSettings, VoicemailDetector, detect_with  # noqa: E402
+from voicemail.detector import DetectorSettings, VoicemailDetector  # noqa: E402
 from voicemail.devset import DevCase, build_devset  # noqa: E402
+from voicemail.recordings import detect_with  # noqa: E402
 
 
 def figures(cases: list[DevCase], verdicts: dict[str, tuple[str, float]]) -> dict:

@@ -12,7 +12,7 @@ import pytest
 
 from robot.audio import AudioChunk
 from voicemail.beeps import ToneJudge
-from voicemail.detector import DetectorSettings, VoicemailDetector, detect_with
+from voicemail.detector import DetectorSettings, VoicemailDetector
 from voicemail.devset import default_cache_dir
 from voicemail.devset_audio import (
     VoiceBank,
@@ -26,6 +26,7 @@ from voicemail.devset_audio import (
     tone_at_dbfs,
 )
 from voicemail.level import LevelLimiter
+from voicemail.recordings import detect_with
 from voicemail.timeline import Timeline
 from voicemail.tones import ToneTracker
 

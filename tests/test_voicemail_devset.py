@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voicemail.detector import VoicemailDetector, detect_with
+from voicemail.detector import VoicemailDetector
 from voicemail.devset import CATEGORIES, DevCase, build_devset, half, write_devset
 from voicemail.devset_audio import RATE_HZ, alaw_round_trip, band_pass, mulaw_round_trip, tone
 from voicemail.devset_texts import (
@@ -18,6 +18,7 @@ from voicemail.devset_texts import (
     PERSONAL_GREETINGS_RU,
     RU_VOICES,
 )
+from voicemail.recordings import detect_with
 
 HUMAN_CATEGORIES = {"short_answer", "long_intro", "noisy_human", "intro_ru"}
 

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from robot.audio import AudioChunk
-from voicemail.detector import DetectorSettings, VoicemailDetector, detect_with
+from voicemail.detector import DetectorSettings, VoicemailDetector
 from voicemail.devset import default_cache_dir
 from voicemail.devset_audio import VoiceBank, band_pass, mulaw_round_trip, seconds, tone
+from voicemail.recordings import detect_with
 
 RATE = 8000
 JOHNSON = "Good afternoon, Johnson residence, how can I help you?"

@@ -38,10 +38,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from pathlib import Path
 
 from robot.audio import TELEPHONY_RATE_HZ, AudioChunk
-from robot.errors import MissingExtraError, ValidationError
 from voicemail.beeps import ToneJudge
 from voicemail.cadence import CadenceTracker
 from voicemail.level import LevelLimiter
@@ -49,30 +47,12 @@ from voicemail.phrases import PhraseSpotter, create_phrase_spotter
 from voicemail.settings import DetectorSettings, Verdict, VerdictKind
 from voicemail.timeline import SpeechSpans, Timeline
 from voicemail.tones import ToneTracker
-from voicemail.transcripts import GreetingReader, GreetingTranscript
+from voicemail.transcripts import GreetingReader, GreetingTranscript, create_greeting_reader
 from voicemail.vad import VadFrame, VoiceActivityDetector, create_vad
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DetectorSettings", "Verdict", "VerdictKind", "VoicemailDetector", "detect_audio"]
-
-_warned_english_only = False
-
-
-def _greeting_reader(languages: str) -> GreetingReader:
-    """A reader for ``languages``; English only (tiny.en) when the multilingual model's
-    packages (the ``speech-ru`` extra) are not installed, so calls still run without them."""
-    global _warned_english_only
-    try:
-        return GreetingReader(languages)
-    except MissingExtraError as e:
-        parts = [part.strip().lower()[:2] for part in languages.split(",")]
-        if parts == ["en"] or "en" not in parts:
-            raise  # nothing English to fall back to (or English itself is missing)
-        if not _warned_english_only:
-            _warned_english_only = True
-            logger.warning("voicemail greetings are read in English only: %s", e)
-        return GreetingReader("en")
+__all__ = ["DetectorSettings", "Verdict", "VerdictKind", "VoicemailDetector"]
 
 
 def _s(ms: float) -> str:
@@ -99,7 +79,7 @@ class VoicemailDetector:
         self.vad = vad or create_vad(s.vad_engine, threshold=s.vad_threshold)
         if s.phrases and phrase_spotter is None and reader is None:
             if s.phrase_engine == "whisper":
-                reader = _greeting_reader(s.phrase_language)
+                reader = create_greeting_reader(s.phrase_language)
             else:
                 phrase_spotter = create_phrase_spotter(s.phrase_language.split(",")[0])
         self.phrase_spotter = phrase_spotter
@@ -393,44 +373,14 @@ class VoicemailDetector:
         return Verdict("unknown", at_ms, f"no speech in {_s(at_ms)}", "timeout")
 
 
-def detect_audio(
-    audio: AudioChunk, settings: DetectorSettings | None = None, *, frame_ms: int = 20
-) -> Verdict:
-    """Run a fresh detector over a whole recording, fed in ``frame_ms`` frames."""
-    detector = VoicemailDetector(settings)
-    return detect_with(detector, audio, frame_ms=frame_ms)
+_MOVED_TO_RECORDINGS = ("detect_audio", "detect_with", "detect_file", "read_callee_audio")
 
 
-def detect_with(detector: VoicemailDetector, audio: AudioChunk, *, frame_ms: int = 20) -> Verdict:
-    """Reset ``detector`` and run it over ``audio`` (reuses loaded engines across files)."""
-    detector.reset()
-    if audio.rate != TELEPHONY_RATE_HZ:
-        audio = audio.resampled(TELEPHONY_RATE_HZ)
-    for frame in audio.frames(frame_ms):
-        verdict = detector.feed(frame)
-        if verdict is not None:
-            return verdict
-    return detector.finish()
+def __getattr__(name: str) -> object:
+    """``detect_with`` and the other whole-recording helpers live in voicemail.recordings;
+    importing them from here still works."""
+    if name in _MOVED_TO_RECORDINGS:
+        from voicemail import recordings
 
-
-def read_callee_audio(path: str | Path) -> AudioChunk:
-    """Read a recording as 8 kHz mono PCM, with a clear error naming the file."""
-    from robot.audio import read_wav
-
-    file = Path(path)
-    if not file.is_file():
-        raise ValidationError(f"{file}: no such file")
-    try:
-        audio = read_wav(file, TELEPHONY_RATE_HZ)
-    except ValidationError:
-        raise  # checked on opening: the message already names the file and the problem
-    except Exception as e:  # soundfile raises LibsndfileError, RuntimeError, ValueError...
-        raise ValidationError(f"{file}: not a readable audio file ({e})") from e
-    if audio.samples == 0:
-        raise ValidationError(f"{file}: contains no audio samples")
-    return audio
-
-
-def detect_file(path: str | Path, settings: DetectorSettings | None = None) -> Verdict:
-    """Detect on one file (see :func:`read_callee_audio` for the errors)."""
-    return detect_audio(read_callee_audio(path), settings)
+        return getattr(recordings, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -74,12 +74,8 @@ def detect(
     ] = False,
 ) -> None:
     """Decide human / machine / unknown for each recording, one line per file."""
-    from voicemail.detector import (
-        DetectorSettings,
-        VoicemailDetector,
-        detect_with,
-        read_callee_audio,
-    )
+    from voicemail.detector import DetectorSettings, VoicemailDetector
+    from voicemail.recordings import detect_with, read_callee_audio
 
     try:
         detector = VoicemailDetector(DetectorSettings(vad_engine=vad, phrases=phrases))
