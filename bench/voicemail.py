@@ -1,12 +1,14 @@
 """Benchmark the answering-machine detector on the generated development set.
 
 Prints one JSON line: figures on the held-out ``test`` split (accuracy, human-as-machine and
-machine-as-human rates, median/p95 decision time after answer, per-category accuracy, VAD
-engine) plus the same figures for the ``dev`` split the defaults were tuned on.
+machine-as-human rates, median/p95 decision time after answer, accuracy and median decision
+per category, the worst category, VAD engine) plus the same figures for the ``dev`` split the
+defaults were tuned on. The two splits share no sentence and no voice.
 
     python bench/voicemail.py [--per-category 30] [--vad silero] [--no-phrases] [--seed 4]
         [--phrase-engine whisper|pocketsphinx] [--phrase-language en,ru] [--language en]
-        [--set read_every_ms=800 ...] [--errors]
+        [--set read_every_ms=800 ...] [--split dev|test|both] [--category NAME ...]
+        [--errors [--explain]]
 
 ``--language`` keeps the cases spoken in that language (silent and tone-only parts count as
 English). CPU is ``time.process_time`` of this process (all threads), which other load on the
@@ -30,8 +32,9 @@ import numpy as np
 # This file is named like the package it measures: keep its folder off the import path.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
 
-from voicemail.detector import DetectorSettings, VoicemailDetector, detect_with  # noqa: E402
+from voicemail.detector import DetectorSettings, VoicemailDetector  # noqa: E402
 from voicemail.devset import DevCase, build_devset  # noqa: E402
+from voicemail.recordings import detect_with  # noqa: E402
 
 
 def figures(cases: list[DevCase], verdicts: dict[str, tuple[str, float]]) -> dict:
@@ -40,8 +43,10 @@ def figures(cases: list[DevCase], verdicts: dict[str, tuple[str, float]]) -> dic
     correct = [c for c in cases if verdicts[c.case_id][0] == c.label]
     decision = [verdicts[c.case_id][1] for c in cases]
     per_category: dict[str, list[bool]] = defaultdict(list)
+    per_category_ms: dict[str, list[float]] = defaultdict(list)
     for case in cases:
         per_category[case.category].append(verdicts[case.case_id][0] == case.label)
+        per_category_ms[case.category].append(verdicts[case.case_id][1])
     return {
         "n": len(cases),
         "accuracy": round(len(correct) / len(cases), 4),
@@ -59,6 +64,10 @@ def figures(cases: list[DevCase], verdicts: dict[str, tuple[str, float]]) -> dic
         "per_category_accuracy": {
             name: round(sum(hits) / len(hits), 4) for name, hits in sorted(per_category.items())
         },
+        "per_category_median_decision_ms": {
+            name: round(statistics.median(ms)) for name, ms in sorted(per_category_ms.items())
+        },
+        "min_category_accuracy": round(min(sum(h) / len(h) for h in per_category.values()), 4),
     }
 
 
@@ -75,9 +84,16 @@ def main(argv: list[str] | None = None) -> None:
         "--set", action="append", default=[], metavar="FIELD=VALUE", help="a DetectorSettings field"
     )
     parser.add_argument("--errors", action="store_true", help="list misread cases on stderr")
+    parser.add_argument("--explain", action="store_true", help="with --errors: their evidence")
+    parser.add_argument("--cases", type=Path, help="write one JSON line per case to this file")
+    parser.add_argument(
+        "--split", choices=["dev", "test", "both"], default="both", help="splits to run"
+    )
+    parser.add_argument("--category", action="append", help="only these categories")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    cases = build_devset(args.per_category, seed=args.seed)
+    splits = ("dev", "test") if args.split == "both" else (args.split,)
+    cases = build_devset(args.per_category, seed=args.seed, splits=splits, categories=args.category)
     if args.language:
         cases = [c for c in cases if c.language == args.language]
     built = time.perf_counter()
@@ -93,12 +109,27 @@ def main(argv: list[str] | None = None) -> None:
     verdicts: dict[str, tuple[str, float]] = {}
     audio_ms = 0.0
     cpu_started = time.process_time()
+    per_case: list[dict] = []
     for case in cases:
         verdict = detect_with(detector, case.audio)
         verdicts[case.case_id] = (verdict.verdict, verdict.decision_ms)
+        if args.cases:
+            per_case.append(
+                {
+                    "case": case.case_id,
+                    "label": case.label,
+                    "language": case.language,
+                    "verdict": verdict.verdict,
+                    "decision_ms": verdict.decision_ms,
+                    "reason": verdict.reason,
+                    "evidence": detector.timeline.lines(),
+                }
+            )
         audio_ms += min(case.audio.duration_ms, verdict.decision_ms)
         if args.errors and verdict.verdict != case.label:
             sys.stderr.write(f"{case.case_id} {case.label} -> {verdict}\n")
+            if args.explain:
+                sys.stderr.write("".join(f"    {x}\n" for x in detector.timeline.lines()))
     detected = time.perf_counter()
     cpu_s = time.process_time() - cpu_started
     reader = detector.reader
@@ -112,8 +143,10 @@ def main(argv: list[str] | None = None) -> None:
         "phrase_language": args.phrase_language if args.phrases else None,
         "language": args.language or "all",
         "settings": overrides,
-        **figures([c for c in cases if c.split == "test"], verdicts),
-        "dev": figures([c for c in cases if c.split == "dev"], verdicts),
+        **(figures([c for c in cases if c.split == "test"], verdicts) if "test" in splits else {}),
+        "dev": figures([c for c in cases if c.split == "dev"], verdicts)
+        if "dev" in splits
+        else None,
         "build_s": round(built - started, 2),
         "detect_rtf": round((detected - built) / (audio_ms / 1000), 4),
         # Greeting reads (Whisper) per case, and the CPU share of detection they take.
@@ -123,6 +156,8 @@ def main(argv: list[str] | None = None) -> None:
         "read_cpu_s_per_case": round(reader.read_cpu_s / len(cases), 3) if reader else None,
         "cpu_isa": os.environ.get("CT2_FORCE_CPU_ISA", "auto"),
     }
+    if args.cases:
+        args.cases.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in per_case))
     sys.stdout.write(json.dumps(result) + "\n")
 
 

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from robot.audio import AudioChunk, read_wav, silence, write_wav
 from robot.cli import app
+from voicemail.devset import CATEGORIES
 
 SOUNDS = Path("/usr/share/asterisk/sounds/en")
 runner = CliRunner()
@@ -88,5 +89,22 @@ def test_devset_command_writes_a_labelled_set(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     rows = (out / "labels.csv").read_text().splitlines()
     assert rows[0] == "file,label,category,split"
-    assert len(rows) == 1 + 2 * 7
+    assert len(rows) == 1 + 2 * len(CATEGORIES)
     assert all((out / row.split(",")[0]).exists() for row in rows[1:])
+
+
+def test_detect_explain_prints_the_evidence_timeline(tmp_path: Path) -> None:
+    machine = _write(tmp_path / "machine.wav", "vm-nobodyavail", "beep")
+    result = runner.invoke(app, ["voicemail", "detect", "--no-phrases", "--explain", str(machine)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith(f"{machine}: machine")
+    assert any(" vad " in line and "speech" in line for line in lines[1:])
+    assert any(" tone " in line for line in lines[1:])
+    assert "verdict" in lines[-1]
+    as_json = runner.invoke(
+        app, ["voicemail", "detect", "--no-phrases", "--explain", "--json", str(machine)]
+    )
+    record = json.loads(as_json.output.splitlines()[0])
+    assert record["verdict"] == "machine"
+    assert {"vad", "tone", "verdict"} <= {e["source"] for e in record["evidence"]}

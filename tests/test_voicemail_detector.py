@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from robot.audio import AudioChunk, read_wav, silence
-from voicemail.detector import DetectorSettings, Verdict, VoicemailDetector, detect_audio
+from voicemail.detector import DetectorSettings, Verdict, VoicemailDetector
 from voicemail.devset_audio import sit_tones, tone
 from voicemail.phrases import ListPhraseSpotter, PhraseHit, PocketsphinxPhraseSpotter
+from voicemail.recordings import detect_audio
 
 SOUNDS = Path("/usr/share/asterisk/sounds/en")
 RATE = 8000

@@ -8,11 +8,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voicemail.detector import VoicemailDetector, detect_with
-from voicemail.devset import CATEGORIES, DevCase, build_devset, write_devset
-from voicemail.devset_audio import RATE_HZ, band_pass, mulaw_round_trip, tone
+from voicemail.detector import VoicemailDetector
+from voicemail.devset import CATEGORIES, DevCase, build_devset, half, write_devset
+from voicemail.devset_audio import RATE_HZ, alaw_round_trip, band_pass, mulaw_round_trip, tone
+from voicemail.devset_texts import (
+    EN_VOICES,
+    INTROS_EN,
+    LONG_INTROS_EN,
+    PERSONAL_GREETINGS_RU,
+    RU_VOICES,
+)
+from voicemail.recordings import detect_with
 
-HUMAN_CATEGORIES = {"short_answer", "long_intro", "noisy_human"}
+HUMAN_CATEGORIES = {"short_answer", "long_intro", "noisy_human", "intro_ru"}
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +50,17 @@ def test_channel_effects() -> None:
     assert np.sqrt(np.mean(band_pass(low_hum) ** 2)) < 0.01
     voice_band = tone(1000.0, 0.5, 0.3)
     assert np.sqrt(np.mean(band_pass(voice_band) ** 2)) > 0.2
-    decoded = mulaw_round_trip(voice_band)
-    assert np.max(np.abs(decoded - voice_band)) < 0.02
-    assert not np.array_equal(decoded, voice_band)
+    for law in (mulaw_round_trip, alaw_round_trip):
+        decoded = law(voice_band)
+        assert np.max(np.abs(decoded - voice_band)) < 0.02
+        assert not np.array_equal(decoded, voice_band)
+    assert not np.array_equal(alaw_round_trip(voice_band), mulaw_round_trip(voice_band))
+
+
+def test_splits_share_no_voice_and_no_sentence() -> None:
+    for pool in (EN_VOICES, RU_VOICES, INTROS_EN, LONG_INTROS_EN, PERSONAL_GREETINGS_RU):
+        assert not set(half(pool, "dev")) & set(half(pool, "test"))
+        assert len(half(pool, "dev")) >= 2
 
 
 def test_written_set_has_labels_and_wavs(small_set: list[DevCase], tmp_path: Path) -> None:

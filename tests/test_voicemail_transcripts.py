@@ -12,8 +12,9 @@ import pytest
 
 from robot.audio import AudioChunk, read_wav, silence
 from robot.errors import ValidationError
-from voicemail.detector import DetectorSettings, VoicemailDetector, detect_with
+from voicemail.detector import DetectorSettings, VoicemailDetector
 from voicemail.phrases import answer_like, machine_phrase
+from voicemail.recordings import detect_with
 from voicemail.transcripts import GreetingReader, parse_languages
 
 SOUNDS = Path("/usr/share/asterisk/sounds")

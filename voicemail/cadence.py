@@ -39,6 +39,9 @@ class CadenceLimits:
     max_continuous_greeting_ms: float = 0.0
     sentence_pause_ms: float = 350.0
     min_sentence_pauses: int = 1
+    #: Pauses this long or longer are also counted apart (``long_pauses``): a person
+    #: introducing themselves rarely stops for half a second twice.
+    long_pause_ms: float = 500.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,8 @@ class CadenceCall:
     kind: str
     at_ms: float
     reason: str
+    #: Which limit made a machine call: ``sentences``, ``continuous`` or ``words``.
+    rule: str = ""
 
 
 def _s(ms: float) -> str:
@@ -67,6 +72,7 @@ class CadenceTracker:
         self.last_speech_end_ms: float | None = None
         self.words = 0
         self.sentence_pauses = 0
+        self.long_pauses = 0
         self._burst_start_ms: float | None = None
         self._burst_end_ms: float | None = None
         self._counted_burst = False
@@ -101,6 +107,8 @@ class CadenceTracker:
                 and frame.start_ms - self._burst_end_ms >= limits.sentence_pause_ms
             ):
                 self.sentence_pauses += 1
+                if frame.start_ms - self._burst_end_ms >= limits.long_pause_ms:
+                    self.long_pauses += 1
             if self._burst_start_ms is None or (
                 self._burst_end_ms is not None
                 and frame.start_ms - self._burst_end_ms >= limits.between_words_silence_ms
@@ -130,15 +138,18 @@ class CadenceTracker:
                     "machine",
                     self.now_ms,
                     f"greeting {_s(greeting)} > {_s(limits.max_greeting_ms)}",
+                    "sentences",
                 )
             if greeting > continuous_limit:
                 return CadenceCall(
                     "machine",
                     self.now_ms,
                     f"greeting {_s(greeting)} > {_s(continuous_limit)} in few sentences",
+                    "continuous",
                 )
         if limits.max_words and self.words > limits.max_words:
-            return CadenceCall("machine", self.now_ms, f"{self.words} words > {limits.max_words}")
+            reason = f"{self.words} words > {limits.max_words}"
+            return CadenceCall("machine", self.now_ms, reason, "words")
         silence = self.silence_ms
         needed_ms = limits.after_greeting_silence_ms
         if greeting <= limits.short_greeting_ms:

@@ -37,150 +37,34 @@ In a call (``feed`` is CPU-bound: run it in an executor; one detector per call):
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Literal
-
-from pydantic import BaseModel, Field
+from dataclasses import replace
 
 from robot.audio import TELEPHONY_RATE_HZ, AudioChunk
-from robot.errors import MissingExtraError, ValidationError
-from voicemail.cadence import CadenceLimits, CadenceTracker
+from voicemail.beeps import ToneJudge
+from voicemail.cadence import CadenceTracker
+from voicemail.level import LevelLimiter
 from voicemail.phrases import PhraseSpotter, create_phrase_spotter
-from voicemail.tones import ToneSegment, ToneTracker, goertzel_power, is_sit_sequence, sit_band
-from voicemail.transcripts import GreetingReader, GreetingTranscript
+from voicemail.settings import DetectorSettings, Verdict, VerdictKind
+from voicemail.timeline import SpeechSpans, Timeline
+from voicemail.tones import ToneTracker
+from voicemail.transcripts import GreetingReader, GreetingTranscript, create_greeting_reader
 from voicemail.vad import VadFrame, VoiceActivityDetector, create_vad
 
 logger = logging.getLogger(__name__)
 
-VerdictKind = Literal["human", "machine", "unknown"]
+__all__ = ["DetectorSettings", "Verdict", "VerdictKind", "VoicemailDetector"]
 
 
-class DetectorSettings(BaseModel):
-    """Thresholds of the audio detector (times in ms after answer, levels in dBFS)."""
-
-    vad_engine: str = Field("silero", description="VAD engine: silero (robust) or webrtc.")
-    vad_threshold: float | None = Field(
-        0.3, description="Speech probability for a frame (low: short quiet answers count)."
-    )
-    initial_silence_ms: float = Field(2500, description="Nobody spoke for this long: give up.")
-    initial_silence_verdict: VerdictKind = Field(
-        "human",
-        description="Verdict when nobody spoke: people wary of robots answer and wait in "
-        "silence, and machines greet at once; hanging up on a person is the worse mistake.",
-    )
-    min_word_ms: float = Field(100, description="Shorter speech bursts are noise, not words.")
-    between_words_silence_ms: float = Field(150, description="A pause this long splits words.")
-    max_greeting_ms: float = Field(
-        1500, description="A longer greeting with min_sentence_pauses in it is a machine's."
-    )
-    max_continuous_greeting_ms: float = Field(
-        4000, description="A longer greeting is a machine's whatever its pauses (0: off)."
-    )
-    sentence_pause_ms: float = Field(350, description="A pause this long ends a sentence.")
-    min_sentence_pauses: int = Field(
-        3, description="Machines read several sentences; people introduce themselves in one."
-    )
-    after_greeting_silence_ms: float = Field(
-        700,
-        description="Silence that ends a human greeting (machines pause for less; the words "
-        "before it are read for machine phrases first).",
-    )
-    max_words: int = Field(0, description="More words than this is a machine (0: no limit).")
-    short_greeting_ms: float = Field(
-        700, description="A greeting this short needs only short_greeting_silence_ms (0: off)."
-    )
-    short_greeting_silence_ms: float = Field(450, description="Silence after a bare hello.")
-    total_analysis_ms: float = Field(6000, description="Decide by this time at the latest.")
-    beep_min_hz: float = Field(350, description="Lowest beep frequency.")
-    beep_max_hz: float = Field(3000, description="Highest beep frequency.")
-    beep_min_ms: float = Field(160, description="Shortest tone that counts as a beep.")
-    beep_min_purity: float = Field(0.75, description="Share of energy at the tone (Goertzel).")
-    tone_min_tonality: float = Field(0.8, description="Share of a window's energy at its peak.")
-    tone_min_level_dbfs: float = Field(-45, description="Quieter windows are never tones.")
-    sit: bool = Field(True, description="Detect Special Information Tones.")
-    phrases: bool = Field(True, description="Spot voicemail phrases with ASR.")
-    phrase_engine: Literal["whisper", "pocketsphinx"] = Field(
-        "whisper",
-        description="whisper: read the greeting as it plays (English and Russian); "
-        "pocketsphinx: keyword spotting, cheaper, English only and misses more.",
-    )
-    phrase_language: str = Field(
-        "en,ru", description="Languages callees may speak, comma-separated (en, ru)."
-    )
-    read_every_ms: float = Field(
-        800,
-        description="While the greeting goes on, read it again after this much speech (400 "
-        "read 3.4 times a call, 800 2.1 times, same verdicts on bench/voicemail.py).",
-    )
-    read_pause_ms: float = Field(
-        150, description="A pause this long reads the words before it at once."
-    )
-    read_min_speech_ms: float = Field(300, description="Less speech is not worth reading.")
-    answer_silence_ms: float = Field(
-        350,
-        description='Silence after words people say on picking up ("Hello?", "Yes, who '
-        'is this?") that decides human (0: off).',
-    )
-    answer_max_greeting_ms: float = Field(
-        2500, description="A longer greeting never takes the answer_silence_ms shortcut."
-    )
-
-    def for_call_language(self, language: str) -> DetectorSettings:
-        """These settings for a call in ``language``: English calls read greetings in English
-        alone (tiny.en: about 40% of the multilingual base model's reading CPU, same verdicts
-        on the English development cases, see README); other calls keep ``phrase_language``."""
-        if language.lower()[:2] == "en" and self.phrase_language != "en":
-            return self.model_copy(update={"phrase_language": "en"})
-        return self
-
-    def cadence_limits(self) -> CadenceLimits:
-        return CadenceLimits(
-            initial_silence_ms=self.initial_silence_ms,
-            min_word_ms=self.min_word_ms,
-            between_words_silence_ms=self.between_words_silence_ms,
-            max_greeting_ms=self.max_greeting_ms,
-            after_greeting_silence_ms=self.after_greeting_silence_ms,
-            max_words=self.max_words,
-            short_greeting_ms=self.short_greeting_ms,
-            short_greeting_silence_ms=self.short_greeting_silence_ms,
-            max_continuous_greeting_ms=self.max_continuous_greeting_ms,
-            sentence_pause_ms=self.sentence_pause_ms,
-            min_sentence_pauses=self.min_sentence_pauses,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """The detector's decision and why (``evidence``: sit, beep, phrase, cadence, timeout)."""
-
-    verdict: VerdictKind
-    decision_ms: float
-    reason: str
-    evidence: str = "cadence"
-
-
-_warned_english_only = False
-
-
-def _greeting_reader(languages: str) -> GreetingReader:
-    """A reader for ``languages``; English only (tiny.en) when the multilingual model's
-    packages (the ``speech-ru`` extra) are not installed, so calls still run without them."""
-    global _warned_english_only
-    try:
-        return GreetingReader(languages)
-    except MissingExtraError as e:
-        parts = [part.strip().lower()[:2] for part in languages.split(",")]
-        if parts == ["en"] or "en" not in parts:
-            raise  # nothing English to fall back to (or English itself is missing)
-        if not _warned_english_only:
-            _warned_english_only = True
-            logger.warning("voicemail greetings are read in English only: %s", e)
-        return GreetingReader("en")
+def _s(ms: float) -> str:
+    return f"{ms / 1000:.1f} s"
 
 
 class VoicemailDetector:
-    """Human or machine, decided frame by frame on the callee audio after answer."""
+    """Human or machine, decided frame by frame on the callee audio after answer.
+
+    :attr:`timeline` holds the evidence heard so far (speech spans, tones, readings, cadence
+    calls, the verdict): ``callrobot voicemail detect --explain`` prints it.
+    """
 
     def __init__(
         self,
@@ -195,20 +79,36 @@ class VoicemailDetector:
         self.vad = vad or create_vad(s.vad_engine, threshold=s.vad_threshold)
         if s.phrases and phrase_spotter is None and reader is None:
             if s.phrase_engine == "whisper":
-                reader = _greeting_reader(s.phrase_language)
+                reader = create_greeting_reader(s.phrase_language)
             else:
                 phrase_spotter = create_phrase_spotter(s.phrase_language.split(",")[0])
         self.phrase_spotter = phrase_spotter
         self.reader = reader
+        # A second VAD hears the audio turned down (voicemail.level); a frame is speech when
+        # either hears it: loud band-limited speech and loud first words are both kept.
+        self.level: LevelLimiter | None = None
+        self.turned_down_vad: VoiceActivityDetector | None = None
+        if s.vad_peak_dbfs is not None and vad is None:
+            self.level = LevelLimiter(s.vad_peak_dbfs)
+            self.turned_down_vad = create_vad(s.vad_engine, threshold=s.vad_threshold)
         self.tones = ToneTracker(
             min_tonality=s.tone_min_tonality, min_level_dbfs=s.tone_min_level_dbfs
         )
+        self.timeline = Timeline()
+        self._spans = SpeechSpans(self.timeline)
+        self.judge = ToneJudge(s, self.tones, self.timeline, self._spans.overlap_ms)
         self.cadence = CadenceTracker(s.cadence_limits())
         self.reset()
 
     def reset(self) -> None:
         self.vad.reset()
+        if self.level is not None and self.turned_down_vad is not None:
+            self.level.reset()
+            self.turned_down_vad.reset()
         self.tones.reset()
+        self.judge.reset()
+        self.timeline.reset()
+        self._spans.reset()
         self.cadence.reset()
         if self.phrase_spotter is not None:
             self.phrase_spotter.reset()
@@ -216,8 +116,9 @@ class VoicemailDetector:
             self.reader.reset()
         self.transcript: GreetingTranscript | None = None
         self._read_speech_ms = 0.0
-        self._segments: list[ToneSegment] = []
         self._heard_ms = 0.0
+        self._held: str | None = None  # the last cadence call held back (for the timeline)
+        self._held_machine_call = False  # a person's words hold off the length limits
         self.verdict: Verdict | None = None
 
     def feed(self, chunk: AudioChunk) -> Verdict | None:
@@ -230,75 +131,64 @@ class VoicemailDetector:
         self._heard_ms += chunk.duration_ms
         if self.reader is not None:
             self.reader.process(chunk)
-        verdict = self._tone_verdict(self.tones.process(chunk)) or self._phrase_verdict(chunk)
+        verdict = self.judge.update(self.tones.process(chunk), self._heard_ms)
+        verdict = verdict or self._phrase_verdict(chunk)
         if verdict is None:
-            verdict = self._cadence_verdict(self.vad.process(chunk))
-        if verdict is None and self._heard_ms >= self.settings.total_analysis_ms:
+            verdict = self._cadence_verdict(self._vad_frames(chunk))
+        if verdict is None and self._heard_ms >= self._deadline_ms() and not self.judge.pending():
             verdict = self._timeout_verdict(self._heard_ms)
         if verdict is not None:
             # Decision time is how much audio had been heard when the verdict was given.
-            verdict = replace(verdict, decision_ms=self._heard_ms)
-            self.verdict = verdict
-            logger.debug("voicemail verdict %s at %.0f ms: %s", *self._describe(verdict))
-        return verdict
+            self._decide(replace(verdict, decision_ms=self._heard_ms))
+        return self.verdict
+
+    def _vad_frames(self, chunk: AudioChunk) -> list[VadFrame]:
+        frames = self.vad.process(chunk)
+        if self.level is None or self.turned_down_vad is None:
+            return frames
+        quieter = self.turned_down_vad.process(self.level.process(chunk))
+        return [
+            VadFrame(
+                a.start_ms, a.end_ms, max(a.speech_prob, b.speech_prob), a.is_speech or b.is_speech
+            )
+            for a, b in zip(frames, quieter, strict=True)
+        ]
+
+    def _deadline_ms(self) -> float:
+        """``total_analysis_ms``; while a person's words hold off the length limits, up to
+        ``intro_max_greeting_ms`` of greeting (people introducing themselves at length)."""
+        s, start = self.settings, self.cadence.greeting_start_ms
+        if self._held_machine_call and start is not None:
+            return max(s.total_analysis_ms, start + s.intro_max_greeting_ms)
+        return s.total_analysis_ms
 
     def finish(self) -> Verdict:
         """The final verdict: the one already given, or the best call on what was heard."""
         if self.verdict is not None:
             return self.verdict
-        verdict = self._tone_verdict(self.tones.flush(), final=True)
+        verdict = self.judge.update(self.tones.flush(), self._heard_ms, final=True)
         if verdict is None:
             verdict = self._timeout_verdict(self._heard_ms, ended=True)
+        self._decide(verdict)
+        assert self.verdict is not None
+        return self.verdict
+
+    def _decide(self, verdict: Verdict) -> None:
+        self._spans.close()
         self.verdict = verdict
-        return verdict
-
-    @staticmethod
-    def _describe(verdict: Verdict) -> tuple[str, float, str]:
-        return verdict.verdict, verdict.decision_ms, verdict.reason
-
-    # -- evidence ---------------------------------------------------------------------------
-
-    def _is_beep(self, segment: ToneSegment, purity: float) -> bool:
-        s = self.settings
-        return (
-            s.beep_min_hz <= segment.freq_hz <= s.beep_max_hz
-            and segment.duration_ms >= s.beep_min_ms
-            and purity >= s.beep_min_purity
+        self.timeline.add(
+            verdict.decision_ms,
+            "verdict",
+            f"{verdict.verdict} ({verdict.evidence}): {verdict.reason}",
+        )
+        logger.debug(
+            "voicemail verdict %s at %.0f ms: %s",
+            verdict.verdict,
+            verdict.decision_ms,
+            verdict.reason,
         )
 
-    def _beep(self, segment: ToneSegment, at_ms: float) -> Verdict:
-        reason = f"beep {segment.freq_hz:.0f} Hz {segment.duration_ms:.0f} ms"
-        return Verdict("machine", at_ms, reason, "beep")
-
-    def _tone_verdict(self, finished: list[ToneSegment], final: bool = False) -> Verdict | None:
-        s = self.settings
-        now = self._heard_ms
-        for segment in finished:
-            self._segments.append(segment)
-            if s.sit and is_sit_sequence(self._segments):
-                return Verdict("machine", segment.end_ms, "SIT tone", "sit")
-        ongoing = self.tones.ongoing()
-        if s.sit and ongoing is not None and len(self._segments) >= 2:
-            last_two = [sit_band(x.freq_hz) for x in self._segments[-2:]]
-            if last_two == [0, 1] and sit_band(ongoing.freq_hz) == 2 and ongoing.duration_ms >= 200:
-                return Verdict("machine", now, "SIT tone", "sit")
-        if ongoing is not None and ongoing.duration_ms >= s.beep_min_ms:
-            sit_like = s.sit and sit_band(ongoing.freq_hz) is not None
-            if not sit_like or ongoing.duration_ms > 450:
-                purity = self._ongoing_purity(ongoing)
-                if self._is_beep(ongoing, purity):
-                    return self._beep(ongoing, now)
-        # A SIT-band tone that ended with no next SIT tone within 250 ms was a plain beep.
-        if self._segments:
-            last = self._segments[-1]
-            waited = final or (ongoing is None and now - last.end_ms >= 250)
-            if waited and self._is_beep(last, last.purity):
-                return self._beep(last, now)
-        return None
-
-    def _ongoing_purity(self, ongoing: ToneSegment) -> float:
-        audio = self.tones.ongoing_audio()
-        return goertzel_power(audio, ongoing.freq_hz) if len(audio) else 0.0
+    # -- evidence ---------------------------------------------------------------------------
 
     def _phrase_verdict(self, chunk: AudioChunk) -> Verdict | None:
         if self.phrase_spotter is None:
@@ -308,28 +198,96 @@ class VoicemailDetector:
                 return Verdict("machine", self._heard_ms, f'phrase "{hit.phrase}"', "phrase")
         return None
 
+    def _hold(self, call: str, why: str) -> None:
+        """Note once in the timeline why a cadence call is not taken yet."""
+        if why != self._held:
+            self._held = why
+            self.timeline.add(self.cadence.now_ms, "cadence", f"{call}, held: {why}")
+
+    def _introduces_themselves(self) -> bool:
+        """The words read so far are a person answering ("how can I help", "Mark speaking")."""
+        found = self.transcript
+        return (
+            found is not None
+            and found.answer_like
+            and found.machine_phrase is None
+            and self.cadence.greeting_ms <= self.settings.intro_max_greeting_ms
+        )
+
+    def _clear_words_without_phrase(self) -> bool:
+        """The greeting reads clearly, with no machine phrase and at most one long pause (after
+        a first "Hello?"): a person introducing themselves at length, until the words or the
+        time limit say. Machines reading sentences pause between them."""
+        found = self.transcript
+        return (
+            found is not None
+            and found.machine_phrase is None
+            and found.avg_logprob >= self.settings.clear_read_min_logprob
+            and len(found.text.split()) >= 3
+            and self.cadence.long_pauses <= 1
+        )
+
     def _cadence_verdict(self, frames: list[VadFrame]) -> Verdict | None:
+        s = self.settings
         for frame in frames:
+            self._spans.frame(frame.start_ms, frame.end_ms, frame.speech_prob, frame.is_speech)
             call = self.cadence.update(frame)
             if call is None:
                 if verdict := self._reading_verdict():
                     return verdict
                 continue
             if call.kind == "machine":
-                return self._read_all() or Verdict("machine", call.at_ms, call.reason)
+                if self._held_machine_call:
+                    # Already held: read on the usual schedule, not on every frame.
+                    if verdict := self._reading_verdict():
+                        return verdict
+                elif verdict := self._read_all():
+                    return verdict
+                if self._introduces_themselves() or (
+                    call.rule == "continuous" and self._clear_words_without_phrase()
+                ):
+                    self._held_machine_call = True
+                    why = (
+                        "the words are a person answering"
+                        if self._introduces_themselves()
+                        else "words read clearly, no machine phrase yet"
+                    )
+                    self._hold(call.reason, why)
+                    continue
+                return Verdict("machine", call.at_ms, call.reason)
             if call.kind == "initial_silence":
-                return Verdict(self.settings.initial_silence_verdict, call.at_ms, call.reason)
+                if self.judge.pending():
+                    continue  # a tone is playing or just ended: a beep or SIT decides first
+                return Verdict(s.initial_silence_verdict, call.at_ms, call.reason)
             if call.kind == "human":
                 if self.cadence.speaking:
                     continue  # words again, not yet long enough to end the silence
-                if self.tones.ongoing() is not None:
-                    continue  # a tone is playing: wait to see whether it is a beep
+                if self.judge.pending():
+                    self._hold(call.reason, "a tone may be a beep")
+                    continue
                 if self.phrase_spotter is not None and self.phrase_spotter.busy():
                     continue  # let the phrase spotter finish the words just heard
                 if verdict := self._read_all():  # the words before the silence first
                     return verdict
+                if (
+                    self._unclear_words()
+                    and self.cadence.silence_ms < s.unclear_greeting_silence_ms
+                ):
+                    self._hold(call.reason, "words neither a machine's nor an answer")
+                    continue
                 return Verdict("human", call.at_ms, call.reason)
         return None
+
+    def _unclear_words(self) -> bool:
+        """Words were read, and they neither name a machine nor sound like a person answering:
+        maybe the first sentence of a greeting that pauses before the next."""
+        found = self.transcript
+        return (
+            found is not None
+            and bool(found.text.strip())
+            and not found.answer_like
+            and self.cadence.greeting_ms > self.settings.short_greeting_ms
+        )
 
     # -- reading the greeting ---------------------------------------------------------------
 
@@ -340,6 +298,19 @@ class VoicemailDetector:
         # Start a little before the first word: VAD onsets clip soft first consonants.
         self.transcript = found = self.reader.read(cadence.greeting_start_ms - 250, cadence.now_ms)
         self._read_speech_ms = cadence.greeting_ms
+        meaning = (
+            f'machine phrase "{found.machine_phrase}"'
+            if found.machine_phrase
+            else "a person answering"
+            if found.answer_like
+            else "no phrase"
+        )
+        self.timeline.add(
+            cadence.now_ms,
+            "read",
+            f"{found.start_ms / 1000:.2f}-{found.end_ms / 1000:.2f} s {found.language} "
+            f'(logprob {found.avg_logprob:.2f}): "{found.text.strip()}" -> {meaning}',
+        )
         if found.machine_phrase is None:
             return None
         reason = f'phrase "{found.machine_phrase}" ({found.language}: "{found.text}")'
@@ -367,19 +338,21 @@ class VoicemailDetector:
             if verdict is not None:
                 return verdict
         found = self.transcript
+        limit = max(s.answer_max_greeting_ms, s.intro_max_greeting_ms if found else 0.0)
         if (
             s.answer_silence_ms
             and found is not None
             and found.answer_like
+            and found.machine_phrase is None
             and unread_ms <= 0
             and cadence.silence_ms >= s.answer_silence_ms
             and not cadence.speaking
-            and cadence.greeting_ms <= s.answer_max_greeting_ms
-            and self.tones.ongoing() is None
+            and cadence.greeting_ms <= limit
+            and not self.judge.pending()
         ):
             reason = (
-                f'answer "{found.text}" ({cadence.greeting_ms / 1000:.1f} s) '
-                f"then silence {cadence.silence_ms / 1000:.1f} s"
+                f'answer "{found.text}" ({_s(cadence.greeting_ms)}) '
+                f"then silence {_s(cadence.silence_ms)}"
             )
             return Verdict("human", cadence.now_ms, reason, "answer")
         return None
@@ -388,53 +361,26 @@ class VoicemailDetector:
         cadence = self.cadence
         if cadence.in_greeting and cadence.silence_ms < self.settings.after_greeting_silence_ms:
             if ended and cadence.greeting_ms <= self.settings.max_greeting_ms:
-                reason = f"greeting {cadence.greeting_ms / 1000:.1f} s, then the audio ended"
+                reason = f"greeting {_s(cadence.greeting_ms)}, then the audio ended"
                 return Verdict("human", at_ms, reason, "cadence")
-            return Verdict("machine", at_ms, f"still talking after {at_ms / 1000:.1f} s", "timeout")
+            if self._introduces_themselves():
+                reason = f"greeting {_s(cadence.greeting_ms)} of a person answering"
+                return Verdict("human", at_ms, reason, "answer")
+            return Verdict("machine", at_ms, f"still talking after {_s(at_ms)}", "timeout")
         if cadence.in_greeting:
-            reason = f"greeting {cadence.greeting_ms / 1000:.1f} s then silence"
+            reason = f"greeting {_s(cadence.greeting_ms)} then silence"
             return Verdict("human", at_ms, reason, "cadence")
-        return Verdict("unknown", at_ms, f"no speech in {at_ms / 1000:.1f} s", "timeout")
+        return Verdict("unknown", at_ms, f"no speech in {_s(at_ms)}", "timeout")
 
 
-def detect_audio(
-    audio: AudioChunk, settings: DetectorSettings | None = None, *, frame_ms: int = 20
-) -> Verdict:
-    """Run a fresh detector over a whole recording, fed in ``frame_ms`` frames."""
-    detector = VoicemailDetector(settings)
-    return detect_with(detector, audio, frame_ms=frame_ms)
+_MOVED_TO_RECORDINGS = ("detect_audio", "detect_with", "detect_file", "read_callee_audio")
 
 
-def detect_with(detector: VoicemailDetector, audio: AudioChunk, *, frame_ms: int = 20) -> Verdict:
-    """Reset ``detector`` and run it over ``audio`` (reuses loaded engines across files)."""
-    detector.reset()
-    if audio.rate != TELEPHONY_RATE_HZ:
-        audio = audio.resampled(TELEPHONY_RATE_HZ)
-    for frame in audio.frames(frame_ms):
-        verdict = detector.feed(frame)
-        if verdict is not None:
-            return verdict
-    return detector.finish()
+def __getattr__(name: str) -> object:
+    """``detect_with`` and the other whole-recording helpers live in voicemail.recordings;
+    importing them from here still works."""
+    if name in _MOVED_TO_RECORDINGS:
+        from voicemail import recordings
 
-
-def read_callee_audio(path: str | Path) -> AudioChunk:
-    """Read a recording as 8 kHz mono PCM, with a clear error naming the file."""
-    from robot.audio import read_wav
-
-    file = Path(path)
-    if not file.is_file():
-        raise ValidationError(f"{file}: no such file")
-    try:
-        audio = read_wav(file, TELEPHONY_RATE_HZ)
-    except ValidationError:
-        raise  # checked on opening: the message already names the file and the problem
-    except Exception as e:  # soundfile raises LibsndfileError, RuntimeError, ValueError...
-        raise ValidationError(f"{file}: not a readable audio file ({e})") from e
-    if audio.samples == 0:
-        raise ValidationError(f"{file}: contains no audio samples")
-    return audio
-
-
-def detect_file(path: str | Path, settings: DetectorSettings | None = None) -> Verdict:
-    """Detect on one file (see :func:`read_callee_audio` for the errors)."""
-    return detect_audio(read_callee_audio(path), settings)
+        return getattr(recordings, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,13 +2,16 @@
 
 Every case is what the robot would hear after answer: machines (voicemail greetings composed
 from Debian's asterisk-core-sounds recordings, carrier announcements with and without SIT,
-short greetings ending in a beep, piper/espeak-ng greetings) and people (short answers then
-silence, longer self-introductions, answers over loud background noise), in English and
-Russian, passed through a telephone channel (varied initial silence and level, 300-3400 Hz
-band-pass, noise at several SNRs, G.711 mu-law round trip).
+short greetings ending in a beep in English and Russian, personal greetings, greetings read
+with pauses between sentences, any greeting followed by a beep of 350-2500 Hz, 0.1-2 s, down
+to -30 dBFS) and people (short answers then silence, self-introductions of over 4 s, Russian
+introductions, answers over loud background noise), in English and Russian, passed through a
+telephone channel (varied initial silence and level, 300-3400 Hz band-pass, noise at several
+SNRs, a G.711 mu-law or A-law round trip).
 
-Text and prompt pools are split in two halves: ``dev`` cases draw from one, ``test`` cases
-from the other, so figures on ``test`` are not tuned on the same sentences.
+Text, prompt and voice pools (:mod:`voicemail.devset_texts`) are split in two halves:
+``dev`` cases draw from one, ``test`` cases from the other, so figures on ``test`` come from
+sentences and voices the detector was never tuned on.
 
 ``callrobot voicemail devset OUT_DIR`` writes the WAV files and ``labels.csv``.
 """
@@ -30,98 +33,36 @@ from voicemail.devset_audio import (
     RATE_HZ,
     VoiceBank,
     add_noise,
+    alaw_round_trip,
     band_pass,
     mulaw_round_trip,
     seconds,
     sit_tones,
-    tone,
+    tone_at_dbfs,
+)
+from voicemail.devset_texts import (
+    ANNOUNCEMENTS,
+    EN_VOICES,
+    HUMAN_PROMPTS,
+    INTROS_EN,
+    INTROS_RU,
+    LONG_INTROS_EN,
+    MACHINE_TEXTS_EN,
+    MACHINE_TEXTS_RU,
+    PAUSED_GREETINGS,
+    PERSONAL_GREETINGS_RU,
+    RU_VOICES,
+    SHORT_ANSWERS_EN,
+    SHORT_ANSWERS_RU,
+    SHORT_GREETINGS_EN,
+    SHORT_GREETINGS_RU,
+    VM_PROMPTS,
 )
 
 T = TypeVar("T")
 #: What a category builder returns: (label, raw 8 kHz audio, language).
 Built = tuple[str, np.ndarray, str]
 SPLITS = ("dev", "test")
-EN_VOICES = ("piper:1.0", "piper:1.25", "espeak:en-us", "espeak:en-gb+f3", "espeak:en-us+m4")
-RU_VOICES = ("espeak:ru", "espeak:ru+f2")
-
-MACHINE_TEXTS_EN = (
-    "Hi, you've reached John. Leave a message and I'll call you back.",
-    "Hello, you have reached the voicemail of Sarah Connor. Please leave a message after the tone.",
-    "The person you are calling is not available. Please record your message after the tone.",
-    "Hi, this is Mike. I can't come to the phone right now, leave your name and number.",
-    "You have reached Acme Plumbing. Our office is closed. Please leave a message.",
-    "Hey, it's Anna, sorry I missed you. Leave me a message and I will get back to you soon.",
-    "The subscriber you have dialed is not available. Please try again later.",
-    "Thank you for calling. Nobody is available to take your call, please leave a message.",
-    "Hi, you've reached Tom and Lisa. We're not home, please leave a message.",
-    "This is Dr. Brown's office. We are closed, please call back during office hours.",
-    "Hello, I'm away from my desk. Leave your name, number and a short message.",
-    "Your call has been forwarded to an automatic voice message system.",
-)
-SHORT_GREETINGS_EN = (
-    "Leave a message.",
-    "Please leave a message.",
-    "It's Sam. Leave a message.",
-    "You've reached Dana.",
-    "Not available.",
-    "Leave your message.",
-)
-MACHINE_TEXTS_RU = (
-    "Здравствуйте, вы позвонили Ивану. Оставьте сообщение после сигнала.",
-    "Абонент недоступен. Пожалуйста, оставьте сообщение после звукового сигнала.",
-    "Вы позвонили в компанию Ромашка. Сейчас никто не может ответить, оставьте сообщение.",
-    "Привет, это Маша. Я не могу ответить, перезвоню позже.",
-)
-SHORT_ANSWERS_EN = (
-    "Hello?",
-    "Yes?",
-    "Hello, who is this?",
-    "Yeah, hello?",
-    "Hi.",
-    "Speaking.",
-    "Hello.",
-    "Yes, hello?",
-    "Hi there.",
-    "Who's calling?",
-    "Hello, yes?",
-    "Yeah?",
-)
-SHORT_ANSWERS_RU = ("Алло?", "Да, слушаю.", "Алло, кто это?", "Да?", "Слушаю вас.", "Алло.")
-INTROS_EN = (
-    "Hello, this is Mark speaking.",
-    "Good morning, Sarah speaking.",
-    "Hello, Jennifer Adams.",
-    "Hi, this is Tom, who's calling?",
-    "Hello, Acme Plumbing, how can I help?",
-    "Yes, hello, this is David.",
-    "Hello, Smith residence.",
-    "Hi, Lisa here, who is this?",
-    "Hello, yes, this is Peter, who am I speaking to?",
-    "Good afternoon, Johnson and Sons, Mary speaking.",
-    "Hello? Yes, speaking, what is it about?",
-    "Hi, this is Kate, sorry, I was driving.",
-    "Hello, Dr. Brown's office, this is Emma.",
-    "Yeah, hi, Robert here, what can I do for you?",
-    "Hello, this is the Miller family, who is calling please?",
-    "Morning, Steve speaking, go ahead.",
-)
-VM_PROMPTS = (
-    ("vm-nobodyavail",),
-    ("vm-nobodyavail", "vm-intro"),
-    ("vm-theperson", "vm-isunavail", "vm-intro"),
-    ("vm-intro",),
-    ("vm-theperson", "vm-extension", "digits/4", "digits/2", "digits/7", "vm-isunavail"),
-    ("vm-isunavail", "vm-intro"),
-)
-ANNOUNCEMENTS = (
-    ("ss-noservice",),
-    ("number-not-answering",),
-    ("all-circuits-busy-now",),
-    ("cannot-complete-as-dialed", "check-number-dial-again"),
-    ("im-sorry", "number-not-answering"),
-    ("all-circuits-busy-now", "please-try-call-later"),
-)
-HUMAN_PROMPTS = (("hello",), ("hello-world",), ("hello", "hello"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,8 +98,23 @@ def _join(
     return np.concatenate(out)
 
 
+#: Beep frequencies answering machines use most (Hz); others are drawn from 350-2500 Hz.
+COMMON_BEEPS_HZ = (440.0, 600.0, 850.0, 1000.0, 1400.0, 2000.0)
+
+
 def _beep(rng: np.random.Generator) -> np.ndarray:
-    return tone(rng.uniform(400, 1000), rng.uniform(0.2, 0.8), rng.uniform(0.15, 0.4))
+    """A beep of any frequency (350-2500 Hz), 0.1-2 s long, at -18..-6 dBFS RMS (the channel
+    then lowers the whole case by up to 12 dB: beeps end between -30 and -6 dBFS)."""
+    if rng.random() < 0.4:
+        freq = float(pick(rng, COMMON_BEEPS_HZ))
+    else:
+        freq = float(rng.uniform(350, 2500))
+    duration = float(np.exp(rng.uniform(np.log(0.1), np.log(2.0))))
+    return tone_at_dbfs(freq, duration, float(rng.uniform(-18, -6)))
+
+
+def _with_beep(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    return np.concatenate([audio, seconds(rng.uniform(0.05, 1.0)), _beep(rng)])
 
 
 class DevSetBuilder:
@@ -167,13 +123,20 @@ class DevSetBuilder:
     def __init__(self, bank: VoiceBank) -> None:
         self.bank = bank
 
+    def say(
+        self, rng: np.random.Generator, split: str, language: str, texts: Sequence[str]
+    ) -> np.ndarray:
+        """A text of the split's half said by a voice of the split's half."""
+        voices = EN_VOICES if language == "en" else RU_VOICES
+        return self.bank.say(pick(rng, half(voices, split)), pick(rng, half(texts, split)))
+
     def vm_prompts(self, rng: np.random.Generator, split: str) -> Built:
         language = "ru" if rng.random() < 0.25 else "en"
         names = pick(rng, half(VM_PROMPTS, split))
         parts = [self.bank.prompt(language, n) for n in names]
         audio = _join(parts, rng, (0.05, 0.3))
         if rng.random() < 0.6:
-            audio = np.concatenate([audio, seconds(rng.uniform(0.1, 0.6)), _beep(rng)])
+            audio = _with_beep(audio, rng)
         return "machine", audio, language
 
     def announcement(self, rng: np.random.Generator, split: str) -> Built:
@@ -184,27 +147,50 @@ class DevSetBuilder:
             audio = np.concatenate([sit_tones(rng), audio])
         return "machine", audio, language
 
-    def short_greeting_beep(
-        self, rng: np.random.Generator, split: str
-    ) -> tuple[str, np.ndarray, str]:
+    def short_greeting_beep(self, rng: np.random.Generator, split: str) -> Built:
         if rng.random() < 0.25:
             greeting = self.bank.prompt("en", pick(rng, ("vm-isunavail", "vm-nobodyavail")))
         else:
-            greeting = self.bank.say(
-                pick(rng, EN_VOICES), pick(rng, half(SHORT_GREETINGS_EN, split))
-            )
-        beep = np.concatenate([greeting, seconds(rng.uniform(0.15, 0.6)), _beep(rng)])
-        return "machine", beep, "en"
+            greeting = self.say(rng, split, "en", SHORT_GREETINGS_EN)
+        return "machine", _with_beep(greeting, rng), "en"
+
+    def short_greeting_beep_ru(self, rng: np.random.Generator, split: str) -> Built:
+        greeting = self.say(rng, split, "ru", SHORT_GREETINGS_RU)
+        return "machine", _with_beep(greeting, rng), "ru"
 
     def synth_greeting(self, rng: np.random.Generator, split: str) -> Built:
         language = "ru" if rng.random() < 0.25 else "en"
-        if language == "ru":
-            audio = self.bank.say(pick(rng, RU_VOICES), pick(rng, half(MACHINE_TEXTS_RU, split)))
-        else:
-            audio = self.bank.say(pick(rng, EN_VOICES), pick(rng, half(MACHINE_TEXTS_EN, split)))
+        texts = MACHINE_TEXTS_RU if language == "ru" else MACHINE_TEXTS_EN
+        audio = self.say(rng, split, language, texts)
         if rng.random() < 0.5:
-            audio = np.concatenate([audio, seconds(rng.uniform(0.1, 0.6)), _beep(rng)])
+            audio = _with_beep(audio, rng)
         return "machine", audio, language
+
+    def personal_greeting_ru(self, rng: np.random.Generator, split: str) -> Built:
+        audio = self.say(rng, split, "ru", PERSONAL_GREETINGS_RU)
+        if rng.random() < 0.5:
+            audio = _with_beep(audio, rng)
+        return "machine", audio, "ru"
+
+    def paused_greeting(self, rng: np.random.Generator, split: str) -> Built:
+        """Sentences with 0.5-1.0 s pauses between them (a person recorded them slowly)."""
+        language = "ru" if rng.random() < 0.35 else "en"
+        voices = EN_VOICES if language == "en" else RU_VOICES
+        voice = pick(rng, half(voices, split))
+        sentences = pick(rng, half(PAUSED_GREETINGS[language], split))
+        audio = _join([self.bank.say(voice, x) for x in sentences], rng, (0.5, 1.0))
+        if rng.random() < 0.3:
+            audio = _with_beep(audio, rng)
+        return "machine", audio, language
+
+    def beep_after_greeting(self, rng: np.random.Generator, split: str) -> Built:
+        """Any greeting, then a beep of any frequency, length and level."""
+        language = "ru" if rng.random() < 0.35 else "en"
+        if language == "ru":
+            texts = pick(rng, (SHORT_GREETINGS_RU, PERSONAL_GREETINGS_RU, MACHINE_TEXTS_RU))
+        else:
+            texts = pick(rng, (SHORT_GREETINGS_EN, MACHINE_TEXTS_EN))
+        return "machine", _with_beep(self.say(rng, split, language, texts), rng), language
 
     def short_answer(self, rng: np.random.Generator, split: str) -> Built:
         roll = rng.random()
@@ -214,19 +200,23 @@ class DevSetBuilder:
             audio = _join([self.bank.prompt(language, n) for n in names], rng, (0.9, 1.5))
         elif roll < 0.4:
             language = "ru"
-            audio = self.bank.say(pick(rng, RU_VOICES), pick(rng, half(SHORT_ANSWERS_RU, split)))
+            audio = self.say(rng, split, "ru", SHORT_ANSWERS_RU)
         else:
             language = "en"
-            audio = self.bank.say(pick(rng, EN_VOICES), pick(rng, half(SHORT_ANSWERS_EN, split)))
+            audio = self.say(rng, split, "en", SHORT_ANSWERS_EN)
         return "human", audio, language
 
     def long_intro(self, rng: np.random.Generator, split: str) -> Built:
-        voice = pick(rng, EN_VOICES)
-        intro = self.bank.say(voice, pick(rng, half(INTROS_EN, split)))
+        voice = pick(rng, half(EN_VOICES, split))
+        texts = LONG_INTROS_EN if rng.random() < 0.5 else INTROS_EN
+        intro = self.bank.say(voice, pick(rng, half(texts, split)))
         if rng.random() < 0.4:  # "Hello?" ... pause ... introduction
             opener = self.bank.say(voice, pick(rng, ("Hello?", "Yes?", "Hello.")))
             return "human", np.concatenate([opener, seconds(rng.uniform(0.8, 1.4)), intro]), "en"
         return "human", intro, "en"
+
+    def intro_ru(self, rng: np.random.Generator, split: str) -> Built:
+        return "human", self.say(rng, split, "ru", INTROS_RU), "ru"
 
     def noisy_human(self, rng: np.random.Generator, split: str) -> Built:
         return self.short_answer(rng, split)
@@ -241,13 +231,18 @@ CATEGORIES: dict[str, tuple[str, tuple[float, float] | None]] = {
     "short_answer": ("short_answer", None),
     "long_intro": ("long_intro", None),
     "noisy_human": ("noisy_human", (0.0, 10.0)),
+    "short_greeting_beep_ru": ("short_greeting_beep_ru", None),
+    "personal_greeting_ru": ("personal_greeting_ru", None),
+    "paused_greeting": ("paused_greeting", None),
+    "beep_after_greeting": ("beep_after_greeting", None),
+    "intro_ru": ("intro_ru", None),
 }
 
 
 def telephone_channel(
     content: np.ndarray, label: str, rng: np.random.Generator, loud_snr_db: tuple | None
 ) -> np.ndarray:
-    """Initial silence, tail, level, background noise, band-pass and mu-law."""
+    """Initial silence, tail, level, background noise, band-pass and G.711 (mu- or A-law)."""
     lead = seconds(rng.uniform(0.1, 1.2))
     tail = seconds(rng.uniform(3.0, 4.0) if label == "human" else rng.uniform(0.5, 1.5))
     audio = np.concatenate([lead, content * (10 ** (rng.uniform(-12, 0) / 20)), tail])
@@ -260,7 +255,7 @@ def telephone_channel(
     peak = float(np.max(np.abs(audio))) or 1.0
     if peak > 0.99:
         audio = audio * (0.99 / peak)
-    return mulaw_round_trip(audio)
+    return alaw_round_trip(audio) if rng.random() < 0.5 else mulaw_round_trip(audio)
 
 
 def default_cache_dir() -> Path:

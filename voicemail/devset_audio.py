@@ -70,6 +70,29 @@ def mulaw_round_trip(audio: np.ndarray) -> np.ndarray:
     return (np.sign(quantised) * np.expm1(np.abs(quantised) * np.log1p(mu)) / mu).astype(np.float32)
 
 
+def alaw_round_trip(audio: np.ndarray) -> np.ndarray:
+    """G.711 A-law encode and decode (continuous companding law, A = 87.6, 8-bit)."""
+    a = 87.6
+    x = np.clip(audio, -1.0, 1.0)
+    mag = np.abs(x)
+    small = mag < 1.0 / a
+    encoded = np.where(
+        small, a * mag / (1 + np.log(a)), (1 + np.log(np.maximum(a * mag, 1e-12))) / (1 + np.log(a))
+    )
+    quantised = np.round(encoded * 127.0) / 127.0
+    decoded = np.where(
+        quantised < 1.0 / (1 + np.log(a)),
+        quantised * (1 + np.log(a)) / a,
+        np.exp(quantised * (1 + np.log(a)) - 1) / a,
+    )
+    return (np.sign(x) * decoded).astype(np.float32)
+
+
+def tone_at_dbfs(freq_hz: float, duration_s: float, level_dbfs: float) -> np.ndarray:
+    """A pure tone whose RMS is ``level_dbfs`` (a sine's peak is 3 dB above its RMS)."""
+    return tone(freq_hz, duration_s, float(10 ** (level_dbfs / 20) * np.sqrt(2)))
+
+
 def rms(audio: np.ndarray) -> float:
     active = audio[np.abs(audio) > 1e-3]
     return float(np.sqrt(np.mean(active**2))) if len(active) else 0.0
@@ -118,7 +141,7 @@ class VoiceBank:
         return self._memory[key]
 
     def say(self, voice: str, text: str) -> np.ndarray:
-        """Synthesize ``text``: voice ``piper:<length_scale>`` or ``espeak:<voice>``."""
+        """Synthesize ``text``: voice ``piper:<length_scale>`` or ``espeak:<voice>[@<wpm>]``."""
         key = f"{voice}|{text}"
         if key in self._memory:
             return self._memory[key]
@@ -129,7 +152,8 @@ class VoiceBank:
             if engine == "piper":
                 audio = self._piper_say(text, float(option or 1.0))
             elif engine == "espeak":
-                audio = self._espeak_say(text, option or "en-us")
+                name, _, wpm = (option or "en-us").partition("@")
+                audio = self._espeak_say(text, name, int(wpm or 165))
             else:
                 raise EngineError(f"unknown development-set voice {voice!r}")
             write_wav(path, audio)
@@ -152,7 +176,7 @@ class VoiceBank:
         pcm = b"".join(p.audio_int16_bytes for p in pieces)
         return AudioChunk(pcm, pieces[0].sample_rate).resampled(RATE_HZ)
 
-    def _espeak_say(self, text: str, voice: str) -> AudioChunk:
+    def _espeak_say(self, text: str, voice: str, wpm: int = 165) -> AudioChunk:
         binary = shutil.which("espeak-ng")
         if binary is None:
             raise EngineError("espeak-ng is not installed (apt-get install espeak-ng)")
@@ -160,7 +184,7 @@ class VoiceBank:
             out = Path(tmp) / "say.wav"
             try:
                 subprocess.run(
-                    [binary, "-v", voice, "-s", "165", "-w", str(out), text],
+                    [binary, "-v", voice, "-s", str(wpm), "-w", str(out), text],
                     check=True,
                     capture_output=True,
                     timeout=60,

@@ -108,6 +108,9 @@ MACHINE_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bhang up\b",
         r"\bpress (one|two|1|2|pound|star|the pound|hash)",
         r"\bwhen (you are )?(done|finished)\b",
+        r"\b(i m|i am|we re|we are) not (here|home|in)\b",
+        r"\b(call|ring) you back\b",
+        r"\bcan t (come to|get to|answer|pick up)\b",
     ),
     "ru": (
         r"оставьте (ваше |свое |голосовое |короткое )?(сообщение|имя)",
@@ -133,86 +136,41 @@ MACHINE_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bвы (позвонили|дозвонились)\b",
         r"\bнажмите\b",
         r"\bповесьте трубку",
+        r"\bперезвон(ю|им)\b",
+        r"\bговорите после\b",
+        r"\bменя (сейчас )?нет\b",
     ),
 }
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 #: Words people say when they pick up; a transcript made of these alone is an answer.
 ANSWER_WORDS: dict[str, frozenset[str]] = {
-    "en": frozenset(
-        [
-            "hello",
-            "hallo",
-            "hullo",
-            "helo",
-            "hi",
-            "hey",
-            "yes",
-            "yeah",
-            "yep",
-            "yup",
-            "ya",
-            "speaking",
-            "who",
-            "whos",
-            "who",
-            "s",
-            "is",
-            "it",
-            "this",
-            "calling",
-            "there",
-            "here",
-            "ok",
-            "okay",
-            "um",
-            "uh",
-            "oh",
-            "please",
-            "yes",
-            "hello",
-            "sorry",
-            "what",
-            "good",
-            "morning",
-            "afternoon",
-            "evening",
-        ]
+    "en": _words(
+        "hello hallo hullo helo hi hey yes yeah yep yup ya speaking who whos s is it this "
+        "calling there here ok okay um uh oh please sorry what good morning afternoon "
+        "evening"
     ),
-    "ru": frozenset(
-        [
-            "алло",
-            "ало",
-            "алле",
-            "да",
-            "слушаю",
-            "слушаем",
-            "вас",
-            "кто",
-            "это",
-            "здравствуйте",
-            "добрый",
-            "день",
-            "утро",
-            "вечер",
-            "говорите",
-            "я",
-            "привет",
-            "что",
-            "такое",
-            "ну",
-        ]
+    "ru": _words(
+        "алло ало алле да слушаю слушаем вас кто это здравствуйте добрый день утро вечер "
+        "говорите я привет что такое ну"
     ),
 }
 #: Phrases people use on answering that make the rest of the sentence an answer, too.
 ANSWER_PATTERNS: dict[str, tuple[str, ...]] = {
     "en": (
-        r"\bwho (is|s) (this|calling|it|speaking)\b",
+        r"\bwho (is|s|was) (this|calling|it|speaking)\b",
         r"\bwho am i (speaking|talking) (to|with)\b",
         r"\bhow can i help\b",
         r"\bwhat can i do for you\b",
         r"\bcan i help you\b",
+        r"\bhow (can|may) (i|we) help\b",
         r"\b\w+ speaking\b",
     ),
-    "ru": (r"\bкто (это|звонит|говорит)\b", r"\bслушаю\b", r"\bчем (могу )?помочь\b"),
+    "ru": (r"\bкто (это|звонит|говорит)\b", r"\bслуша(ю|ет|ем)\b", r"\bчем (могу )?помочь\b"),
 }
 _NON_WORD = re.compile(r"[^\w\s]+")
 _COMPILED = {

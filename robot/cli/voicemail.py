@@ -64,14 +64,18 @@ def detect(
         bool, typer.Option("--phrases/--no-phrases", help="Also spot voicemail phrases (ASR).")
     ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per file.")] = False,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="Also print the evidence timeline (speech, tones, words read, cadence) that "
+            'led to each verdict (with --json: an "evidence" list).',
+        ),
+    ] = False,
 ) -> None:
     """Decide human / machine / unknown for each recording, one line per file."""
-    from voicemail.detector import (
-        DetectorSettings,
-        VoicemailDetector,
-        detect_with,
-        read_callee_audio,
-    )
+    from voicemail.detector import DetectorSettings, VoicemailDetector
+    from voicemail.recordings import detect_with, read_callee_audio
 
     try:
         detector = VoicemailDetector(DetectorSettings(vad_engine=vad, phrases=phrases))
@@ -88,17 +92,24 @@ def detect(
                 emit_json({"file": str(path), "verdict": None, "error": str(e)})
             continue
         if as_json:
-            emit_json(
-                {
-                    "file": str(path),
-                    "verdict": verdict.verdict,
-                    "decision_ms": round(verdict.decision_ms),
-                    "reason": verdict.reason,
-                }
-            )
+            record = {
+                "file": str(path),
+                "verdict": verdict.verdict,
+                "decision_ms": round(verdict.decision_ms),
+                "reason": verdict.reason,
+            }
+            if explain:
+                record["evidence"] = [
+                    {"at_ms": round(e.at_ms), "source": e.source, "text": e.text}
+                    for e in detector.timeline.entries
+                ]
+            emit_json(record)
         else:
             seconds = verdict.decision_ms / 1000
             typer.echo(f"{path}: {verdict.verdict} at {seconds:.2f} s ({verdict.reason})")
+            if explain:
+                for line in detector.timeline.lines():
+                    typer.echo(f"  {line}")
     if failed:
         fail(f"{failed} of {len(files)} file(s) could not be analysed", code=1)
 
