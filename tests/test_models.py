@@ -119,3 +119,28 @@ def test_every_table_is_registered_by_all_tables() -> None:
         for value in vars(imported).values():
             if isinstance(value, type) and hasattr(value, "__table__"):
                 assert value.__name__ in all_tables.__all__, f"{module.name}.{value.__name__}"
+
+
+def test_another_tenants_row_is_as_absent_as_a_missing_one(fresh_db: FreshDatabase) -> None:
+    from models.script import Script
+    from models.tenancy import get_owned
+    from robot.errors import NotFoundError
+
+    from fixtures.database import add_script
+
+    with Session(fresh_db.engine) as session:
+        ours, theirs = Tenant(name="ours"), Tenant(name="theirs")
+        session.add_all([ours, theirs])
+        session.commit()
+        assert ours.id is not None and theirs.id is not None
+        ours_id, theirs_id = ours.id, theirs.id
+    script_id = add_script(fresh_db.engine, ours_id)
+    with Session(fresh_db.engine) as session:
+        assert get_owned(session, Script, script_id, ours_id, "script").id == script_id
+        assert get_owned(session, Script, script_id, None, "script").id == script_id
+        messages = []
+        for tenant_id, item_id in ((theirs_id, script_id), (ours_id, script_id + 1000)):
+            with pytest.raises(NotFoundError) as caught:
+                get_owned(session, Script, item_id, tenant_id, "script")
+            messages.append(str(caught.value))
+    assert messages == [f"script {script_id} not found", f"script {script_id + 1000} not found"]

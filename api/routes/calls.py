@@ -29,6 +29,7 @@ from api.recording import recording_response
 from api.routes.scripts import get_owned_script
 from models.call import Call
 from models.dnc import DncEntry
+from models.tenancy import get_owned
 from models.webhook import OutboxEvent
 from robot.config import Settings
 from robot.crm.outbox import recording_url
@@ -117,10 +118,7 @@ class CallDetail(CallSummary):
 
 
 def get_owned_call(session: Session, tenant_id: int, call_id: int) -> Call:
-    call = session.get(Call, call_id)
-    if call is None or call.tenant_id != tenant_id:
-        raise NotFoundError(f"call {call_id} not found")
-    return call
+    return get_owned(session, Call, call_id, tenant_id, "call")
 
 
 def _summary(call: Call) -> dict[str, Any]:

@@ -29,10 +29,11 @@ from models.campaign import (
     CampaignStatus,
     CampaignUpdate,
 )
+from models.tenancy import get_owned
 from robot.config import QuotaSettings, Settings
 from robot.dialler.campaigns import campaign_stats, change_status, create_campaign
 from robot.dialler.retry import RetryPolicy
-from robot.errors import NotFoundError, ValidationError
+from robot.errors import ValidationError
 from robot.quotas import check_recordings
 from robot.windows import CallingWindow
 
@@ -53,10 +54,7 @@ class CampaignList(BaseModel):
 
 
 def get_owned_campaign(session: Session, tenant_id: int, campaign_id: int) -> Campaign:
-    campaign = session.get(Campaign, campaign_id)
-    if campaign is None or campaign.tenant_id != tenant_id:
-        raise NotFoundError(f"campaign {campaign_id} not found")
-    return campaign
+    return get_owned(session, Campaign, campaign_id, tenant_id, "campaign")
 
 
 def _pin_script(session: Session, tenant_id: int, data: CampaignCreate) -> CampaignCreate:

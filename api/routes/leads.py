@@ -27,7 +27,8 @@ from api.deps import (
 )
 from api.routes.campaigns import get_owned_campaign
 from models.lead import Lead, LeadPublic, LeadStatus
-from robot.errors import NotFoundError, ValidationError
+from models.tenancy import get_owned
+from robot.errors import ValidationError
 from robot.leads import (
     ImportReport,
     RawRow,
@@ -174,7 +175,4 @@ def list_leads(
 
 @router.get("/v1/leads/{lead_id}", response_model=LeadPublic)
 def get_lead(lead_id: IdPath, session: SessionDep, tenant: TenantDep) -> Lead:
-    lead = session.get(Lead, lead_id)
-    if lead is None or lead.tenant_id != tenant_id_of(tenant):
-        raise NotFoundError(f"lead {lead_id} not found")
-    return lead
+    return get_owned(session, Lead, lead_id, tenant_id_of(tenant), "lead")

@@ -20,9 +20,9 @@ from api.deps import (
     tenant_id_of,
 )
 from models.number import PhoneNumber, PhoneNumberPublic
+from models.tenancy import get_owned
 from models.types import utc_now
 from robot.control.numbers import checked_number_fields
-from robot.errors import NotFoundError
 
 router = APIRouter(prefix="/v1/numbers", tags=["numbers"])
 
@@ -71,10 +71,7 @@ class NumberList(BaseModel):
 
 
 def get_owned_number(session: Session, tenant_id: int, number_id: int) -> PhoneNumber:
-    number = session.get(PhoneNumber, number_id)
-    if number is None or number.tenant_id != tenant_id:
-        raise NotFoundError(f"number {number_id} not found")
-    return number
+    return get_owned(session, PhoneNumber, number_id, tenant_id, "number")
 
 
 @router.post("", status_code=201, response_model=NumberCreated)

@@ -26,7 +26,8 @@ from api.deps import (
 from api.errors import PROBLEM_EXAMPLE
 from api.placement import load_stored_script
 from models.script import Script
-from robot.errors import NotFoundError, ValidationError
+from models.tenancy import get_owned
+from robot.errors import ValidationError
 
 router = APIRouter(prefix="/v1/scripts", tags=["scripts"])
 
@@ -59,10 +60,7 @@ class ScriptList(BaseModel):
 
 
 def get_owned_script(session: Session, tenant_id: int, script_id: int) -> Script:
-    script = session.get(Script, script_id)
-    if script is None or script.tenant_id != tenant_id:
-        raise NotFoundError(f"script {script_id} not found")
-    return script
+    return get_owned(session, Script, script_id, tenant_id, "script")
 
 
 def _summary(script: Script) -> ScriptSummary:

@@ -22,6 +22,7 @@ from api.deps import (
     WriteSessionDep,
     tenant_id_of,
 )
+from models.tenancy import get_owned
 from models.transactions import write_transaction
 from models.webhook import (
     DeliveryStatus,
@@ -34,7 +35,6 @@ from models.webhook import (
 from robot.crm.delivery import schedule_redelivery
 from robot.crm.signing import new_secret, standard_key
 from robot.crm.urls import check_webhook_url
-from robot.errors import NotFoundError
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
@@ -118,10 +118,7 @@ class DeliveryList(BaseModel):
 
 
 def _owned_endpoint(session: Session, tenant_id: int, endpoint_id: int) -> WebhookEndpoint:
-    endpoint = session.get(WebhookEndpoint, endpoint_id)
-    if endpoint is None or endpoint.tenant_id != tenant_id:
-        raise NotFoundError(f"webhook endpoint {endpoint_id} not found")
-    return endpoint
+    return get_owned(session, WebhookEndpoint, endpoint_id, tenant_id, "webhook endpoint")
 
 
 def _endpoint_out(endpoint: WebhookEndpoint) -> EndpointOut:
@@ -243,9 +240,7 @@ def list_deliveries(
 def _owned_delivery(
     session: Session, tenant_id: int, delivery_id: int
 ) -> tuple[WebhookDelivery, OutboxEvent]:
-    delivery = session.get(WebhookDelivery, delivery_id)
-    if delivery is None or delivery.tenant_id != tenant_id:
-        raise NotFoundError(f"webhook delivery {delivery_id} not found")
+    delivery = get_owned(session, WebhookDelivery, delivery_id, tenant_id, "webhook delivery")
     event = session.get(OutboxEvent, delivery.event_pk)
     assert event is not None
     return delivery, event

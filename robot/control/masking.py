@@ -24,8 +24,9 @@ from sqlmodel import Session
 
 from models.masking import MaskingParticipant, MaskingSession
 from models.number import PhoneNumber
+from models.tenancy import get_owned
 from models.types import utc_now
-from robot.errors import NotFoundError, QuotaExceededError, ValidationError
+from robot.errors import QuotaExceededError, ValidationError
 from robot.phone import is_e164
 
 logger = logging.getLogger(__name__)
@@ -87,10 +88,7 @@ def create_session(
 
 
 def get_session(session: Session, tenant_id: int, session_id: int) -> MaskingSession:
-    masking = session.get(MaskingSession, session_id)
-    if masking is None or masking.tenant_id != tenant_id:
-        raise NotFoundError(f"masking session {session_id} not found")
-    return masking
+    return get_owned(session, MaskingSession, session_id, tenant_id, "masking session")
 
 
 def participants_of(session: Session, session_id: int) -> list[MaskingParticipant]:

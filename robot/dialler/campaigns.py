@@ -16,13 +16,14 @@ from sqlmodel import select as sqlmodel_select
 from models.audit import AuditAction, record_audit
 from models.campaign import Campaign, CampaignCreate, CampaignStatus
 from models.lead import LeadStatus
+from models.tenancy import get_owned
 from models.tenant import Tenant
 from models.transactions import DatabaseError, session_scope, write_transaction
 from models.types import utc_now
 from robot.crm.outbox import record_campaign_finished
 from robot.dialler.claims import CALL, LEAD, add_dnc_number
 from robot.dialler.retry import RetryPolicy
-from robot.errors import NotFoundError, ValidationError
+from robot.errors import ValidationError
 from robot.quotas import check_running_campaigns
 from robot.windows import CallingWindow, zone_info
 
@@ -98,10 +99,7 @@ def create_campaign(engine: Engine, tenant_id: int, data: CampaignCreate) -> Cam
 
 def get_campaign(engine: Engine, campaign_id: int, tenant_id: int | None = None) -> Campaign:
     with Session(engine) as session:
-        campaign = session.get(Campaign, campaign_id)
-    if campaign is None or (tenant_id is not None and campaign.tenant_id != tenant_id):
-        raise NotFoundError(f"campaign {campaign_id} not found")
-    return campaign
+        return get_owned(session, Campaign, campaign_id, tenant_id, "campaign")
 
 
 #: Audit action written for each campaign action.
