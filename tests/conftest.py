@@ -13,6 +13,9 @@ import pytest
 
 from robot.config import Settings, override_settings
 
+from fixtures.api_harness import ApiHarness, open_api
+from fixtures.database import BACKENDS, open_fresh_database
+
 # Whole calls with the real engines run on a shared, busy machine here: a decode or a
 # voicemail verdict may take longer than its production deadline (3 s), which would turn an
 # answer into a "sorry?" or talk to a machine, and make those tests depend on CPU speed. The
@@ -37,3 +40,12 @@ def isolated_settings(tmp_path: Path) -> Iterator[Settings]:
     override_settings(settings)
     yield settings
     override_settings(None)
+
+
+@pytest.fixture(params=BACKENDS)
+def api(
+    request: pytest.FixtureRequest, tmp_path: Path, isolated_settings: Settings
+) -> Iterator[ApiHarness]:
+    """The API over a fresh database of each backend (PostgreSQL when configured)."""
+    for db in open_fresh_database(request.param, tmp_path):
+        yield from open_api(db.engine, isolated_settings)

@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from models.webhook import WebhookDelivery
-from robot.config import Settings
 
-from fixtures.api_harness import ApiHarness, open_api
-from fixtures.database import BACKENDS, VALID_SCRIPT, open_fresh_database
-
-
-@pytest.fixture(params=BACKENDS)
-def api(
-    request: pytest.FixtureRequest, tmp_path: Path, isolated_settings: Settings
-) -> Iterator[ApiHarness]:
-    for db in open_fresh_database(request.param, tmp_path):
-        yield from open_api(db.engine, isolated_settings)
+from fixtures.api_harness import ApiHarness
+from fixtures.database import VALID_SCRIPT
 
 
 def acme_world(api: ApiHarness) -> dict[str, int]:

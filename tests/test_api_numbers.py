@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from robot.config import Settings
 from robot.control.numbers import number_for_inbound
 
-from fixtures.api_harness import ApiHarness, open_api
-from fixtures.database import BACKENDS, open_fresh_database
+from fixtures.api_harness import ApiHarness
 
 NUMBER = {
     "number": "+12025550100",
@@ -20,14 +15,6 @@ NUMBER = {
     "default_actions": [{"say": {"text": "We are closed."}}, {"hangup": {}}],
     "tags": ["sales", "proxy", "sales"],
 }
-
-
-@pytest.fixture(params=BACKENDS)
-def api(
-    request: pytest.FixtureRequest, tmp_path: Path, isolated_settings: Settings
-) -> Iterator[ApiHarness]:
-    for db in open_fresh_database(request.param, tmp_path):
-        yield from open_api(db.engine, isolated_settings)
 
 
 def test_create_read_update_delete(api: ApiHarness) -> None:

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from sqlalchemy import select
 
 from models.apikey import create_api_key
 from models.transactions import session_scope
 from models.webhook import OutboxEvent
-from robot.config import Settings
 
-from fixtures.api_harness import ApiHarness, open_api
-from fixtures.database import BACKENDS, VALID_SCRIPT, open_fresh_database
+from fixtures.api_harness import ApiHarness
+from fixtures.database import VALID_SCRIPT
 
 INVALID_SCRIPT = """script: broken
 start: greet
@@ -23,14 +18,6 @@ states:
     say: Hello
     goto: nowhere
 """
-
-
-@pytest.fixture(params=BACKENDS)
-def api(
-    request: pytest.FixtureRequest, tmp_path: Path, isolated_settings: Settings
-) -> Iterator[ApiHarness]:
-    for db in open_fresh_database(request.param, tmp_path):
-        yield from open_api(db.engine, isolated_settings)
 
 
 def upload(api: ApiHarness, text: str = VALID_SCRIPT, tenant: str = "acme") -> dict:

@@ -14,24 +14,15 @@ from sqlalchemy.engine import Engine
 from models.number import PhoneNumber
 from models.transactions import session_scope
 from models.types import utc_now
-from robot.config import Settings
 from robot.control.masking import add_participant, create_session, resolve_masked
 from robot.control.numbers import number_for_inbound
 from robot.dialler.campaigns import get_or_create_tenant
 
-from fixtures.api_harness import ApiHarness, open_api
-from fixtures.database import BACKENDS, open_fresh_database
+from fixtures.api_harness import ApiHarness
+from fixtures.database import open_fresh_database
 
 ALICE, BOB, CAROL = "+12025550143", "+12025550144", "+12025550145"
 PROXIES = ["+12025550181", "+12025550182"]
-
-
-@pytest.fixture(params=BACKENDS)
-def api(
-    request: pytest.FixtureRequest, tmp_path: Path, isolated_settings: Settings
-) -> Iterator[ApiHarness]:
-    for db in open_fresh_database(request.param, tmp_path):
-        yield from open_api(db.engine, isolated_settings)
 
 
 def add_numbers(api: ApiHarness, tenant: str = "acme") -> None:

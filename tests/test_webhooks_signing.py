@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -20,7 +19,6 @@ from models.call import Call
 from models.transactions import DatabaseError, session_scope, write_transaction
 from models.types import utc_now
 from models.webhook import OutboxEvent, WebhookDelivery
-from robot.config import Settings
 from robot.crm.delivery import DeliveryWorker
 from robot.crm.outbox import record_call_events
 from robot.crm.signing import SignatureError, sign, verify_signature
@@ -29,8 +27,8 @@ from robot.dialler.worker import call_end_values
 from robot.runner import report_to_result
 from robot.session import CallReport
 
-from fixtures.api_harness import ApiHarness, open_api
-from fixtures.database import BACKENDS, VALID_SCRIPT, open_fresh_database
+from fixtures.api_harness import ApiHarness
+from fixtures.database import VALID_SCRIPT
 from fixtures.webhook_receiver import FAST, SECRET, FlakyReceiver, add_endpoint
 
 BODY = b'{"id":"evt_1","type":"call.completed","created_at":"2026-11-26T02:00:00+00:00","data":{}}'
@@ -56,14 +54,6 @@ def test_signature_round_trip_and_every_way_it_can_fail() -> None:
     for expected, (secret, body, bad_header, at) in failures.items():
         with pytest.raises(SignatureError, match=expected.strip()):
             verify_signature(secret, body, bad_header, now=at)
-
-
-@pytest.fixture(params=BACKENDS)
-def api(
-    request: pytest.FixtureRequest, tmp_path: Path, isolated_settings: Settings
-) -> Iterator[ApiHarness]:
-    for db in open_fresh_database(request.param, tmp_path):
-        yield from open_api(db.engine, isolated_settings)
 
 
 def running_call_with_an_endpoint(api: ApiHarness) -> int:
