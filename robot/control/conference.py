@@ -115,15 +115,21 @@ class Conference:
         on_event: EventSink,
         record_to: Path | None = None,
         relay: bool = True,
+        clocked: bool = True,
     ) -> None:
         self.id = conference_id
         self.name = name
         self._on_event = on_event
         self.record_to = record_to
         self.relay = relay
+        #: False: nobody runs the clock but the caller, one :meth:`tick` per frame (tests,
+        #: benchmarks).
+        self.clocked = clocked
         self.members: dict[int, Member] = {}
         self.started = False
+        #: Set once the room has ended and every member has left.
         self.ended = asyncio.Event()
+        self.ending = False
         self.end_reason: str | None = None
         #: Clock ticks so far, and those that ran more than 10 ms after their slot.
         self.frames = 0
@@ -154,7 +160,7 @@ class Conference:
         """Put ``call`` in the room. With ``read_audio`` the room reads ``call.audio()``
         itself (and the member leaves when it ends); otherwise the owner of the call feeds
         :meth:`Member.push` and removes the member when the call ends."""
-        if self.ended.is_set():
+        if self.ending:
             raise ConferenceEndedError(f"conference {self.name!r} has ended")
         member = Member(member_id or self.reserve_id(), call, options)
         self.members[member.id] = member
@@ -168,7 +174,7 @@ class Conference:
         if options.beep and self.started:
             self._beeps.extend(beep_frames())
         self._arrange()
-        if self._clock is None:
+        if self._clock is None and self.clocked:
             self._clock = asyncio.create_task(self._run_clock(), name=f"conf-{self.id}-clock")
         return member
 
@@ -192,7 +198,7 @@ class Conference:
             self._event(EventType.PARTICIPANT_SPEAKING_STOPPED, member)
         self._event(EventType.PARTICIPANT_LEFT, member, reason=reason)
         self._arrange()
-        if not self.ended.is_set() and (member.options.end_on_exit or not self.members):
+        if not self.ending and (member.options.end_on_exit or not self.members):
             why = "end_on_exit" if member.options.end_on_exit else "empty"
             self._spawn(self.end(why))
         return member
@@ -221,10 +227,11 @@ class Conference:
 
     async def end(self, reason: str = "ended") -> None:
         """End the room: every member leaves; legs the room dialled are hung up."""
-        if self.ended.is_set():
+        if self.ending:
+            await self.ended.wait()
             return
+        self.ending = True
         self.end_reason = reason
-        self.ended.set()
         if self._clock is not None and self._clock is not asyncio.current_task():
             self._clock.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -238,6 +245,7 @@ class Conference:
         self._close_recording()
         if self.started:
             self._event(EventType.CONFERENCE_ENDED, reason=reason)
+        self.ended.set()
         current = asyncio.current_task()
         for task in list(self._tasks):
             if task is not current:
@@ -294,7 +302,7 @@ class Conference:
         loop = asyncio.get_running_loop()
         start = loop.time()
         slot = 0
-        while not self.ended.is_set():
+        while not self.ending:
             due = start + slot * FRAME_S
             delay = due - loop.time()
             if delay > 0:

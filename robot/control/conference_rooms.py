@@ -109,7 +109,7 @@ class ConferenceRooms:
 
     def live(self, tenant_id: int, conference_id: int) -> Room:
         room = self.get(tenant_id, conference_id)
-        if room.conference.ended.is_set():
+        if room.conference.ending:
             raise ConferenceEndedError(f"conference {conference_id}: has ended")
         return room
 
@@ -122,7 +122,7 @@ class ConferenceRooms:
         conference_id = self._live_names.get((tenant_id, name))
         if conference_id is not None:
             room = self._rooms[conference_id]
-            if not room.conference.ended.is_set():
+            if not room.conference.ending:
                 return room
             del self._live_names[(tenant_id, name)]
         return self.create(tenant_id, name)
@@ -160,7 +160,7 @@ class ConferenceRooms:
             raise NotFoundError(f"call_id: no live call {call_id!r}")
         for other in self._rooms.values():
             in_room = any(m.call is call for m in other.conference.members.values())
-            if in_room and not other.conference.ended.is_set():
+            if in_room and not other.conference.ending:
                 raise ConferenceConflictError(f"call_id: call {call_id!r} is already in a room")
         return room.conference.add(call, options)
 
@@ -214,7 +214,7 @@ class ConferenceRooms:
             pass
         if room.dialling.pop(member_id, None) is None:
             return  # kicked while ringing
-        if not answered or room.conference.ended.is_set():
+        if not answered or room.conference.ending:
             with contextlib.suppress(CallrobotError):
                 await call.hangup("not joined")
             return
