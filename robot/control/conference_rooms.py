@@ -62,6 +62,7 @@ class ConferenceRooms:
         carrier_url: str | None = None,
         recording_dir: Path | None = None,
         relay: bool = True,
+        clocked: bool = True,
     ) -> None:
         self.engine = engine
         self.carrier = carrier
@@ -69,6 +70,8 @@ class ConferenceRooms:
         self.carrier_url = carrier_url
         self.recording_dir = recording_dir
         self.relay = relay
+        #: False: rooms run no clock of their own (tests tick them frame by frame).
+        self.clocked = clocked
         self._ids = itertools.count(1)
         self._rooms: OrderedDict[int, Room] = OrderedDict()
         self._live_names: dict[tuple[int, str], int] = {}
@@ -91,6 +94,7 @@ class ConferenceRooms:
             on_event=lambda kind, data: self._queue(tenant_id, kind, data),
             record_to=record_to,
             relay=self.relay,
+            clocked=self.clocked,
         )
         room = Room(tenant_id, conference, record_to is not None)
         self._rooms[conference_id] = room
