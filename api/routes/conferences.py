@@ -7,11 +7,12 @@ from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import FileResponse
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from api.deps import IdPath, TenantDep, tenant_id_of
 from api.errors import ConflictError
+from api.recording import recording_response
 from robot.control.conference import ConferenceEndedError, Member, MemberOptions
 from robot.control.conference_rooms import (
     ConferenceConflictError,
@@ -184,14 +185,27 @@ async def end(conference_id: IdPath, rooms: RoomsDep, tenant: TenantDep) -> Resp
     return Response(status_code=204)
 
 
-@router.get("/{conference_id}/recording")
-async def recording(conference_id: IdPath, rooms: RoomsDep, tenant: TenantDep) -> FileResponse:
-    """The mix as an 8 kHz mono WAV, once the room has ended."""
+@router.get(
+    "/{conference_id}/recording",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"audio/wav": {}}, "description": "The mix, 8 kHz mono WAV."},
+        206: {"content": {"audio/wav": {}}, "description": "The requested byte range."},
+        404: {"description": "No such conference, or no finished recording."},
+        416: {"description": "The range cannot be satisfied."},
+    },
+)
+async def recording(
+    conference_id: IdPath, request: Request, rooms: RoomsDep, tenant: TenantDep
+) -> Any:
+    """The whole mix once the room has ended; supports ``Range: bytes=...``."""
     room = rooms.get(tenant_id_of(tenant), conference_id)
     path = room.conference.record_to
     if not room.record or path is None or not room.conference.ended.is_set():
         raise NotFoundError(f"conference {conference_id}: no finished recording")
-    return FileResponse(path, media_type="audio/wav", filename=f"conference-{conference_id}.wav")
+    return recording_response(
+        str(path), request.headers.get("range"), conference_id, kind="conference"
+    )
 
 
 @router.get("/{conference_id}/participants", response_model=list[ParticipantOut])
