@@ -48,6 +48,9 @@ from robot.errors import CallrobotError, NotFoundError
 logger = logging.getLogger(__name__)
 
 EventSink = Callable[[str, dict[str, Any]], None]
+#: Audio queued to a SIP leg beyond this (its clock skipped slots, or a relay left frames
+#: behind) is dropped so the room's delay does not grow.
+MAX_PLAYOUT_MS = 120.0
 
 
 class ConferenceEndedError(CallrobotError):
@@ -284,6 +287,9 @@ class Conference:
         if self._relayed is None:
             for member, row in zip(members, each, strict=False):
                 out = row.tobytes() if not member.held else SILENT_FRAME
+                rtp = getattr(member.call, "rtp", None)
+                if rtp is not None and rtp.queued_ms > MAX_PLAYOUT_MS:
+                    member.call.stop_playback()  # the leg's clock fell behind: catch up
                 with contextlib.suppress(CallrobotError):
                     await member.call.play(AudioChunk(out))
             if beeping and not self._beeps:

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from models.webhook import EventType
-from robot.carriers.base import Call, Carrier
+from robot.carriers.base import Call, CallState, Carrier
 from robot.control.conference import Conference, ConferenceEndedError, Member, MemberOptions
 from robot.errors import CallrobotError, NotFoundError
 
@@ -149,6 +149,9 @@ class ConferenceRooms:
     # -- participants ---------------------------------------------------------------------------
     def register_call(self, tenant_id: int, call: Call) -> None:
         """Make a live call findable by ``call_id`` for :meth:`add_call` (until it ends)."""
+        for key, known in list(self._calls.items()):
+            if known.state is CallState.ENDED:
+                del self._calls[key]
         self._calls[(tenant_id, call.call_id)] = call
 
     def forget_call(self, tenant_id: int, call: Call) -> None:
@@ -160,7 +163,7 @@ class ConferenceRooms:
         """Put a registered live call of the tenant in the room (the room reads its audio)."""
         room = self.live(tenant_id, conference_id)
         call = self._calls.get((tenant_id, call_id))
-        if call is None:
+        if call is None or call.state is CallState.ENDED:
             raise NotFoundError(f"call_id: no live call {call_id!r}")
         for other in self._rooms.values():
             in_room = any(m.call is call for m in other.conference.members.values())
