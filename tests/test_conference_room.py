@@ -217,7 +217,7 @@ async def test_recording_holds_the_whole_mix(tmp_path: Path) -> None:
 
 def _sip_like(index: int) -> Party:
     party = Party(index, TONES_HZ[index])
-    party.call.rtp = SimpleNamespace(relay_to=None)  # type: ignore[attr-defined]
+    party.call.rtp = SimpleNamespace(relay_to=None, queued_ms=0.0)  # type: ignore[attr-defined]
     return party
 
 
