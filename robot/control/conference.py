@@ -339,7 +339,7 @@ class Conference:
             and all(rtp is not None for rtp in rtps)
         )
         if want and self._relayed is None:
-            rtps[0].relay_to, rtps[1].relay_to = rtps[1], rtps[0]  # type: ignore[union-attr]
+            rtps[0].relay_to, rtps[1].relay_to = rtps[1], rtps[0]
             self._relayed = (members[0], members[1])
         elif not want and self._relayed is not None:
             for member in self._relayed:
