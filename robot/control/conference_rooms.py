@@ -245,12 +245,15 @@ class ConferenceRooms:
             return
         if self._events is None:
             self._events = asyncio.Queue()
-            self._writer = asyncio.create_task(self._write_events(), name="conference-events")
+            self._writer = asyncio.create_task(
+                self._write_events(self._events), name="conference-events"
+            )
         self._events.put_nowait((tenant_id, event_type, data))
 
-    async def _write_events(self) -> None:
-        assert self._events is not None
-        while (item := await self._events.get()) is not None:
+    async def _write_events(
+        self, queue: asyncio.Queue[tuple[int, str, dict[str, Any]] | None]
+    ) -> None:
+        while (item := await queue.get()) is not None:
             try:
                 await asyncio.to_thread(self._write, *item)
             except Exception as e:  # the room goes on; only the report is lost
