@@ -5,7 +5,10 @@ G.711 audio: one 20 ms frame per member every 20 ms) run their own 20 ms clocks 
 loop, i.e. on one core. A frame is late when its tick runs more than 10 ms after its slot.
 The number of rooms doubles until 1% or more of the frames are late; the largest member
 count below that is reported with every step's figures and the CPU time per member-second.
-Prints one JSON line with the CPU model (``lscpu``).
+``mixing_cost`` is the CPU time of the same work ticked back to back without a clock, and the
+member count one core could carry at 100% by that measure (it does not depend on what else
+runs on the machine; the late-frame steps do). Prints one JSON line with the CPU model
+(``lscpu``) and the load average.
 
 Usage: nice python bench/conference.py [--seconds 3] [--size 4] [--max-members 2048]
 """
@@ -108,7 +111,38 @@ async def run_step(rooms_count: int, size: int, seconds: float) -> dict[str, Any
     }
 
 
+async def mixing_cost(rooms_count: int, size: int, frames: int) -> dict[str, Any]:
+    """CPU per member-frame with no clock: every room ticked back to back (what a core could
+    do if nothing else ran on it; the clocked steps show what it does on this machine now)."""
+    rooms = [
+        Conference(i + 1, f"cost-{i}", on_event=lambda kind, data: None, clocked=False)
+        for i in range(rooms_count)
+    ]
+    members = [
+        room.add(SinkCall(f"{room.id}-{n}"), MemberOptions(beep=False), read_audio=False)  # type: ignore[arg-type]
+        for room in rooms
+        for n in range(size)
+    ]
+    tones = [tone_frames(300 + 100 * (i % 8)) for i in range(8)]
+    cpu0 = time.process_time()
+    for slot in range(frames):
+        for index, member in enumerate(members):
+            member.push(tones[index % 8][slot % 50])
+        for room in rooms:
+            await room.tick()
+    cpu = time.process_time() - cpu0
+    for room in rooms:
+        await room.end()
+    per_member_frame_s = cpu / (len(members) * frames)
+    return {
+        "members": len(members),
+        "cpu_us_per_member_frame": round(1e6 * per_member_frame_s, 2),
+        "members_per_core_by_cpu": int(FRAME_S / per_member_frame_s),
+    }
+
+
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    cost = await mixing_cost(16, args.size, 200)
     steps: list[dict[str, Any]] = []
     best = 0
     rooms_count = 1
@@ -125,6 +159,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "cores_used": 1,
         "room_size": args.size,
         "members_per_core": best,
+        "mixing_cost": cost,
         "max_late_pct": MAX_LATE_PCT,
         "seconds_per_step": args.seconds,
         "load_avg_1m": round(os.getloadavg()[0], 2),

@@ -40,7 +40,7 @@ from robot.control.mixer import (
     MemberBuffer,
     SpeakingDetector,
     beep_frames,
-    frame_dbfs,
+    frames_dbfs,
     mix_minus,
 )
 from robot.errors import CallrobotError, NotFoundError
@@ -280,7 +280,7 @@ class Conference:
             frames = np.vstack([frames, beep])
             heard = np.append(heard, True)
         each, total = mix_minus(frames, heard)
-        self._watch_speaking(members, frames)
+        self._watch_speaking(members, frames[: len(members)])
         if self._recorder is not None:
             self._recorder.writeframes(total.astype("<i2").tobytes())
             self.recorded_frames += 1
@@ -296,9 +296,8 @@ class Conference:
                 self._arrange()  # the beep is over: two SIP members go back to the relay
 
     def _watch_speaking(self, members: list[Member], frames: np.ndarray) -> None:
-        for member, row in zip(members, frames, strict=False):
-            level = frame_dbfs(row) if member.heard else -100.0
-            change = member.speaking.feed(level)
+        for member, level in zip(members, frames_dbfs(frames).tolist(), strict=True):
+            change = member.speaking.feed(level if member.heard else -100.0)
             if change == "started":
                 self._event(EventType.PARTICIPANT_SPEAKING_STARTED, member)
             elif change == "stopped":
