@@ -328,7 +328,7 @@ class Conference:
     def _arrange(self) -> None:
         """Relay RTP between two SIP members that simply talk; otherwise mix."""
         members = list(self.members.values())
-        rtps = [getattr(m.call, "rtp", None) for m in members]
+        rtps: list[Any] = [getattr(m.call, "rtp", None) for m in members]
         want = (
             self.relay
             and self.started
