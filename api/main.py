@@ -27,6 +27,7 @@ from api.routes import (
     audit,
     calls,
     campaigns,
+    conferences,
     dnc,
     health,
     keys,
@@ -39,6 +40,7 @@ from api.routes import (
 )
 from api.shedding import ShedOverLimit
 from robot.config import Settings, get_settings
+from robot.control.conference_rooms import ConferenceRooms
 from robot.load import EngineLoad
 
 logger = logging.getLogger(__name__)
@@ -99,6 +101,7 @@ def create_app(
     engine: Engine | None = None,
     call_placer: CallPlacer | None = None,
     run_workers: bool = False,
+    conference_rooms: ConferenceRooms | None = None,
 ) -> FastAPI:
     """Build the API application (tests pass their own engine and call placer)."""
     settings = settings or get_settings()
@@ -122,6 +125,7 @@ def create_app(
                 task.cancel()
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
+            await app.state.conferences.close()
 
     app = FastAPI(
         title="callrobot",
@@ -139,6 +143,12 @@ def create_app(
         settings.admission
     )
     app.state.background = set()
+    #: Conference rooms live in this process (their media clock runs on its event loop).
+    app.state.conferences = conference_rooms or ConferenceRooms(
+        engine,
+        carrier_url=settings.carrier_url,
+        recording_dir=settings.data_dir / "conferences",
+    )
     app.state.api_guard = guard = ApiGuard.from_settings(settings.quotas)
     install_error_handlers(app)
     install_openapi(app)
@@ -158,6 +168,7 @@ def create_app(
         audit,
         numbers,
         masking,
+        conferences,
     )
     for module in routers:
         app.include_router(module.router)

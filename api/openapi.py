@@ -66,6 +66,11 @@ LINKS: dict[tuple[str, str], list[tuple[str, str, str]]] = {
         ("AddParticipant", "post", "/v1/masking/sessions/{session_id}/participants"),
         ("DeleteMaskingSession", "delete", "/v1/masking/sessions/{session_id}"),
     ],
+    ("post", "/v1/conferences"): [
+        ("GetConference", "get", "/v1/conferences/{conference_id}"),
+        ("ListConferenceParticipants", "get", "/v1/conferences/{conference_id}/participants"),
+        ("EndConference", "delete", "/v1/conferences/{conference_id}"),
+    ],
 }
 
 HEADERS = {

@@ -52,14 +52,17 @@ def _read(path: Path, first: int, last: int) -> Iterator[bytes]:
             yield chunk
 
 
-def recording_response(file_path: str, range_header: str | None, call_id: int) -> Response:
+def recording_response(
+    file_path: str, range_header: str | None, call_id: int, *, kind: str = "call"
+) -> Response:
+    """The WAV at ``file_path`` (``kind`` ``call`` or ``conference`` names the download)."""
     path = Path(file_path)
     if not path.is_file():
-        raise NotFoundError(f"call {call_id}: the recording file is missing")
+        raise NotFoundError(f"{kind} {call_id}: the recording file is missing")
     size = path.stat().st_size
     headers = {
         "Accept-Ranges": "bytes",
-        "Content-Disposition": f'attachment; filename="call-{call_id}.wav"',
+        "Content-Disposition": f'attachment; filename="{kind}-{call_id}.wav"',
     }
     if range_header:
         try:

@@ -25,6 +25,17 @@ class EventType(StrEnum):
     CAMPAIGN_FINISHED = "campaign.finished"
     #: An inbound call's routing URL failed and its fallback (URL or default actions) ran.
     ROUTING_FALLBACK_USED = "routing.fallback_used"
+    #: Conference rooms (``robot.control.conference``): the room and its participants.
+    CONFERENCE_STARTED = "conference.started"
+    CONFERENCE_ENDED = "conference.ended"
+    PARTICIPANT_JOINED = "participant.joined"
+    PARTICIPANT_LEFT = "participant.left"
+    PARTICIPANT_MUTED = "participant.muted"
+    PARTICIPANT_UNMUTED = "participant.unmuted"
+    PARTICIPANT_SPEAKING_STARTED = "participant.speaking_started"
+    PARTICIPANT_SPEAKING_STOPPED = "participant.speaking_stopped"
+    #: A conference's recording (the whole mix) is written.
+    RECORDING_COMPLETED = "recording.completed"
 
 
 class DeliveryStatus(StrEnum):

@@ -1,4 +1,4 @@
-"""Call control driven by the customer's CRM: actions, number routing and masking.
+"""Call control driven by the customer's CRM: actions, number routing, masking, conferences.
 
 - :mod:`robot.control.actions` — the action vocabulary (``say``, ``dial``, ``gather``...).
 - :mod:`robot.control.numbers` — checks of a tenant's numbers; the inbound number lookup.
@@ -8,4 +8,8 @@
 - :mod:`robot.control.runner` — runs actions on a call (say, play, pause, gather, hangup,
   dial with a bridge).
 - :mod:`robot.control.inbound` — an answered inbound call: masking bridge or routed actions.
+- :mod:`robot.control.mixer` — conference arithmetic: mix-minus, jitter buffer, speaking, DTMF.
+- :mod:`robot.control.conference` — a conference room: members, its 20 ms clock, the relay.
+- :mod:`robot.control.conference_rooms` — the rooms of a process per tenant, dialling in,
+  their events in the webhook outbox.
 """

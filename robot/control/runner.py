@@ -7,9 +7,11 @@ stops the action under way at once, and audio never piles up unread. ``dial`` ri
 target through the carrier; the first to answer (hearing its ``whisper`` and pressing its
 ``confirm`` key when asked) is bridged: each leg's audio is played into the other until one
 side hangs up or ``time_limit_s`` passes. The caller's leg then goes on with the next action;
-the end of the list hangs up.
+the end of the list hangs up. ``conference`` (given the process's
+:class:`~robot.control.conference_rooms.ConferenceRooms` and the call's tenant) puts the call in
+the named room until it leaves it (the room ends, a kick, a hang-up), then goes on.
 
-Not run yet: ``conference``, ``record``, ``redirect``, ``robot`` and speech in ``gather``
+Not run yet: ``record``, ``redirect``, ``robot`` and speech in ``gather``
 (:class:`UnsupportedActionError` before anything is played).
 """
 
@@ -20,13 +22,26 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from robot.audio import TELEPHONY_RATE_HZ, AudioChunk
 from robot.carriers.base import Call, Carrier
-from robot.control.actions import Action, Dial, DialTarget, Gather, Hangup, Pause, Play, Say
+from robot.control.actions import (
+    Action,
+    Conference,
+    Dial,
+    DialTarget,
+    Gather,
+    Hangup,
+    Pause,
+    Play,
+    Say,
+)
 from robot.errors import CallrobotError
 from robot.speaking import PromptSource
+
+if TYPE_CHECKING:
+    from robot.control.conference_rooms import ConferenceRooms
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +54,7 @@ __all__ = [
     "UnsupportedActionError",
 ]
 
-RUNNABLE = (Say, Play, Pause, Gather, Hangup, Dial)
+RUNNABLE = (Say, Play, Pause, Gather, Hangup, Dial, Conference)
 #: Seconds a called party has to press its ``confirm`` key after the whisper.
 CONFIRM_TIMEOUT_S = 10.0
 #: Seconds past a dial's ``timeout_s`` before a target that never ends its ringing is dropped.
@@ -75,6 +90,9 @@ class RunResult:
     last_index: int = -1
     gathers: list[GatherResult] = field(default_factory=list)
     dials: list[DialResult] = field(default_factory=list)
+    #: Per ``conference`` action: why the call left the room (``conference_ended``,
+    #: ``kicked``, ``hangup``...).
+    conferences: list[str] = field(default_factory=list)
 
 
 class Leg:
@@ -87,6 +105,8 @@ class Leg:
         self.ended = asyncio.Event()
         #: Where this leg's audio goes (the other leg of a bridge), or None (dropped).
         self.forward_to: Call | None = None
+        #: Also given every frame (a conference member's input), or None.
+        self.listener: Callable[[AudioChunk], None] | None = None
         self._tasks = [
             asyncio.create_task(self._read_events()),
             asyncio.create_task(self._read_audio()),
@@ -104,6 +124,9 @@ class Leg:
 
     async def _read_audio(self) -> None:
         async for frame in self.call.audio():
+            listener = self.listener
+            if listener is not None:
+                listener(frame)
             target = self.forward_to
             if target is not None:
                 with contextlib.suppress(CallrobotError):
@@ -157,11 +180,15 @@ class ActionRunner:
         *,
         carrier: Carrier | None = None,
         media: MediaLoader | None = None,
+        conferences: ConferenceRooms | None = None,
+        tenant_id: int | None = None,
     ) -> None:
         self.leg = Leg(call)
         self.voice = voice
         self.carrier = carrier
         self.media = media
+        self.conferences = conferences
+        self.tenant_id = tenant_id
 
     async def run(self, actions: list[Action]) -> RunResult:
         """Run ``actions`` in order until a hang-up (either side) or the end of the list."""
@@ -179,6 +206,12 @@ class ActionRunner:
                 raise UnsupportedActionError(f"actions[{index}]: {what} cannot be run yet")
             if isinstance(action, Dial) and self.carrier is None:
                 raise UnsupportedActionError(f"actions[{index}]: dial needs a carrier")
+            if isinstance(action, Conference) and (
+                self.conferences is None or self.tenant_id is None
+            ):
+                raise UnsupportedActionError(
+                    f"actions[{index}]: conference needs the conference rooms and a tenant"
+                )
 
     async def _run(self, actions: list[Action]) -> RunResult:
         result = RunResult()
@@ -209,6 +242,8 @@ class ActionRunner:
             result.gathers.append(await self._gather(self.leg, action))
         elif isinstance(action, Dial):
             result.dials.append(await self._dial(action))
+        elif isinstance(action, Conference):
+            result.conferences.append(await self._conference(action))
 
     async def _say(self, leg: Leg, text: str) -> bool:
         chunk = await asyncio.to_thread(self.voice.synthesize, text)
@@ -321,3 +356,25 @@ class ActionRunner:
                 task.cancel()
             await asyncio.gather(*waits, return_exceptions=True)
         logger.info("call %s: bridge ended", caller.call.call_id)
+
+    async def _conference(self, action: Conference) -> str:
+        """Stay in the named room until leaving it; the reason it was left."""
+        from robot.control.conference import MemberOptions
+
+        assert self.conferences is not None and self.tenant_id is not None
+        room = self.conferences.named(self.tenant_id, action.name)
+        options = MemberOptions(
+            muted=action.muted,
+            start_on_enter=action.start_on_enter,
+            end_on_exit=action.end_on_exit,
+            beep=action.beep,
+        )
+        member = room.conference.add(self.leg.call, options, read_audio=False)
+        self.leg.listener = member.push
+        try:
+            await self.leg.until_ended(member.left.wait())
+        finally:
+            self.leg.listener = None
+            if room.conference.members.get(member.id) is member:
+                room.conference.remove(member.id, "hangup")
+        return member.left_reason or "hangup"
