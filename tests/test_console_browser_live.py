@@ -36,7 +36,7 @@ from fixtures.browser import (
 )
 from fixtures.database import open_fresh_database
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SCRIPT = Path(__file__).resolve().parents[1] / "dialogues" / "scripts" / "lead_qualification.yaml"
 #: The simulated network's "not interested" callee: a short conversation of a few turns.
