@@ -160,7 +160,10 @@ def test_a_delivered_webhook_is_sent_again_with_redeliver(
         campaign = httpx.post(f"{base}/v1/campaigns", json={"name": "short"}, headers=auth).json()
         httpx.post(f"{base}/v1/campaigns/{campaign['id']}/stop", headers=auth).raise_for_status()
 
-        sign_in(page, base, key, "/webhooks")
+        sign_in(page, base, key, "/campaigns")
+        expect(page.locator("#campaigns-list")).to_contain_text("stopped", timeout=WAIT_MS)
+        screenshot(page, "campaigns")
+        page.goto(f"{base}/webhooks")
         rows = page.locator("#deliveries tbody tr")
         reload_until(page, lambda: "delivered" in (rows.first.text_content() or ""))
         screenshot(page, "webhooks")

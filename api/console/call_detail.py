@@ -112,6 +112,7 @@ def _page_context(request: Request, user: ConsoleUser, call_id: int) -> dict[str
         "has_recording": bool(call.recording_path),
         "deliveries": deliveries,
         "replay": _replays(request).get((user.tenant_id, call_id)),
+        "call_id": call_id,
     }
 
 

@@ -16,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlmodel import Session
+from sqlmodel import select as sqlmodel_select
 
 from api.bodies import read_upload
 from api.console.campaign_forms import DELAY_KEYS, CampaignForm, read_campaign_form
@@ -23,9 +24,9 @@ from api.console.charts import stacked_bars
 from api.console.pages import tenant_of
 from api.console.render import not_found, render
 from api.console.session import CheckedUserDep, ConsoleUser, UserDep
-from api.deps import IdPath
+from api.deps import MAX_ID, IdPath
 from api.routes.calls import list_calls
-from api.routes.campaigns import apply_action, get_owned_campaign, list_campaigns
+from api.routes.campaigns import apply_action, get_owned_campaign
 from api.routes.leads import CSV_TYPES, JSON_TYPES, MAX_LEADS_BYTES, import_leads_text
 from api.routes.scripts import get_owned_script
 from dialogues.schema import DISPOSITIONS
@@ -40,6 +41,8 @@ from robot.windows import WEEKDAYS
 
 router = APIRouter(include_in_schema=False)
 
+#: Campaigns on the list page (the newest ones when there are more).
+CAMPAIGNS_LISTED = 200
 #: Calls read for a campaign's charts (the newest ones when there are more).
 CHART_CALLS = 20_000
 
@@ -59,9 +62,15 @@ async def campaigns_page(request: Request, user: UserDep) -> Response:
     def load() -> list[dict[str, Any]]:
         engine = request.app.state.engine
         with Session(engine) as session:
-            items = list_campaigns(session, tenant_of(user), limit=500).items
+            items = session.exec(
+                sqlmodel_select(Campaign)
+                .where(Campaign.tenant_id == user.tenant_id)
+                .order_by(Campaign.id.desc())  # type: ignore[union-attr]
+                .limit(CAMPAIGNS_LISTED)
+            ).all()
         rows = []
-        for campaign in reversed(items):
+        for campaign in items:
+            assert campaign.id is not None
             stats = campaign_stats(engine, campaign.id, user.tenant_id)
             rows.append({"campaign": campaign, "stats": stats})
         return rows
@@ -109,8 +118,10 @@ async def create_from_form(request: Request, user: CheckedUserDep) -> Response:
             scripts = _scripts(session, user.tenant_id)
             version = None
             script_error = None
-            chosen = fields.get("script_id", "")
-            if chosen.isdigit():
+            chosen = fields.get("script_id", "").strip()
+            if chosen and not (chosen.isdigit() and int(chosen) <= MAX_ID):
+                script_error = f"script_id: script {chosen[:20]!r} not found"
+            elif chosen:
                 try:
                     version = get_owned_script(session, user.tenant_id, int(chosen)).version
                 except NotFoundError as e:
