@@ -109,7 +109,10 @@ def test_the_recording_is_served_with_byte_ranges_and_the_tenant_check(api: ApiH
 def test_a_replay_runs_in_the_background_and_reports_what_stopped_it(api: ApiHarness) -> None:
     call_id, wav = finished_call(api)
     write_turn_log(wav, answered_ms=0.0, script="not_stored")
-    browser = signed_in(api)
+    # The harness's own client: its event loop stays up between requests, as a server's does
+    # (a replay runs as a task of the server's loop, after the request that started it).
+    browser = api.client
+    assert sign_in(browser, api.tenants["acme"][1]).status_code == 200
     url = f"/calls/{call_id}/replay"
     assert browser.post(url).status_code == 403
     started = browser.post(url, data={"csrf_token": session_token(browser)})

@@ -51,7 +51,7 @@ def test_the_page_lists_endpoints_and_deliveries_with_status_and_attempts(
     assert "campaign.finished" in row and ">dead<" in row and "<td>7</td>" in row
     assert "connection refused" in row
     detail = browser.get(f"/webhooks/deliveries/{delivery_id}").text
-    assert '"type": "campaign.finished"' in detail  # the body as sent
+    assert "&#34;type&#34;: &#34;campaign.finished&#34;" in detail  # the body as sent
     assert 'id="delivery-status">dead<' in detail
 
 

@@ -183,6 +183,9 @@ async def _run_replay(app: FastAPI, tenant_id: int, call_id: int, state: ReplayS
         state.differences = result.differences
     except CallrobotError as e:
         state.error = str(e)
+    except asyncio.CancelledError:
+        state.error = "the replay was stopped: the server is shutting down"
+        raise
     except Exception as e:  # the replay's one catch boundary: the page shows what went wrong
         logger.exception("replay of call %d failed", call_id)
         state.error = f"{e.__class__.__name__}: {e}"

@@ -95,11 +95,15 @@ def _window(form: Mapping[str, str], errors: dict[str, str]) -> dict[str, Any]:
 def _retry(form: Mapping[str, str], dispositions: list[str], errors: dict[str, str]) -> Any:
     policy: dict[str, Any] = {}
     for name in ("max_attempts", "extra_callback_attempts"):
+        if not form.get(name, "").strip():
+            continue  # left empty: the default
         value = _number(form.get(name, ""))
         if _check(errors, name, lambda v=value, n=name: RetryPolicy.from_dict({n: v})):
             policy[name] = value
     delays: dict[str, Any] = {}
     for key in DELAY_KEYS:
+        if not form.get(f"delay_{key}", "").strip():
+            continue
         value = _number(form.get(f"delay_{key}", ""))
         one = {"delays_s": {key: value}}
         if _check(errors, f"delay_{key}", lambda d=one: RetryPolicy.from_dict(d)):
