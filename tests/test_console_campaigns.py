@@ -220,9 +220,7 @@ def test_start_pause_stop_change_status_through_the_one_owner(api: ApiHarness) -
     assert f"campaign {campaign_id} is stopped; cannot start it" in again.text
     with Session(api.engine) as session:
         audit = session.exec(
-            select(AuditEntry.action, AuditEntry.actor).where(
-                AuditEntry.target_type == "campaign"
-            )
+            select(AuditEntry.action, AuditEntry.actor).where(AuditEntry.target_type == "campaign")
         ).all()
         finished = session.exec(
             select(OutboxEvent.type).where(OutboxEvent.type == "campaign.finished")
@@ -282,6 +280,8 @@ def test_stats_chart_outcomes_and_dispositions_over_time(api: ApiHarness) -> Non
     # The panels alone, as the page polls them while the campaign runs.
     panels = browser.get(f"/campaigns/{campaign_id}/panels")
     assert "<html" not in panels.text and 'id="outcome-chart"' in panels.text
+    assert panels.status_code == 286  # a draft: htmx stops polling
+    assert '<small id="campaign-status" hx-swap-oob="true">draft</small>' in panels.text
 
 
 def test_another_tenants_campaign_is_not_found(api: ApiHarness) -> None:

@@ -41,6 +41,8 @@ from robot.windows import WEEKDAYS
 
 router = APIRouter(include_in_schema=False)
 
+#: The answer that stops htmx polling (the panels of a campaign that no longer runs).
+STOP_POLLING = 286
 #: Campaigns on the list page (the newest ones when there are more).
 CAMPAIGNS_LISTED = 200
 #: Calls read for a campaign's charts (the newest ones when there are more).
@@ -200,12 +202,15 @@ async def campaign_page(request: Request, user: UserDep, campaign_id: IdPath) ->
 
 @router.get("/campaigns/{campaign_id}/panels", response_class=HTMLResponse)
 async def campaign_panels(request: Request, user: UserDep, campaign_id: IdPath) -> Response:
-    """The stats, charts and calls again (the page polls them while the campaign runs)."""
+    """The stats, charts and calls again (the page polls them while the campaign runs), and
+    the status in the page's title; once the campaign no longer runs, the answer is 286,
+    which tells htmx to stop polling."""
     try:
         context = await run_in_threadpool(campaign_context, request, user, campaign_id)
     except NotFoundError as e:
         return not_found(request, user, str(e))
-    return render(request, "_campaign_panels.html", context)
+    status = 200 if context["stats"].status == "running" else STOP_POLLING
+    return render(request, "_campaign_panels.html", {**context, "oob": True}, status_code=status)
 
 
 @router.post("/campaigns/{campaign_id}/leads", response_class=HTMLResponse)

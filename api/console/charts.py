@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 #: Bucket sizes tried in order (seconds): the first that gives at most ``MAX_BUCKETS`` wins.
 BUCKET_SIZES_S = (60, 300, 900, 3600, 6 * 3600, 86400, 7 * 86400)
 MAX_BUCKETS = 48
+#: Bars are never wider than a 12th of the plot (one bucket is not a wall of colour).
+MIN_SLOTS = 12
 WIDTH, HEIGHT = 640, 180
 #: Room for the axis labels (left and bottom), in SVG units.
 LEFT, BOTTOM = 36, 22
@@ -114,7 +116,7 @@ def stacked_bars(points: Iterable[tuple[datetime, str]]) -> Chart:
     chart.max_count = max(per_bucket.values())
     chart.bucket_s = size
     plot_w, plot_h = WIDTH - LEFT, HEIGHT - BOTTOM
-    slot = plot_w / buckets
+    slot = plot_w / max(buckets, MIN_SLOTS)
     bar_w = max(slot * 0.8, 1.0)
     for index in range(buckets):
         moment = start + timedelta(seconds=index * size)
