@@ -1,7 +1,8 @@
 """The console in a real browser on a served process with its workers (dialler and webhook
 delivery): a campaign made through the pages calls one lead over the simulated network with
-the real speech engines; the call shows up live, ends, and its page plays the recording at
-the turn clicked. A webhook delivered to a real receiver is sent again with Redeliver.
+the real speech engines; the call shows up live, ends, its page plays the recording at the
+turn clicked, and its QA replay runs from the page. A webhook delivered to a real receiver
+is sent again with Redeliver.
 
 Every wait is for a condition (generous limits for a busy two-core machine), never for a time.
 One short call only: whole calls cost real speech CPU.
@@ -140,6 +141,18 @@ def test_a_campaign_calls_live_and_its_call_plays_from_the_turn_clicked(
     expect(third).to_have_class(re.compile(r"\bcurrent\b"), timeout=WAIT_MS)
     assert labels_missing(page) == []
     screenshot(page, "call")
+
+    # The QA replay of this call against the newest stored script runs in the background;
+    # the page shows its verdict when it is done (same or not depends on the machine's load).
+    page.click("#replay-button")
+    expect(page.locator("#replay-running")).to_be_visible(timeout=WAIT_MS)
+    expect(page.locator("#replay-done")).to_contain_text(
+        "Replayed against lead_qualification v1", timeout=CALL_WAIT_MS
+    )
+    expect(page.locator("#replay-verdict")).to_have_text(
+        re.compile(r"the same conversation|\d+ differences?")
+    )
+    screenshot(page, "call-replayed")
     assert page.errors == []
 
 
