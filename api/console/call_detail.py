@@ -131,7 +131,7 @@ async def call_recording(request: Request, user: UserDep, call_id: IdPath) -> Re
 
     def load() -> Response:
         with Session(request.app.state.engine) as session:
-            return get_recording(call_id, request, session, tenant_of(user))  # type: ignore[no-any-return]
+            return get_recording(call_id, request, session, tenant_of(user))
 
     try:
         return await run_in_threadpool(load)

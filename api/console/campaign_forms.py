@@ -67,9 +67,10 @@ def _number(text: str) -> int | float | str:
     return text
 
 
-def _check(errors: dict[str, str], name: str, rule: Callable[[], Any]) -> Any:
+def _check(errors: dict[str, str], name: str, rule: Callable[..., Any], *args: Any) -> Any:
+    """``rule(*args)``, or None with its message noted under ``name``."""
     try:
-        return rule()
+        return rule(*args)
     except CallrobotError as e:
         errors[name] = str(e)
     return None
@@ -81,14 +82,10 @@ def _window(form: Mapping[str, str], errors: dict[str, str]) -> dict[str, Any]:
         spec = form.get(f"hours_{day}", "").strip()
         value = None if spec in ("", "closed") else spec
         one_day = {"hours": {day: value}}
-        if _check(errors, f"hours_{day}", lambda w=one_day: CallingWindow.from_dict(w)):
+        if _check(errors, f"hours_{day}", CallingWindow.from_dict, one_day):
             hours[day] = value
     dates = [d for d in re.split(r"[\s,]+", form.get("excluded_dates", "")) if d]
-    _check(
-        errors,
-        "excluded_dates",
-        lambda: CallingWindow.from_dict({"excluded_dates": dates}),
-    )
+    _check(errors, "excluded_dates", CallingWindow.from_dict, {"excluded_dates": dates})
     return {"hours": hours, "excluded_dates": dates}
 
 
@@ -98,19 +95,18 @@ def _retry(form: Mapping[str, str], dispositions: list[str], errors: dict[str, s
         if not form.get(name, "").strip():
             continue  # left empty: the default
         value = _number(form.get(name, ""))
-        if _check(errors, name, lambda v=value, n=name: RetryPolicy.from_dict({n: v})):
+        if _check(errors, name, RetryPolicy.from_dict, {name: value}):
             policy[name] = value
     delays: dict[str, Any] = {}
     for key in DELAY_KEYS:
         if not form.get(f"delay_{key}", "").strip():
             continue
         value = _number(form.get(f"delay_{key}", ""))
-        one = {"delays_s": {key: value}}
-        if _check(errors, f"delay_{key}", lambda d=one: RetryPolicy.from_dict(d)):
+        if _check(errors, f"delay_{key}", RetryPolicy.from_dict, {"delays_s": {key: value}}):
             delays[key] = value
     policy["delays_s"] = delays
     finals = {"final_dispositions": dispositions}
-    if _check(errors, "final_dispositions", lambda: RetryPolicy.from_dict(finals)):
+    if _check(errors, "final_dispositions", RetryPolicy.from_dict, finals):
         policy["final_dispositions"] = dispositions
     return policy
 
@@ -128,9 +124,9 @@ def read_campaign_form(
     window = _window(form, errors)
     retry = _retry(form, dispositions, errors)
     zone = form.get("default_timezone", "").strip()
-    _check(errors, "default_timezone", lambda: zone_info(zone))
+    _check(errors, "default_timezone", zone_info, zone)
     region = form.get("default_region", "").strip()
-    _check(errors, "default_region", lambda: check_region(region))
+    _check(errors, "default_region", check_region, region)
     if not form.get("name", "").strip():
         errors["name"] = "name: must not be empty"
     raw: dict[str, Any] = {key: form.get(key, "").strip() for key in BASIC_FIELDS}

@@ -110,7 +110,7 @@ def stacked_bars(points: Iterable[tuple[datetime, str]]) -> Chart:
     totals = Counter(category for _, category in points)
     categories = sorted(totals, key=lambda c: (-totals[c], c))
     colours = {c: COLOURS.get(c, PALETTE[i % len(PALETTE)]) for i, c in enumerate(categories)}
-    per_bucket = Counter()
+    per_bucket: Counter[int] = Counter()
     for (index, _), count in counts.items():
         per_bucket[index] += count
     chart.max_count = max(per_bucket.values())
