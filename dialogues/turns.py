@@ -54,6 +54,22 @@ class HangUp:
 
 Event = UserText | NoInput | NotUnderstood | Dtmf | BargeIn | HangUp
 
+#: Typed words that stand for a hang-up in a text chat with a script.
+HANG_UP_WORDS = ("/bye", "/quit", "/hangup")
+
+
+def typed_event(line: str) -> Event:
+    """A line typed in a text chat with a script (``callrobot chat``, the console's chat):
+    empty = silence, ``/1`` = DTMF key 1, ``/bye`` = hang up, anything else = words said."""
+    text = line.strip()
+    if text in HANG_UP_WORDS:
+        return HangUp()
+    if text.startswith("/") and len(text) == 2:
+        return Dtmf(text[1])
+    if not text:
+        return NoInput()
+    return UserText(text)
+
 
 @dataclass(frozen=True, slots=True)
 class Reply:

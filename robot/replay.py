@@ -238,6 +238,34 @@ def load_recorded_call(wav_path: str | Path) -> RecordedCall:
     log_path = wav_path.with_suffix(".json")
     if not wav_path.exists():
         raise ValidationError(f"{wav_path}: recording not found")
+    data = read_turn_log(wav_path)
+    turns = data["turns"]
+    answered_ms = data["answered_ms"]
+    script: dict[str, Any] = data["script"] if isinstance(data.get("script"), dict) else {}
+    callee = _read_callee_channel(wav_path)
+    return RecordedCall(
+        wav_path=wav_path,
+        log_path=log_path,
+        call_id=str(data.get("call_id") or wav_path.stem),
+        script_name=script.get("name"),
+        script_version=script.get("version"),
+        lead=dict(data.get("lead") or {}),
+        timezone=data.get("timezone"),
+        outcome=data.get("outcome"),
+        disposition=data.get("disposition"),
+        slots=dict(data.get("slots") or {}),
+        answered_ms=float(answered_ms),
+        turns=turns,
+        callee=callee,
+        hangup_by=data.get("hangup_by") if data.get("hangup_by") in ("local", "remote") else None,
+    )
+
+
+def read_turn_log(wav_path: str | Path) -> dict[str, Any]:
+    """The checked turn log beside a recording (``X.json``): ``turns`` (each with ``who`` and
+    ``start_ms``) and ``answered_ms`` are sure to be there; ValidationError names the file."""
+    wav_path = Path(wav_path)
+    log_path = wav_path.with_suffix(".json")
     if not log_path.exists():
         raise ValidationError(f"{wav_path}: no turn log beside it ({log_path.name} is missing)")
     try:
@@ -258,24 +286,7 @@ def load_recorded_call(wav_path: str | Path) -> RecordedCall:
     answered_ms = data.get("answered_ms")
     if not isinstance(answered_ms, int | float):
         raise ValidationError(f"{log_path}: field 'answered_ms' must be a number")
-    script: dict[str, Any] = data["script"] if isinstance(data.get("script"), dict) else {}
-    callee = _read_callee_channel(wav_path)
-    return RecordedCall(
-        wav_path=wav_path,
-        log_path=log_path,
-        call_id=str(data.get("call_id") or wav_path.stem),
-        script_name=script.get("name"),
-        script_version=script.get("version"),
-        lead=dict(data.get("lead") or {}),
-        timezone=data.get("timezone"),
-        outcome=data.get("outcome"),
-        disposition=data.get("disposition"),
-        slots=dict(data.get("slots") or {}),
-        answered_ms=float(answered_ms),
-        turns=turns,
-        callee=callee,
-        hangup_by=data.get("hangup_by") if data.get("hangup_by") in ("local", "remote") else None,
-    )
+    return data
 
 
 def _read_callee_channel(wav_path: Path) -> AudioChunk:

@@ -8,8 +8,6 @@ Screenshots go to the test's temporary folder (or ``$CALLROBOT_TEST_SCREENSHOTS`
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,23 +21,18 @@ from api.main import create_app
 from robot.config import Settings
 
 from fixtures.api_harness import RecordedCallPlacer, make_tenant, serve_in_thread
+from fixtures.browser import (
+    WAIT_MS,
+    labels_missing,
+    launch_chromium,
+    open_page,
+    screenshot,
+    sign_in,
+)
 from fixtures.console import BROKEN_AT, BROKEN_SCRIPT
 from fixtures.database import VALID_SCRIPT, open_fresh_database
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-#: Generous: a busy two-core machine may take long to start chromium or lay out a graph.
-WAIT_MS = 90_000
 
 #: Four states: ``lost`` is unreachable and ``stuck`` leads nowhere.
 SHAPES = """script: shapes
@@ -73,76 +66,6 @@ def console(tmp_path: Path, isolated_settings: Settings) -> Iterator[tuple[str, 
             yield base, key
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    """One browser for the module's tests (each test gets its own context: no shared cookies)."""
-    from playwright.sync_api import sync_playwright
-
-    assert shutil.which(CHROMIUM), "chromium is missing: apt-get install chromium (make test)"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=WAIT_MS
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@pytest.fixture
-def browser_page(chromium: Any, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A fresh page; it collects script errors and failed loads in ``page.errors`` (a refused
-    save answers 422 on purpose; failed loads are recorded with their URL, not as console text)."""
-    errors: list[str] = []
-    context = chromium.new_context(viewport={"width": 1400, "height": 900})
-    try:
-        page = context.new_page()
-        page.set_default_timeout(WAIT_MS)
-        page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
-        page.on(
-            "console",
-            lambda message: (
-                errors.append(f"console: {message.text}")
-                if message.type == "error"
-                and not message.text.startswith("Failed to load resource")
-                else None
-            ),
-        )
-        page.on(
-            "response",
-            lambda response: (
-                errors.append(f"{response.status} {response.url}")
-                if response.status >= 400 and "/scripts/save" not in response.url
-                else None
-            ),
-        )
-        page.errors = errors  # type: ignore[attr-defined]
-        page.shots = screenshots_dir(request, tmp_path)  # type: ignore[attr-defined]
-        yield page
-    finally:
-        context.close()
-
-
-def screenshots_dir(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
-    """``$CALLROBOT_TEST_SCREENSHOTS/TEST`` when set (to keep them), else the test's tmp folder."""
-    keep = os.environ.get("CALLROBOT_TEST_SCREENSHOTS")
-    return Path(keep) / request.node.name if keep else tmp_path / "screenshots"
-
-
-def screenshot(page: Any, name: str) -> None:
-    page.shots.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(page.shots / f"{name}.png"), full_page=True)
-
-
-def sign_in(page: Any, base: str, key: str) -> None:
-    page.goto(f"{base}/scripts/new")
-    expect(page).to_have_url(f"{base}/signin?next=/scripts/new", timeout=WAIT_MS)
-    page.fill("#api_key", key)
-    page.click("button[type=submit]")
-    expect(page).to_have_url(f"{base}/scripts/new", timeout=WAIT_MS)
-    expect(page.locator("#tenant-name")).to_have_text("acme", timeout=WAIT_MS)
-
-
 def replace_text(page: Any, text: str) -> None:
     """Put ``text`` in the editor as typed input (one insertion: no auto-indentation)."""
     page.click(".cm-content")
@@ -160,6 +83,16 @@ def lint_lines(page: Any) -> list[int]:
             return marks.map(m => lines.indexOf(m.closest('.cm-line')) + 1);
         }"""
     )
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    yield from launch_chromium()
+
+
+@pytest.fixture
+def browser_page(chromium: Any, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
+    yield from open_page(chromium, tmp_path, request)
 
 
 def test_sign_in_type_a_broken_script_and_see_the_marker_on_its_line(
@@ -253,4 +186,54 @@ def test_the_dashboard_shows_a_new_call_without_reloading_and_calls_filter(
     screenshot(page, "calls")
     page.click("text=Sign out")
     expect(page).to_have_url(f"{base}/signin", timeout=WAIT_MS)
+    assert page.errors == []
+
+
+def focused(page: Any) -> str:
+    """What has the keyboard focus: an element's id, or its first class."""
+    return page.evaluate(
+        """() => { const el = document.activeElement;
+                   return el.id || (el.classList && el.classList[0]) || el.tagName; }"""
+    )
+
+
+def test_the_editor_page_works_from_the_keyboard_and_labels_every_field(
+    console: tuple[str, str], browser_page: Any
+) -> None:
+    base, key = console
+    page = browser_page
+    sign_in(page, base, key)
+    expect(page.locator("#lint-status")).to_have_text("no problems", timeout=WAIT_MS)
+    assert labels_missing(page) == []
+    # From the top of the page, Tab reaches the editor...
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")
+    reached = []
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        reached.append(focused(page))
+        if reached[-1] == "cm-content":
+            break
+    assert reached[-1] == "cm-content", reached
+    # ...the keys edit the script, and Tab leaves the editor for the save button.
+    page.keyboard.press("Control+End")
+    page.keyboard.press("Enter")
+    page.keyboard.type("# typed from the keyboard")
+    page.keyboard.press("Escape")
+    page.keyboard.press("Tab")
+    assert focused(page) == "save"
+    page.keyboard.press("Enter")
+    expect(page.locator("p.ok")).to_have_text("Saved as version 1.", timeout=WAIT_MS)
+    expect(page.locator(".cm-content")).to_contain_text("# typed from the keyboard")
+    # The saved version's tools: its test conversations and a chat, by keyboard too.
+    page.focus("#run-tests")
+    page.keyboard.press("Enter")
+    expect(page.locator("#tests-summary")).to_be_visible(timeout=WAIT_MS)
+    page.focus("#chat-start")
+    page.keyboard.press("Enter")
+    expect(page.locator("#chat-message")).to_be_focused(timeout=WAIT_MS)
+    page.keyboard.type("yes")
+    page.keyboard.press("Enter")
+    expect(page.locator("#chat-lines")).to_contain_text("intent affirm", timeout=WAIT_MS)
+    assert labels_missing(page) == []
+    screenshot(page, "editor-tools")
     assert page.errors == []

@@ -1,4 +1,5 @@
-"""The web console served at ``/``: sign-in, dashboard, calls, scripts (README "Console").
+"""The web console served at ``/``: sign-in, dashboard, calls (with their recordings),
+campaigns, scripts (editor, tests, chat) and webhooks (README "Console").
 
 Pages are rendered on the server (Jinja2) and made live with htmx, Alpine.js and
 Server-Sent Events; the JavaScript they use is vendored in ``static/vendor`` (rebuilt by
@@ -13,7 +14,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from api.console import auth, pages, scripts
+from api.console import (
+    auth,
+    call_detail,
+    campaigns,
+    pages,
+    script_tools,
+    scripts,
+    webhooks,
+)
 from api.console.render import STATIC_DIR, render
 from api.console.session import CsrfRefused, SessionSigner, SignInRequired
 from robot.config import Settings
@@ -39,6 +48,6 @@ def install_console(app: FastAPI, settings: Settings) -> None:
 
     app.add_exception_handler(SignInRequired, on_signin_required)
     app.add_exception_handler(CsrfRefused, on_csrf_refused)
-    for module in (auth, pages, scripts):
+    for module in (auth, pages, call_detail, campaigns, scripts, script_tools, webhooks):
         app.include_router(module.router)
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="console-static")

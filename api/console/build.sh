@@ -12,6 +12,8 @@ esbuild=node_modules/.bin/esbuild
     --legal-comments=none --log-level=warning --outfile="$out/codemirror.js"
 "$esbuild" js/cytoscape-entry.js --bundle --minify --format=iife --target=es2020 \
     --legal-comments=none --log-level=warning --outfile="$out/cytoscape.js"
+"$esbuild" js/wavesurfer-entry.js --bundle --minify --format=iife --target=es2020 \
+    --legal-comments=none --log-level=warning --outfile="$out/wavesurfer.js"
 cp node_modules/htmx.org/dist/htmx.min.js "$out/htmx.min.js"
 cp node_modules/@alpinejs/csp/dist/cdn.min.js "$out/alpine-csp.min.js"
 # Every package the files above contain, with its version and licence text.

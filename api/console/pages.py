@@ -1,4 +1,4 @@
-"""Console pages: the dashboard (with its live feed) and the calls list and detail.
+"""Console pages: the dashboard (with its live feed) and the calls list.
 
 Data comes from the API's own query functions (``api.routes.*``), called with the signed-in
 tenant, so a page shows exactly what the API would show that tenant's key.
@@ -19,21 +19,18 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from api.console.render import CONSOLE_HEADERS, environment, not_found, render
+from api.console.render import CONSOLE_HEADERS, environment, render
 from api.console.session import ConsoleUser, UserDep
-from api.deps import MAX_ID, IdPath
-from api.routes.calls import CallDetail, CallPage, get_call, list_calls
+from api.deps import MAX_ID
+from api.routes.calls import CallPage, list_calls
 from api.routes.health import health
 from dialogues.schema import DISPOSITIONS
 from models.call import Call
 from models.campaign import Campaign, CampaignStatus
 from models.tenant import Tenant
 from models.types import utc_now
-from models.webhook import OutboxEvent, WebhookDelivery
 from robot.carriers.base import CallOutcome
-from robot.config import Settings
 from robot.dialler.campaigns import campaign_stats
-from robot.errors import NotFoundError
 
 router = APIRouter(include_in_schema=False)
 
@@ -190,47 +187,3 @@ async def calls_page(
     }
     template = "_calls_table.html" if request.headers.get("hx-request") else "calls.html"
     return render(request, template, context)
-
-
-def _deliveries(session: Session, tenant_id: int, call_id: int) -> list[dict[str, Any]]:
-    deliveries = WebhookDelivery.__table__.c  # type: ignore[attr-defined]
-    events = OutboxEvent.__table__.c  # type: ignore[attr-defined]
-    rows = session.execute(
-        select(WebhookDelivery, OutboxEvent)
-        .join(OutboxEvent, events.id == deliveries.event_pk)
-        .where(events.call_id == call_id, deliveries.tenant_id == tenant_id)
-        .order_by(deliveries.id)
-    ).all()
-    return [
-        {
-            "id": delivery.id,
-            "endpoint_id": delivery.endpoint_id,
-            "event_type": event.type,
-            "status": str(delivery.status),
-            "attempts": delivery.attempts,
-            "last_status_code": delivery.last_status_code,
-            "last_error": delivery.last_error,
-            "delivered_at": delivery.delivered_at,
-        }
-        for delivery, event in rows
-    ]
-
-
-@router.get("/calls/{call_id}", response_class=HTMLResponse)
-async def call_page(request: Request, user: UserDep, call_id: IdPath) -> Response:
-    settings: Settings = request.app.state.settings
-
-    def load() -> tuple[CallDetail, list[dict[str, Any]]]:
-        with Session(request.app.state.engine) as session:
-            detail = get_call(call_id, session, settings, tenant_of(user))
-            return detail, _deliveries(session, user.tenant_id, call_id)
-
-    try:
-        detail, deliveries = await run_in_threadpool(load)
-    except NotFoundError as e:
-        return not_found(request, user, str(e))
-    return render(
-        request,
-        "call.html",
-        {"user": user, "page": "calls", "call": detail, "deliveries": deliveries},
-    )

@@ -16,11 +16,13 @@ TEMPLATES_DIR = HERE / "templates"
 STATIC_DIR = HERE / "static"
 
 #: Pages run only the console's own files: no inline scripts, nothing from elsewhere.
-#: CodeMirror and htmx add <style> elements, hence 'unsafe-inline' for styles only.
+#: CodeMirror and htmx add <style> elements, hence 'unsafe-inline' for styles only; the
+#: call page plays its recording from a blob: URL (wavesurfer.js), hence media-src blob:.
 CONSOLE_HEADERS = {
     "content-security-policy": (
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; "
+        "img-src 'self' data:; media-src 'self' blob:; connect-src 'self'; form-action 'self'; "
+        "base-uri 'none'; "
         "object-src 'none'; frame-ancestors 'none'"
     ),
     "cache-control": "no-store",

@@ -57,7 +57,7 @@ def get_owned_campaign(session: Session, tenant_id: int, campaign_id: int) -> Ca
     return get_owned(session, Campaign, campaign_id, tenant_id, "campaign")
 
 
-def _pin_script(session: Session, tenant_id: int, data: CampaignCreate) -> CampaignCreate:
+def pin_script(session: Session, tenant_id: int, data: CampaignCreate) -> CampaignCreate:
     if data.script_id is None:
         if data.script_version is not None:
             raise ValidationError("script_version: give script_id too")
@@ -82,7 +82,7 @@ def create(
 ) -> Campaign:
     """Create a draft campaign. ``script_id`` pins that exact script version."""
     tenant_id = tenant_id_of(tenant)
-    return create_campaign(engine, tenant_id, _pin_script(session, tenant_id, data))
+    return create_campaign(engine, tenant_id, pin_script(session, tenant_id, data))
 
 
 @router.get("", response_model=CampaignList)
@@ -129,7 +129,7 @@ def update_campaign(
     return campaign
 
 
-def _transition(
+def apply_action(
     engine: Any, campaign: Campaign, action: str, actor: str, quotas: QuotaSettings
 ) -> None:
     """Apply an action (``change_status`` also queues its events and its audit entry)."""
@@ -157,7 +157,7 @@ async def _act(
     settings: Settings,
 ) -> Campaign:
     campaign = await run_in_threadpool(get_owned_campaign, session, tenant_id, campaign_id)
-    await run_in_threadpool(_transition, engine, campaign, action, actor, settings.quotas)
+    await run_in_threadpool(apply_action, engine, campaign, action, actor, settings.quotas)
     session.rollback()  # end the read snapshot: see the committed change
     return await run_in_threadpool(get_owned_campaign, session, tenant_id, campaign_id)
 

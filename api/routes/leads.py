@@ -116,6 +116,24 @@ def _room(engine: Engine, tenant_id: int, limit: int) -> int:
         return room_for_calls(conn, tenant_id, limit)
 
 
+def import_leads_text(
+    engine: Engine,
+    tenant_id: int,
+    campaign_id: int,
+    text: str,
+    filename: str,
+    max_queued_calls: int,
+    *,
+    is_json: bool = False,
+) -> ImportReport:
+    """Import an uploaded lead file (CSV, or JSON when ``is_json`` or named ``*.json``) into
+    an owned campaign, up to the tenant's room for queued calls (the API and the console)."""
+    room = _room(engine, tenant_id, max_queued_calls)
+    is_json = is_json or filename.lower().endswith(".json")
+    importer = _import_json if is_json else _import_csv
+    return importer(engine, campaign_id, text, filename, room)
+
+
 @router.post(
     "/v1/campaigns/{campaign_id}/leads",
     response_model=ImportReportOut,
@@ -138,19 +156,26 @@ async def import_campaign_leads(
     409 when the tenant's queued calls are at ``quotas.max_queued_calls`` already; rows beyond
     the room left are rejected in the report.
     """
-    await run_in_threadpool(get_owned_campaign, session, tenant_id_of(tenant), campaign_id)
+    tenant_id = tenant_id_of(tenant)
+    await run_in_threadpool(get_owned_campaign, session, tenant_id, campaign_id)
     limit = settings.quotas.max_queued_calls
-    room = await run_in_threadpool(_room, engine, tenant_id_of(tenant), limit)
+    await run_in_threadpool(_room, engine, tenant_id, limit)  # 409 before reading the body
     upload = await read_upload(
         request,
         accepted=(*CSV_TYPES, *JSON_TYPES),
         default_filename="leads",
         max_bytes=MAX_LEADS_BYTES,
     )
-    is_json = upload.media_type in JSON_TYPES or upload.filename.lower().endswith(".json")
-    importer = _import_json if is_json else _import_csv
     report = await run_in_threadpool(
-        importer, engine, campaign_id, upload.text, upload.filename, room
+        lambda: import_leads_text(
+            engine,
+            tenant_id,
+            campaign_id,
+            upload.text,
+            upload.filename,
+            limit,
+            is_json=upload.media_type in JSON_TYPES,
+        )
     )
     return report.to_dict()
 

@@ -7,7 +7,10 @@ script, the campaign and its leads; the dialler claims them; every bundled calle
 me, interrupter, voicemail, busy, no answer, invalid number, phone off...) is called with real
 speech synthesis and recognition; finished calls queue signed CRM webhooks, delivered to a
 local receiver that verifies them. A progress bar follows the calls; a table shows how each
-ended; recordings are written.
+ended; recordings are written. Everything is stored in ``data_dir/demo.db`` under the tenant
+``demo`` (each run adds its campaign), and the demo ends by printing how to serve that
+database (``CALLROBOT_DATABASE_URL=... callrobot serve``) and a new API key of the tenant to
+sign in to the web console at http://127.0.0.1:8000/ with.
 ``--text`` runs the same script against scripted callers by text instead, in a second.
 """
 
@@ -84,6 +87,10 @@ def demo(
 
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+#: Where `callrobot serve` (default host and port) serves the web console.
+CONSOLE_URL = "http://127.0.0.1:8000/"
+#: The demo's database under the data directory (every run adds its campaign to it).
+DEMO_DATABASE = "demo.db"
 
 
 async def _voice_demo(loaded: LoadedScript, speed: float, concurrency: int, json_out: bool) -> None:
@@ -93,7 +100,9 @@ async def _voice_demo(loaded: LoadedScript, speed: float, concurrency: int, json
 
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from sqlmodel import select
 
+    from models.apikey import create_api_key
     from models.campaign import CampaignCreate
     from models.db import make_engine, upgrade
     from models.script import Script
@@ -117,11 +126,15 @@ async def _voice_demo(loaded: LoadedScript, speed: float, concurrency: int, json
     console = Console(stderr=json_out)
     if not console.is_terminal:
         console.width = max(console.width, 140)
-    data_dir = get_settings().data_dir
+    settings = get_settings()
+    data_dir = settings.data_dir
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     recording_dir = data_dir / "recordings" / f"demo-{stamp}"
     data_dir.mkdir(parents=True, exist_ok=True)
-    db = make_engine(f"sqlite:///{data_dir / f'demo-{stamp}.db'}")
+    # One demo database for every demo run (never the service's own: the demo's dialler and
+    # delivery worker must not act for anyone else); `callrobot serve` opens it by URL.
+    database_url = f"sqlite:///{data_dir / DEMO_DATABASE}"
+    db = make_engine(database_url)
     upgrade(db)
 
     # The CRM: a local receiver that checks every signature.
@@ -133,18 +146,35 @@ async def _voice_demo(loaded: LoadedScript, speed: float, concurrency: int, json
 
     tenant_id = get_or_create_tenant(db, "demo")
     with session_scope(db) as session:
-        script = Script(tenant_id=tenant_id, name=loaded.name, version=1, yaml_text=loaded.source)
+        version = 1 + max(
+            session.exec(
+                select(Script.version).where(
+                    Script.tenant_id == tenant_id, Script.name == loaded.name
+                )
+            ).all(),
+            default=0,
+        )
+        script = Script(
+            tenant_id=tenant_id, name=loaded.name, version=version, yaml_text=loaded.source
+        )
         session.add(script)
-        session.add(WebhookEndpoint(tenant_id=tenant_id, url=server.url, secret=secret))
+        endpoint = WebhookEndpoint(
+            tenant_id=tenant_id,
+            url=server.url,
+            secret=secret,
+            description=f"the receiver of the demo of {stamp} (closed when it ended)",
+        )
+        session.add(endpoint)
         session.flush()
-        script_id = script.id
+        script_id, endpoint_id = script.id, endpoint.id
+        console_key = create_api_key(session, tenant_id, f"demo {stamp}")
     campaign = create_campaign(
         db,
         tenant_id,
         CampaignCreate(
-            name="demo: lead qualification",
+            name=f"demo {stamp}: lead qualification",
             script_id=script_id,
-            script_version=1,
+            script_version=version,
             default_timezone="America/New_York",
             # The demo runs at any hour; real campaigns keep the 09:00-20:00 default.
             calling_window={"hours": dict.fromkeys(DAYS, "00:00-24:00")},
@@ -192,19 +222,29 @@ async def _voice_demo(loaded: LoadedScript, speed: float, concurrency: int, json
                 max_concurrent_calls=concurrency, calls_per_second=10, poll_interval_s=0.2
             )
             # Admission control: calls start only while the engine answers in time.
-            await Dialler(db, runner, limits=limits, admission=engine.load).run(until_idle=True)
+            only = frozenset({campaign.id})  # never the other campaigns of this database
+            dialler = Dialler(db, runner, limits=limits, campaign_ids=only, admission=engine.load)
+            await dialler.run(until_idle=True)
         with console.status("delivering CRM webhooks..."):
             await asyncio.wait_for(DeliveryWorker(db, allow_private=True).run(until_idle=True), 60)
     finally:
         await carrier.close()
         server.shutdown()
         server.server_close()
+        _close_endpoint(db, endpoint_id)
         db.dispose()
+    console_hint = {
+        "database": database_url,
+        "url": CONSOLE_URL,
+        "tenant": "demo",
+        "key": console_key,
+    }
     results.sort(key=lambda r: r[0])
     if json_out:
         for number, persona, report in results:
             emit_json(_record(number, persona, report))
         emit_json({"webhooks": _webhook_counts(events), "admission": _admission(engine)})
+        emit_json({"console": console_hint})
         return
     _print_table(console, results, recording_dir)
     admission = _admission(engine)
@@ -219,6 +259,29 @@ async def _voice_demo(loaded: LoadedScript, speed: float, concurrency: int, json
     if qualified:
         data = qualified[0].get("data", {})
         console.print("first lead.qualified: " + json.dumps(data, default=str)[:400])
+    console.print(
+        f"web console: run `CALLROBOT_DATABASE_URL={database_url} callrobot serve` then open "
+        f"{CONSOLE_URL} and sign in with {console_key} (tenant demo, campaign "
+        f'"demo {stamp}: lead qualification")',
+        soft_wrap=True,
+        highlight=False,
+        markup=False,
+    )
+
+
+def _close_endpoint(db: Any, endpoint_id: int | None) -> None:
+    """The demo's receiver stops with it: a served process must not retry deliveries to it."""
+    from sqlalchemy import update
+
+    from models.transactions import write_transaction
+    from models.webhook import WebhookEndpoint
+
+    with write_transaction(db) as conn:
+        conn.execute(
+            update(WebhookEndpoint.__table__)  # type: ignore[attr-defined]
+            .where(WebhookEndpoint.__table__.c.id == endpoint_id)  # type: ignore[attr-defined]
+            .values(enabled=False)
+        )
 
 
 def _admission(engine: Any) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from robot.cli.output import emit_json, fail
 
 if TYPE_CHECKING:
     from dialogues.loader import LoadedScript
-    from dialogues.manager import Event, Turn
+    from dialogues.manager import Turn
 from robot.errors import CallrobotError, ScriptError
 
 script_app = typer.Typer(help="Validate and test dialogue scripts.", no_args_is_help=True)
@@ -135,7 +135,8 @@ def chat(
     json_out: JsonOpt = False,
 ) -> None:
     """Talk to a script by text. Empty line = silence, /1 = DTMF key 1, /bye = hang up."""
-    from dialogues.manager import DialogueManager, Dtmf, HangUp, NoInput, UserText
+    from dialogues.manager import DialogueManager
+    from dialogues.turns import typed_event
 
     loaded = load_script_arg(script)
     lead_vars = {"first_name": "Alex", **parse_lead(lead)}
@@ -177,17 +178,7 @@ def chat(
             break
         if not interactive and line == "":
             break  # end of input
-        text = line.strip()
-        event: Event
-        if text in ("/bye", "/quit", "/hangup"):
-            event = HangUp()
-        elif text.startswith("/") and len(text) == 2:
-            event = Dtmf(text[1])
-        elif not text:
-            event = NoInput()
-        else:
-            event = UserText(text)
-        show(manager.handle(event))
+        show(manager.handle(typed_event(line)))
     result = manager.result()
     summary = {
         "disposition": result.disposition,

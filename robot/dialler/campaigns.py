@@ -78,17 +78,23 @@ def get_or_create_tenant(engine: Engine, name: str) -> int:
     raise DatabaseError(f"tenant {name!r} could not be created")
 
 
+def check_region(region: str) -> str:
+    """The ISO 3166 region ``region`` upper-cased; ValidationError naming ``default_region``."""
+    import phonenumbers
+
+    if region.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValidationError(f"default_region: unknown region {region!r}")
+    return region.upper()
+
+
 def create_campaign(engine: Engine, tenant_id: int, data: CampaignCreate) -> Campaign:
     """Create a draft campaign after checking its window, retry policy and default zone."""
     CallingWindow.from_dict(data.calling_window)
     RetryPolicy.from_dict(data.retry_policy)
     zone_info(data.default_timezone)
-    import phonenumbers
-
-    if data.default_region.upper() not in phonenumbers.SUPPORTED_REGIONS:
-        raise ValidationError(f"default_region: unknown region {data.default_region!r}")
+    region = check_region(data.default_region)
     campaign = Campaign.model_validate(
-        data, update={"tenant_id": tenant_id, "default_region": data.default_region.upper()}
+        data, update={"tenant_id": tenant_id, "default_region": region}
     )
     with session_scope(engine) as session:
         session.add(campaign)

@@ -120,7 +120,10 @@
     parent: document.getElementById("editor"),
     state: CM.EditorState.create({
       doc: source.value,
-      extensions: [CM.basicSetup, CM.yaml(), CM.lintGutter(), validator],
+      extensions: [
+        CM.basicSetup, CM.yaml(), CM.lintGutter(), validator,
+        CM.EditorView.contentAttributes.of({ "aria-label": "Script YAML" }),
+      ],
     }),
   });
   window.callrobotEditor = view;
