@@ -31,6 +31,7 @@ from sqlalchemy.engine import Engine
 
 from models.db import make_engine
 from robot.config import Settings
+from robot.control.conference_rooms import ConferenceRooms
 
 from fixtures.api_harness import ApiHarness, open_api
 from fixtures.database import VALID_SCRIPT, open_fresh_database
@@ -201,6 +202,10 @@ def test_stateful_links_keep_answers_conforming(api: ApiHarness, tmp_path: Path)
         def setup(self) -> None:
             engines.append(_copy_database(api.engine, tmp_path / f"scenario-{len(engines)}.db"))
             state.engine = engines[-1]
+            # Conference rooms live in memory: each scenario starts without any, too.
+            state.conferences = ConferenceRooms(
+                engines[-1], recording_dir=tmp_path / f"conferences-{len(engines)}"
+            )
 
         def get_call_kwargs(self, case: Any) -> dict[str, Any]:
             return {"headers": auth}
