@@ -25,6 +25,14 @@ class EventType(StrEnum):
     CAMPAIGN_FINISHED = "campaign.finished"
     #: An inbound call's routing URL failed and its fallback (URL or default actions) ran.
     ROUTING_FALLBACK_USED = "routing.fallback_used"
+    #: Call control (inbound calls, callbacks): one leg's progress, ordered by its ``seq``.
+    #: ``call.completed`` is shared with campaign calls; a leg's carries ``seq``.
+    CALL_INITIATED = "call.initiated"
+    CALL_RINGING = "call.ringing"
+    CALL_ANSWERED = "call.answered"
+    CALL_BRIDGED = "call.bridged"
+    DIAL_COMPLETED = "dial.completed"
+    DTMF_RECEIVED = "dtmf.received"
 
 
 class DeliveryStatus(StrEnum):

@@ -7,5 +7,9 @@
 - :mod:`robot.control.masking` — masking sessions and :func:`resolve_masked`.
 - :mod:`robot.control.runner` — runs actions on a call (say, play, pause, gather, hangup,
   dial with a bridge).
-- :mod:`robot.control.inbound` — an answered inbound call: masking bridge or routed actions.
+- :mod:`robot.control.inbound` — an inbound call: masking bridge or routed actions.
+- :mod:`robot.control.callback` — callbacks A -> B (announcement, ringback, whisper, bridge).
+- :mod:`robot.control.events` — each leg's progress as ordered webhook events.
+- :mod:`robot.control.tones` — ringback.
+- :mod:`robot.control.service` — a process's call control: the inbound listener, callbacks.
 """
