@@ -66,6 +66,7 @@ LINKS: dict[tuple[str, str], list[tuple[str, str, str]]] = {
         ("AddParticipant", "post", "/v1/masking/sessions/{session_id}/participants"),
         ("DeleteMaskingSession", "delete", "/v1/masking/sessions/{session_id}"),
     ],
+    ("post", "/v1/callbacks"): [("GetCallback", "get", "/v1/callbacks/{callback_id}")],
 }
 
 HEADERS = {

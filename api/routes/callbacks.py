@@ -94,7 +94,7 @@ def _owned(session: Session, tenant_id: int, callback_id: int) -> Callback:
 @router.post("", status_code=202, response_model=CallbackPublic)
 async def create(
     data: CallbackRequest, request: Request, session: WriteSessionDep, tenant: TenantDep
-) -> Callback:
+) -> CallbackPublic:
     """Call A now; once A answers (and hears ``announce_a``) call B and bridge them.
 
     Poll ``GET /v1/callbacks/{id}`` or follow the legs' webhook events (``callback:ID``).
@@ -103,7 +103,11 @@ async def create(
     control = await call_control(request.app)
     order = await run_in_threadpool(_store, session, order)
     control.start_callback(Callback.model_validate(order.model_dump()))
-    return order
+    return _public(order)
+
+
+def _public(row: Callback) -> CallbackPublic:
+    return CallbackPublic.model_validate(row, from_attributes=True)
 
 
 def _store(session: Session, order: Callback) -> Callback:
@@ -125,11 +129,9 @@ def list_callbacks(
         .offset(offset)
         .limit(limit)
     ).all()
-    return CallbackList(
-        items=[CallbackPublic.model_validate(r, from_attributes=True) for r in rows]
-    )
+    return CallbackList(items=[_public(r) for r in rows])
 
 
 @router.get("/{callback_id}", response_model=CallbackPublic)
-def get(callback_id: IdPath, session: SessionDep, tenant: TenantDep) -> Callback:
-    return _owned(session, owner(tenant), callback_id)
+def get(callback_id: IdPath, session: SessionDep, tenant: TenantDep) -> CallbackPublic:
+    return _public(_owned(session, owner(tenant), callback_id))
