@@ -143,7 +143,12 @@ class CallControl:
         return self._router
 
     async def accept(self, call: RingingCall) -> InboundOutcome:
-        """Run a ringing inbound call to its end (the carrier's inbound handler)."""
+        """Run a ringing inbound call to its end (the carrier's inbound handler; counted by
+        :meth:`wait_idle` and ended by :meth:`close` like a callback)."""
+        task = asyncio.current_task()
+        if task is not None and task not in self._tasks:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         inbound = InboundCall(
             new_call_id(),
             dialled_number(call.caller_uri),
@@ -188,8 +193,9 @@ class CallControl:
 
     async def wait_idle(self) -> None:
         """Wait until every inbound call and callback under way has ended."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        mine = asyncio.current_task()
+        while others := [t for t in self._tasks if t is not mine]:
+            await asyncio.gather(*others, return_exceptions=True)
 
     async def close(self) -> None:
         """End every call and callback, then the carrier and the routing client."""
