@@ -238,6 +238,8 @@ def _call_control_demo(speed: float, json_out: bool) -> None:
         typer.echo("a rider calls a driver through a masked number, then an agent calls a")
         typer.echo("customer back; their events as the CRM receives them (signatures verified):")
     events = asyncio.run(run_call_control_demo(speed))
+    # The scenes' events arrive interleaved; each scene's in its own order.
+    events.sort(key=lambda event: "callback_id" in event.get("data", {}))
     for event in events:
         if json_out:
             emit_json(event)
