@@ -21,11 +21,9 @@ async def call_control(app: FastAPI) -> CallControl:
         state.call_control_lock = asyncio.Lock()
     async with state.call_control_lock:
         if state.call_control is None:
-            control = CallControl.from_url(
-                state.engine, state.settings.carrier_url, RegistryVoice()
-            )
-            await control.start()
-            state.call_control = control
+            made = CallControl.from_url(state.engine, state.settings.carrier_url, RegistryVoice())
+            await made.start()
+            state.call_control = made
             state.own_call_control = True
     control: CallControl = state.call_control
     return control

@@ -89,8 +89,8 @@ async def answer_inbound(
             else:
                 await call.hangup("unknown number")
             return InboundOutcome("unknown_number")
-        tenant_id = masked.tenant_id if masked is not None else number.tenant_id
-        events = CallEvents(engine, tenant_id, f"call:{inbound.call_id}")
+        owner: Any = masked if masked is not None else number
+        events = CallEvents(engine, int(owner.tenant_id), f"call:{inbound.call_id}")
         info = {"direction": "inbound", "from": inbound.from_number, "to": inbound.to_number}
         leg = Leg(call, events.leg(inbound.call_id, **info))
         runner = ActionRunner(call, voice, carrier=carrier, media=media, leg=leg)
