@@ -21,6 +21,7 @@ from robot.control.service import CallControl
 from robot.dialler.campaigns import get_or_create_tenant
 from tests.fakes import ToneTts
 
+from fixtures.api_harness import start_serve_process
 from fixtures.database import open_fresh_database
 from fixtures.routing_receiver import RoutingReceiver, serve_routing
 
@@ -96,3 +97,39 @@ async def test_a_call_to_a_number_nobody_has_is_refused(engine: Engine, tmp_path
             await control.close()
     assert code == 0, peer.errors()
     assert [o.kind for o in control.outcomes] == ["unknown_number"]
+
+
+@pytest.mark.slow
+def test_callrobot_serve_takes_calls_on_its_listen_address(tmp_path: Path) -> None:
+    """The whole service: ``callrobot serve`` with a ``listen=`` carrier URL answers SIPp's
+    call to a number registered in its database with the routing answer (real TTS)."""
+    from models.db import make_engine
+
+    receiver = RoutingReceiver(SECRET, plan=[ANSWER])
+    listen_port = free_port()
+    carrier = f"sip://127.0.0.1:{free_port()};local_host=127.0.0.1;listen=127.0.0.1:{listen_port}"
+    database = f"sqlite:///{tmp_path / 'serve.db'}"
+    env = {"CALLROBOT_CARRIER_URL": carrier, "CALLROBOT_WEBHOOKS_ALLOW_PRIVATE": "true"}
+    with serve_routing(receiver) as route_url:
+        process, _ = start_serve_process(database, str(tmp_path / "var"), env, workers=True)
+        try:
+            engine = make_engine(database)
+            tenant_id = get_or_create_tenant(engine, "acme")
+            with session_scope(engine) as session:
+                session.add(
+                    PhoneNumber(
+                        tenant_id=tenant_id,
+                        number=SUPPORT,
+                        routing_secret=SECRET,
+                        routing_url=route_url,
+                    )
+                )
+            with sipp_uac("uac_inbound.xml", tmp_path, listen_port, service=SUPPORT) as peer:
+                code = peer.wait(60)
+            engine.dispose()
+        finally:
+            process.terminate()
+            process.wait(20)
+    assert code == 0, peer.errors()
+    (request,) = receiver.requests
+    assert request["data"]["to"] == SUPPORT and request["data"]["from"] == "+12025550170"
