@@ -3,7 +3,8 @@
 Nothing is built at import time. ``create_app`` makes the database engine (unless one is
 given), mounts one router per resource under ``/v1`` and installs the single error handler.
 With ``run_workers=True`` (``callrobot serve``) the webhook delivery worker and the dialler
-run inside the same process, started and stopped with the application.
+run inside the same process, started and stopped with the application, and call control
+(:mod:`api.control`) starts at once, so a ``listen=`` SIP carrier takes inbound calls.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
 from api.console import install_console
+from api.control import call_control as start_call_control
+from api.control import close_call_control
 from api.errors import install_error_handlers, problem
 from api.headers import SecurityHeaders
 from api.openapi import install_openapi
@@ -25,6 +28,7 @@ from api.placement import CallPlacer, EngineCallPlacer, ScriptCallRunner
 from api.ratelimit import ApiGuard
 from api.routes import (
     audit,
+    callbacks,
     calls,
     campaigns,
     conferences,
@@ -42,6 +46,9 @@ from api.shedding import ShedOverLimit
 from robot.config import Settings, get_settings
 from robot.control.conference_rooms import ConferenceRooms
 from robot.load import EngineLoad
+
+if TYPE_CHECKING:
+    from robot.control.service import CallControl
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +109,7 @@ def create_app(
     call_placer: CallPlacer | None = None,
     run_workers: bool = False,
     conference_rooms: ConferenceRooms | None = None,
+    call_control: CallControl | None = None,
 ) -> FastAPI:
     """Build the API application (tests pass their own engine and call placer)."""
     settings = settings or get_settings()
@@ -114,6 +122,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
         workers = asyncio.create_task(_run_workers(app, stop)) if run_workers else None
+        if run_workers:
+            await start_call_control(app)
         try:
             yield
         finally:
@@ -126,6 +136,7 @@ def create_app(
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
             await app.state.conferences.close()
+            await close_call_control(app)
 
     app = FastAPI(
         title="callrobot",
@@ -149,6 +160,7 @@ def create_app(
         carrier_url=settings.carrier_url,
         recording_dir=settings.data_dir / "conferences",
     )
+    app.state.call_control = call_control
     app.state.api_guard = guard = ApiGuard.from_settings(settings.quotas)
     install_error_handlers(app)
     install_openapi(app)
@@ -169,6 +181,7 @@ def create_app(
         numbers,
         masking,
         conferences,
+        callbacks,
     )
     for module in routers:
         app.include_router(module.router)

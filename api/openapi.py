@@ -71,6 +71,7 @@ LINKS: dict[tuple[str, str], list[tuple[str, str, str]]] = {
         ("ListConferenceParticipants", "get", "/v1/conferences/{conference_id}/participants"),
         ("EndConference", "delete", "/v1/conferences/{conference_id}"),
     ],
+    ("post", "/v1/callbacks"): [("GetCallback", "get", "/v1/callbacks/{callback_id}")],
 }
 
 HEADERS = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 from models.apikey import ApiKey
 from models.audit import AuditEntry
 from models.call import Call
+from models.callback import Callback
 from models.campaign import Campaign
 from models.dnc import DncEntry
 from models.lead import Lead
@@ -22,6 +23,7 @@ __all__ = [
     "ApiKey",
     "AuditEntry",
     "Call",
+    "Callback",
     "Campaign",
     "DncEntry",
     "Lead",

@@ -36,6 +36,14 @@ class EventType(StrEnum):
     PARTICIPANT_SPEAKING_STOPPED = "participant.speaking_stopped"
     #: A conference's recording (the whole mix) is written.
     RECORDING_COMPLETED = "recording.completed"
+    #: Call control (inbound calls, callbacks): one leg's progress, ordered by its ``seq``.
+    #: ``call.completed`` is shared with campaign calls; a leg's carries ``seq``.
+    CALL_INITIATED = "call.initiated"
+    CALL_RINGING = "call.ringing"
+    CALL_ANSWERED = "call.answered"
+    CALL_BRIDGED = "call.bridged"
+    DIAL_COMPLETED = "dial.completed"
+    DTMF_RECEIVED = "dtmf.received"
 
 
 class DeliveryStatus(StrEnum):

@@ -164,6 +164,18 @@ def test_carrier_url() -> None:
         SipCarrierConfig.from_url("http://h")
 
 
+def test_carrier_url_listen_address() -> None:
+    config = SipCarrierConfig.from_url("sip://trunk.example;local_port=7000;listen=0.0.0.0:5080")
+    assert config.listen == ("0.0.0.0", 5080) and config.local_port == 7000
+    listening = config.for_listening()
+    assert (listening.local_host, listening.local_port) == ("0.0.0.0", 5080)
+    assert (listening.host, listening.port) == ("trunk.example", 5060)
+    with pytest.raises(ConfigError, match="no listen="):
+        SipCarrierConfig.from_url("sip://trunk.example").for_listening()
+    with pytest.raises(ConfigError, match="listen"):
+        SipCarrierConfig.from_url("sip://trunk.example;listen=:5080")
+
+
 VALID = [COMPACT_INVITE, RESPONSE_486]
 
 

@@ -312,6 +312,10 @@ class SimCall:
                 return self._cancel(19, "No answer from user")
         if persona.kind not in ANSWERING_KINDS:
             return self._fail(failure_response(persona))
+        return self._pick_up(persona)
+
+    def _pick_up(self, persona: Persona) -> bool:
+        """200 OK: the call is answered and the persona's side of it starts."""
         self._signal(200, "OK", headers=answer_headers(self.number, persona), sdp=True)
         self._state = CallState.ANSWERED
         self._emit("answered")

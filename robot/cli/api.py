@@ -186,6 +186,7 @@ def dialler() -> None:
     from api.placement import EngineCallPlacer, ScriptCallRunner
     from models.db import make_engine, upgrade
     from robot.config import get_settings
+    from robot.control.service import CallControl, RegistryVoice
     from robot.crm.delivery import DeliveryWorker
     from robot.dialler.worker import Dialler
     from robot.logs import configure_logging
@@ -206,8 +207,18 @@ def dialler() -> None:
         placer = EngineCallPlacer(settings)
         runner = ScriptCallRunner(engine, placer)
         dialler = Dialler(engine, runner, admission=placer.load)
+        # Inbound calls: a sip://...;listen=HOST:PORT carrier takes them here too.
+        control = CallControl.from_url(engine, settings.carrier_url, RegistryVoice())
+        await control.start()
         typer.echo("dialler and webhook delivery running; Ctrl-C to stop", err=True)
-        await asyncio.gather(DeliveryWorker(engine, settings.webhooks).run(stop), dialler.run(stop))
+        if control.listen_address is not None:
+            typer.echo("taking inbound calls on {}:{}".format(*control.listen_address), err=True)
+        try:
+            await asyncio.gather(
+                DeliveryWorker(engine, settings.webhooks).run(stop), dialler.run(stop)
+            )
+        finally:
+            await control.close()
 
     asyncio.run(run())
     engine.dispose()

@@ -74,10 +74,20 @@ def demo(
     ] = 1.0,
     concurrency: Annotated[int, typer.Option(help="Calls at once.", min=1)] = 6,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON record per call.")] = False,
+    call_control: Annotated[
+        bool,
+        typer.Option(
+            "--call-control", help="Instead: a masked call and a callback, with their events."
+        ),
+    ] = False,
 ) -> None:
     """Run the lead-qualification campaign over the simulated network and show the results."""
     from dialogues.loader import load_script
     from robot.cli.scripts import resolve_script
+
+    if call_control:
+        _call_control_demo(speed, json_out)
+        return
 
     loaded = load_script(resolve_script("lead_qualification"))
     if text:
@@ -282,6 +292,22 @@ def _close_endpoint(db: Any, endpoint_id: int | None) -> None:
             .where(WebhookEndpoint.__table__.c.id == endpoint_id)  # type: ignore[attr-defined]
             .values(enabled=False)
         )
+
+
+def _call_control_demo(speed: float, json_out: bool) -> None:
+    from robot.cli.demo_control import event_line, run_call_control_demo
+
+    if not json_out:
+        typer.echo("a rider calls a driver through a masked number, then an agent calls a")
+        typer.echo("customer back; their events as the CRM receives them (signatures verified):")
+    events = asyncio.run(run_call_control_demo(speed))
+    # The scenes' events arrive interleaved; each scene's in its own order.
+    events.sort(key=lambda event: "callback_id" in event.get("data", {}))
+    for event in events:
+        if json_out:
+            emit_json(event)
+        else:
+            typer.echo(event_line(event))
 
 
 def _admission(engine: Any) -> dict[str, Any]:

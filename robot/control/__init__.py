@@ -12,4 +12,8 @@
 - :mod:`robot.control.conference` — a conference room: members, its 20 ms clock, the relay.
 - :mod:`robot.control.conference_rooms` — the rooms of a process per tenant, dialling in,
   their events in the webhook outbox.
+- :mod:`robot.control.callback` — callbacks A -> B (announcement, ringback, whisper, bridge).
+- :mod:`robot.control.events` — each leg's progress as ordered webhook events.
+- :mod:`robot.control.tones` — ringback.
+- :mod:`robot.control.service` — a process's call control: the inbound listener, callbacks.
 """

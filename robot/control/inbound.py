@@ -5,7 +5,8 @@ participant to its proxy number is bridged to the other participant, shown the o
 participant's proxy number (:func:`robot.control.masking.resolve_masked`); any other call
 to a tenant's number runs the actions its routing gives (:class:`RoutingClient`). A call to
 an unknown number, or actions that cannot run, end in a hang-up; nothing a customer's server
-does makes this raise. Real numbers are never logged.
+does makes this raise. Real numbers are never logged. Each leg's progress is queued as
+webhook events (:mod:`robot.control.events`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,10 +22,11 @@ from sqlalchemy.engine import Engine
 
 from robot.carriers.base import Call, Carrier
 from robot.control.actions import Action, Dial, DialTarget
+from robot.control.events import CallEvents
 from robot.control.masking import MaskedRoute, resolve_masked
 from robot.control.numbers import number_for_inbound
 from robot.control.routing import InboundCall, Routing, RoutingClient
-from robot.control.runner import ActionRunner, MediaLoader, RunResult
+from robot.control.runner import ActionRunner, Leg, MediaLoader, RunResult
 from robot.errors import CallrobotError
 from robot.speaking import PromptSource
 
@@ -64,30 +67,58 @@ async def answer_inbound(
     voice: PromptSource,
     carrier: Carrier,
     media: MediaLoader | None = None,
+    answer: Callable[[], Awaitable[None]] | None = None,
 ) -> InboundOutcome:
-    """Run an answered inbound call to its end and say what it did."""
+    """Run an inbound call to its end and say what it did.
+
+    ``answer`` picks up a call that still rings: it is called once the call's actions are
+    known (after the routing request), so the caller hears ringing, never silence, meanwhile.
+    Without it the call is already answered. Its events (``call.initiated``, ``ringing``,
+    ``answered``...; :mod:`robot.control.events`) go to the number's tenant.
+    """
+    events: CallEvents | None = None
+    leg: Leg | None = None
     try:
         masked = await asyncio.to_thread(_masked, engine, inbound)
+        number = None if masked is not None else await asyncio.to_thread(_number, engine, inbound)
+        if masked is None and number is None:
+            logger.info("call %s: the number called is nobody's; refused", inbound.call_id)
+            reject = getattr(call, "reject", None)
+            if answer is not None and reject is not None:  # still ringing: 404 Not Found
+                await reject(404, "Not Found")
+            else:
+                await call.hangup("unknown number")
+            return InboundOutcome("unknown_number")
+        owner: Any = masked if masked is not None else number
+        events = CallEvents(engine, int(owner.tenant_id), f"call:{inbound.call_id}")
+        info = {"direction": "inbound", "from": inbound.from_number, "to": inbound.to_number}
+        leg = Leg(call, events.leg(inbound.call_id, **info))
+        runner = ActionRunner(call, voice, carrier=carrier, media=media, leg=leg)
         if masked is not None:
             target = DialTarget(to=masked.dial)
             actions: list[Action] = [
                 Dial(targets=[target], caller_id=masked.caller_id, timeout_s=MASKED_RING_S)
             ]
-            runner = ActionRunner(call, voice, carrier=carrier, media=media)
-            result = await runner.run(actions)
+            routing = None
+        else:
+            routing = await router.route(number, inbound)
+            actions = routing.actions
+        if answer is not None:
+            if leg.ended.is_set():
+                return InboundOutcome("failed", routing=routing, error="the caller hung up")
+            await answer()
+        result = await runner.run(actions)
+        if masked is not None:
             logger.info("call %s: masking session %s", inbound.call_id, masked.session_id)
             return InboundOutcome("masked", result=result, masked_session_id=masked.session_id)
-        number = await asyncio.to_thread(_number, engine, inbound)
-        if number is None:
-            logger.info("call %s: the number called is nobody's; hanging up", inbound.call_id)
-            await call.hangup("unknown number")
-            return InboundOutcome("unknown_number")
-        routing = await router.route(number, inbound)
-        runner = ActionRunner(call, voice, carrier=carrier, media=media)
-        result = await runner.run(routing.actions)
         return InboundOutcome("routed", routing=routing, result=result)
     except CallrobotError as e:
         logger.warning("call %s: %s; hanging up", inbound.call_id, e)
         with contextlib.suppress(CallrobotError):
             await call.hangup("failed")
         return InboundOutcome("failed", error=str(e))
+    finally:
+        if leg is not None:
+            await leg.close()
+        if events is not None:
+            await events.close()

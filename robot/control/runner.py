@@ -6,8 +6,11 @@ start, so a key pressed while a prompt plays waits for the next ``gather``, a ha
 stops the action under way at once, and audio never piles up unread. ``dial`` rings every
 target through the carrier; the first to answer (hearing its ``whisper`` and pressing its
 ``confirm`` key when asked) is bridged: each leg's audio is played into the other until one
-side hangs up or ``time_limit_s`` passes. The caller's leg then goes on with the next action;
-the end of the list hangs up. ``conference`` (given the process's
+side hangs up or ``time_limit_s`` passes. While the targets ring the caller hears ringback
+(:mod:`robot.control.tones`), never silence. The caller's leg then goes on with the next
+action; the end of the list hangs up. With ``events`` (:class:`~robot.control.events.LegEvents`)
+every leg reports its progress (initiated, ringing, answered, DTMF, bridged, completed) and
+each ``dial`` its ``dial.completed``. ``conference`` (given the process's
 :class:`~robot.control.conference_rooms.ConferenceRooms` and the call's tenant) puts the call in
 the named room until it leaves it (the room ends, a kick, a hang-up), then goes on.
 
@@ -24,8 +27,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from models.webhook import EventType
 from robot.audio import TELEPHONY_RATE_HZ, AudioChunk
-from robot.carriers.base import Call, Carrier
+from robot.carriers.base import Call, CallState, Carrier
 from robot.control.actions import (
     Action,
     Conference,
@@ -37,6 +41,8 @@ from robot.control.actions import (
     Play,
     Say,
 )
+from robot.control.events import LegEvents, leg_outcome
+from robot.control.tones import ringback_cadence
 from robot.errors import CallrobotError
 from robot.speaking import PromptSource
 
@@ -59,6 +65,8 @@ RUNNABLE = (Say, Play, Pause, Gather, Hangup, Dial, Conference)
 CONFIRM_TIMEOUT_S = 10.0
 #: Seconds past a dial's ``timeout_s`` before a target that never ends its ringing is dropped.
 RING_GUARD_S = 5.0
+#: Seconds a leg's event reader has, once the call ended, to read its final event at close.
+CLOSE_GUARD_S = 2.0
 
 MediaLoader = Callable[[Play], Awaitable[AudioChunk]]
 
@@ -78,7 +86,8 @@ class GatherResult:
 class DialResult:
     #: Index in ``targets`` of the party bridged, or None.
     bridged_target: int | None
-    #: Per target: ``bridged``, ``not_confirmed``, ``no_answer`` or ``cancelled``.
+    #: Per target: ``bridged``, ``not_confirmed``, ``cancelled``, or why it was not answered
+    #: (``no_answer``, ``busy``, ``rejected``, ``failed``...: the network's word).
     outcomes: tuple[str, ...]
 
 
@@ -98,8 +107,9 @@ class RunResult:
 class Leg:
     """One call's events and audio, read in the background from creation."""
 
-    def __init__(self, call: Call) -> None:
+    def __init__(self, call: Call, events: LegEvents | None = None) -> None:
         self.call = call
+        self.events = events
         self.digits: asyncio.Queue[str] = asyncio.Queue()
         self.answered = asyncio.Event()
         self.ended = asyncio.Event()
@@ -115,12 +125,16 @@ class Leg:
     async def _read_events(self) -> None:
         try:
             async for event in self.call.events():
+                if self.events is not None:
+                    self.events.carrier_event(event, self.call.signalling)
                 if event.kind == "answered":
                     self.answered.set()
                 elif event.kind == "dtmf" and event.digit:
                     self.digits.put_nowait(event.digit)
         finally:
             self.ended.set()
+            if self.events is not None:
+                self.events.complete(self.call.signalling)
 
     async def _read_audio(self) -> None:
         async for frame in self.call.audio():
@@ -161,6 +175,9 @@ class Leg:
                 await self.call.hangup()
 
     async def close(self) -> None:
+        """Stop reading; a call that has ended first gets its final event read."""
+        if self.call.state == CallState.ENDED:
+            await asyncio.wait({self._tasks[0]}, timeout=CLOSE_GUARD_S)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -182,8 +199,12 @@ class ActionRunner:
         media: MediaLoader | None = None,
         conferences: ConferenceRooms | None = None,
         tenant_id: int | None = None,
+        events: LegEvents | None = None,
+        leg: Leg | None = None,
     ) -> None:
-        self.leg = Leg(call)
+        """``leg``: the call's :class:`Leg` when its caller already reads it (else a new one
+        reporting to ``events``)."""
+        self.leg = leg if leg is not None else Leg(call, events)
         self.voice = voice
         self.carrier = carrier
         self.media = media
@@ -197,6 +218,16 @@ class ActionRunner:
             return await self._run(actions)
         finally:
             await self.leg.close()
+
+    async def say(self, text: str) -> bool:
+        """Say ``text`` on the call; False when the call ended first."""
+        return await self._say(self.leg, text)
+
+    async def dial(self, dial: Dial) -> DialResult:
+        """Run one ``dial`` (ring, ringback, whisper, bridge) on the call; the call stays up."""
+        if self.carrier is None:
+            raise UnsupportedActionError("dial needs a carrier")
+        return await self._dial(dial)
 
     def _check(self, actions: list[Action]) -> None:
         for index, action in enumerate(actions):
@@ -276,12 +307,19 @@ class ActionRunner:
     async def _dial(self, dial: Dial) -> DialResult:
         assert self.carrier is not None
         legs: list[Leg] = []
+        caller_events = self.leg.events
         for target in dial.targets:
             call = await self.carrier.dial(
                 target.to, caller_id=dial.caller_id, ring_timeout_s=dial.timeout_s
             )
-            legs.append(Leg(call))
+            events = None
+            if caller_events is not None:
+                events = caller_events.child(
+                    direction="outbound", to=target.to, **{"from": dial.caller_id}
+                )
+            legs.append(Leg(call, events))
         outcomes = ["cancelled"] * len(legs)
+        ringback = asyncio.create_task(self._ringback())
         takes = [
             asyncio.create_task(self._take(leg, target, dial.timeout_s))
             for leg, target in zip(legs, dial.targets, strict=True)
@@ -303,9 +341,11 @@ class ActionRunner:
                     if outcomes[index] == "answered" and winner is None:
                         winner = index
             caller_gone.cancel()
+            ringback.cancel()
             for task in takes:
                 task.cancel()
-            await asyncio.gather(*takes, caller_gone, return_exceptions=True)
+            await asyncio.gather(*takes, caller_gone, ringback, return_exceptions=True)
+            self.leg.call.stop_playback()
             for index, leg in enumerate(legs):
                 if index != winner:
                     await leg.hangup()
@@ -313,10 +353,30 @@ class ActionRunner:
                 outcomes[winner] = "bridged"
                 await self._bridge(legs[winner], dial.time_limit_s)
         finally:
+            ringback.cancel()
             for leg in legs:
                 await leg.hangup()
                 await leg.close()
-        return DialResult(winner, tuple(outcomes))
+        result = DialResult(winner, tuple(outcomes))
+        if caller_events is not None:
+            called = [leg.events.call_id if leg.events else None for leg in legs]
+            caller_events.emit(
+                EventType.DIAL_COMPLETED,
+                bridged_target=winner,
+                targets=[
+                    {"to": t.to, "call_id": c, "outcome": o}
+                    for t, c, o in zip(dial.targets, called, outcomes, strict=True)
+                ],
+            )
+        return result
+
+    async def _ringback(self) -> None:
+        """Ringback to the caller until cancelled (when a target answered or all failed)."""
+        tone, pause = ringback_cadence()
+        while True:
+            for chunk in (tone, pause):
+                if not await self.leg.play(chunk):
+                    return
 
     async def _take(self, leg: Leg, target: DialTarget, timeout_s: float) -> str:
         """``answered`` once the party answered (heard its whisper, pressed its key)."""
@@ -326,7 +386,10 @@ class ActionRunner:
         except TimeoutError:
             answered = False
         if not answered:
-            return "no_answer"
+            if not leg.ended.is_set():  # it rang past the dial's timeout: we give up on it
+                await leg.hangup()
+                return "no_answer"
+            return leg_outcome(leg.call.signalling, answered=False)
         if target.whisper is not None and not await self._say(leg, target.whisper):
             return "no_answer"
         if target.confirm is not None:
@@ -342,6 +405,10 @@ class ActionRunner:
         """Each leg hears the other until one hangs up or the time limit passes."""
         caller = self.leg
         caller.forward_to, other.forward_to = other.call, caller.call
+        for leg, peer in ((caller, other), (other, caller)):
+            if leg.events is not None:
+                with_id = peer.events.call_id if peer.events is not None else None
+                leg.events.emit(EventType.CALL_BRIDGED, with_call_id=with_id)
         waits: list[asyncio.Task[Any]] = [
             asyncio.create_task(caller.ended.wait()),
             asyncio.create_task(other.ended.wait()),

@@ -148,6 +148,33 @@ def sipp_uas(
             process.wait()
 
 
+@contextlib.contextmanager
+def sipp_uac(
+    scenario: str, workdir: Path, target_port: int, *, service: str, transport: str = "u1"
+) -> Iterator[SippPeer]:
+    """Run SIPp as a UAC placing one call with ``scenario`` to ``service`` at
+    127.0.0.1:``target_port`` (``[service]`` in the scenario)."""
+    assert SIPP is not None
+    port, media_port = free_port(), free_port()
+    command = [SIPP, f"127.0.0.1:{target_port}", "-sf", str(SCENARIOS / scenario)]
+    command += ["-s", service, "-i", "127.0.0.1", "-mi", "127.0.0.1"]
+    command += ["-p", str(port), "-mp", str(media_port), "-t", transport, "-m", "1"]
+    command += ["-nostdin", "-trace_err", "-timeout", "30s", "-timeout_error"]
+    with (workdir / "sipp.stderr").open("wb") as stderr:
+        process = subprocess.Popen(
+            command, cwd=workdir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr
+        )
+    try:
+        yield SippPeer(process, port, media_port, workdir)
+    finally:
+        if process.poll() is None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(10)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 async def wait_listening(port: int, timeout_s: float = 5.0) -> None:
     """Wait until something listens on UDP ``port`` of 127.0.0.1."""
     loop = asyncio.get_running_loop()

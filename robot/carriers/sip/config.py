@@ -4,13 +4,15 @@
 ``transport`` (udp|tcp), ``proxy`` (host:port of an outbound proxy), ``register`` (yes|no),
 ``expires`` (registration seconds), ``local_host`` / ``local_port`` (where we bind; the
 host is also written into Contact and SDP), ``caller_id``, ``display`` (From display name),
-``numbers`` (comma-separated numbers accepted inbound; empty accepts all).
+``numbers`` (comma-separated numbers accepted inbound; empty accepts all), ``listen``
+(host:port where a running service takes inbound calls: ``callrobot serve`` and
+``callrobot dialler`` listen there when it is set; each outbound call binds its own port).
 """
 
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import unquote
 
 from robot.errors import ConfigError
@@ -33,6 +35,8 @@ class SipCarrierConfig:
     caller_id: str | None = None
     display_name: str | None = None
     inbound_numbers: tuple[str, ...] = ()
+    #: Where the service's inbound listener binds (None: no listener).
+    listen: tuple[str, int] | None = None
 
     @classmethod
     def from_url(cls, url: str) -> SipCarrierConfig:
@@ -60,6 +64,7 @@ class SipCarrierConfig:
             "caller_id",
             "display",
             "numbers",
+            "listen",
         }
         unknown = sorted(set(params) - known)
         if unknown:
@@ -87,7 +92,15 @@ class SipCarrierConfig:
             caller_id=params.get("caller_id") or None,
             display_name=params.get("display") or None,
             inbound_numbers=tuple(n for n in params.get("numbers", "").split(",") if n),
+            listen=_host_port(params["listen"], "listen") if "listen" in params else None,
         )
+
+    def for_listening(self) -> SipCarrierConfig:
+        """This trunk, bound to the ``listen`` address (ConfigError when none is set)."""
+        if self.listen is None:
+            raise ConfigError("carrier URL has no listen=host:port for inbound calls")
+        host, port = self.listen
+        return replace(self, local_host=host, local_port=port)
 
     def resolved_local_host(self, next_hop_ip: str) -> str:
         """The address the trunk can reach us on: configured, or our route towards it."""

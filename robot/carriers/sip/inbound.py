@@ -47,6 +47,15 @@ class InboundSipCall(SipCall):
     def caller_uri(self) -> str:
         return address_uri(self._dialog.remote_uri)
 
+    @property
+    def sip_headers(self) -> dict[str, str]:
+        """The INVITE's headers by name as sent (the first value of each)."""
+        invite = self._inbound_invite[0] if self._inbound_invite else None
+        headers: dict[str, str] = {}
+        for name, value in invite.headers if invite is not None else []:
+            headers.setdefault(name, value)
+        return headers
+
     async def setup(self) -> None:
         """Bind media, take the offer and tell the caller we are ringing."""
         assert self._inbound_invite is not None
