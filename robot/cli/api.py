@@ -187,7 +187,7 @@ def dialler() -> None:
     from models.db import make_engine, upgrade
     from robot.config import get_settings
     from robot.crm.delivery import DeliveryWorker
-    from robot.dialler.worker import Dialler
+    from robot.dialler.worker import Dialler, DiallerLimits
     from robot.logs import configure_logging
 
     settings = get_settings()
@@ -205,7 +205,8 @@ def dialler() -> None:
             loop.add_signal_handler(sig, stop.set)
         placer = EngineCallPlacer(settings)
         runner = ScriptCallRunner(engine, placer)
-        dialler = Dialler(engine, runner, admission=placer.load)
+        limits = DiallerLimits.from_settings(settings.dialler)
+        dialler = Dialler(engine, runner, limits=limits, admission=placer.load)
         typer.echo("dialler and webhook delivery running; Ctrl-C to stop", err=True)
         await asyncio.gather(DeliveryWorker(engine, settings.webhooks).run(stop), dialler.run(stop))
 
