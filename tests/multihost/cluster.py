@@ -65,8 +65,9 @@ class Service:
         return f"{socket.gethostname()}:{self.pid}:"
 
     def signal(self, sig: signal.Signals) -> None:
+        """Signal the process and whatever it started (its own process group)."""
         assert self.process is not None
-        os.kill(self.process.pid, sig)
+        os.killpg(self.process.pid, sig)
 
     def kill(self) -> None:
         self.signal(signal.SIGKILL)

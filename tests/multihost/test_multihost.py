@@ -204,6 +204,7 @@ def test_several_hosts_with_faults_lose_nothing(tmp_path: Path) -> None:
         killed_owner = victim.owner_prefix
         killed_calls = checks.open_calls_of(engine, killed_owner)
         victim.kill()
+        assert killed_calls, "the killed worker had no call up"
         report["kill"] = {"at_s": round(time.monotonic() - t0), "calls_up": len(killed_calls)}
         time.sleep(3)
         victim.start()
