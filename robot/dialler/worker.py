@@ -51,8 +51,15 @@ from robot.windows import CallingWindow, check_window
 if TYPE_CHECKING:
     from robot.config import DiallerSettings
 
-__all__ = ["CallResult", "CallRunner", "DialJob", "Dialler", "DiallerLimits", "call_end_values"]
-__all__ += ["finish_attempt"]
+__all__ = [
+    "CallResult",
+    "CallRunner",
+    "DialJob",
+    "Dialler",
+    "DiallerLimits",
+    "call_end_values",
+    "finish_attempt",
+]
 
 logger = logging.getLogger(__name__)
 

@@ -39,7 +39,8 @@ from .cluster import LEASE_S, Service, common_env, free_port, wait_until_serving
 from .crm import Crm
 from .postgres import OwnPostgres, server_bin
 
-LEADS = 300
+#: Leads in the campaign (``CALLROBOT_MULTIHOST_LEADS`` for a quicker look at the harness).
+LEADS = int(os.environ.get("CALLROBOT_MULTIHOST_LEADS", "300"))
 ADDRESSES = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
 #: Everything, set-up and tear-down included, ends within this (the test stops by itself).
 BUDGET_S = 540.0
