@@ -51,6 +51,16 @@ def fresh_leads_left(engine: Engine, campaign_id: int) -> int:
     return len(rows(engine, query))
 
 
+def unleased_pending(engine: Engine, campaign_id: int, now: datetime) -> int:
+    """Leads waiting for an attempt that no worker holds right now."""
+    query = select(LEAD.c.id).where(
+        LEAD.c.campaign_id == campaign_id,
+        LEAD.c.status == "pending",
+        (LEAD.c.lease_until.is_(None)) | (LEAD.c.lease_until < now),
+    )
+    return len(rows(engine, query))
+
+
 def check_leads(engine: Engine, campaign_id: int) -> Counter[str]:
     """Every lead is final or waits for a scheduled retry with no lease; none is stuck."""
     leads = rows(engine, select(LEAD).where(LEAD.c.campaign_id == campaign_id))
@@ -155,11 +165,22 @@ def calls_of(engine: Engine, call_ids: set[int]) -> list[Any]:
 
 
 def taken_over(engine: Engine, call_ids: set[int], owner_prefix: str) -> list[int]:
-    """Which of a frozen worker's calls had their lead dialled again by another worker."""
+    """Which of a frozen worker's calls had their lead dialled by another worker before the
+    call was closed (a later retry of a call it did finish does not count)."""
     mine = calls_of(engine, call_ids)
-    later = rows(
+    others = rows(
         engine,
-        select(CALL.c.lead_id, CALL.c.worker).where(CALL.c.lead_id.in_([c.lead_id for c in mine])),
+        select(CALL.c.lead_id, CALL.c.started_at, CALL.c.worker).where(
+            CALL.c.lead_id.in_([c.lead_id for c in mine])
+        ),
     )
-    others = {r.lead_id for r in later if not r.worker.startswith(owner_prefix)}
-    return [c.id for c in mine if c.lead_id in others]
+    taken = []
+    for call in mine:
+        if any(
+            o.lead_id == call.lead_id
+            and not o.worker.startswith(owner_prefix)
+            and (call.ended_at is None or o.started_at <= call.ended_at)
+            for o in others
+        ):
+            taken.append(call.id)
+    return taken

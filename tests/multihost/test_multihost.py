@@ -6,9 +6,10 @@ that verifies signatures and drops duplicate event ids; SIPp callees that are bu
 answer, or answer and hang up after 2-8 s, logging each INVITE's ``X-Attempt-Id``.
 
 While a campaign of 300 leads runs, one fault after another: a worker killed with SIGKILL
-with calls up (a new one takes its place); PostgreSQL stopped for 30 s; a worker frozen with
-SIGSTOP for longer than its lease (another worker takes its leads over, its late results must
-be refused); the CRM down for 60 s. Then everything must add up (:mod:`.checks`).
+with calls up (a new one takes its place); PostgreSQL stopped for 30 s; the CRM down for 60 s;
+at the campaign's tail a worker frozen with SIGSTOP for longer than its lease (another worker
+takes its leads over, its late results must be refused). Then everything must add up
+(:mod:`.checks`).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ ADDRESSES = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
 #: Everything, set-up and tear-down included, ends within this (the test stops by itself).
 BUDGET_S = 540.0
 PG_DOWN_S = 30.0
-FREEZE_S = LEASE_S + 10.0
+FREEZE_S = LEASE_S + 15.0
 CRM_DOWN_S = 60.0
 SECRET = "whsec_multihost_0123456789abcdef"
 METRICS_TOKEN = "metrics-multihost-token"
@@ -149,7 +150,7 @@ def test_several_hosts_with_faults_lose_nothing(tmp_path: Path) -> None:
         pytest.skip(missing)
     budget = Budget(BUDGET_S)
     #: Seconds the phases after the first kill need at least (sleeps, settling, tear-down).
-    after_kill = 3 + 10 + PG_DOWN_S + FREEZE_S + CRM_DOWN_S + 90
+    after_kill = 3 + 10 + PG_DOWN_S + CRM_DOWN_S + FREEZE_S + 90
     report: dict[str, Any] = {"leads": LEADS}
     with contextlib.ExitStack() as stack:
         pg = OwnPostgres(free_port())
@@ -217,13 +218,22 @@ def test_several_hosts_with_faults_lose_nothing(tmp_path: Path) -> None:
         time.sleep(PG_DOWN_S)
         pg.start()
 
-        # 3. A worker frozen for longer than its lease, once the fresh leads are nearly all
-        #    taken (so that the others are free to take its leads over).
-        after_freeze = FREEZE_S + CRM_DOWN_S + 90
-        few = lambda: checks.fresh_leads_left(engine, campaign_id) <= 5  # noqa: E731
-        budget.wait(few, 200, "fresh leads to run out", after_freeze)
-        busy = lambda: busiest(engine, workers) is not None  # noqa: E731
-        budget.wait(busy, 30, "a call up to freeze", after_freeze)
+        # 3. The CRM away for 60 s.
+        crm_down_at = utc_now()
+        crm.down()
+        time.sleep(CRM_DOWN_S)
+        crm.up()
+        crm_up_at = utc_now()
+
+        # 4. A worker frozen for longer than its lease at the campaign's tail, when every lead
+        #    left is on a call (so the others are free to take its leads over at once).
+        after_freeze = FREEZE_S + 90
+
+        def tail() -> bool:
+            left = checks.unleased_pending(engine, campaign_id, utc_now())
+            return left <= 2 and busiest(engine, workers) is not None
+
+        budget.wait(tail, 300, "the campaign's tail", after_freeze)
         frozen = busiest(engine, workers) or workers[0]
         frozen_owner = frozen.owner_prefix
         frozen_calls = checks.open_calls_of(engine, frozen_owner)
@@ -231,13 +241,6 @@ def test_several_hosts_with_faults_lose_nothing(tmp_path: Path) -> None:
         time.sleep(FREEZE_S)
         frozen.signal(signal.SIGCONT)
         report["freeze"] = {"at_s": round(time.monotonic() - t0), "calls_up": len(frozen_calls)}
-
-        # 4. The CRM away for 60 s.
-        crm_down_at = utc_now()
-        crm.down()
-        time.sleep(CRM_DOWN_S)
-        crm.up()
-        crm_up_at = utc_now()
 
         # The campaign runs out; every event reaches the CRM.
         def settled() -> bool:
