@@ -10,12 +10,13 @@ from __future__ import annotations
 import contextlib
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from sipp.peers import port_is_free
 
 SCENARIO = Path(__file__).with_name("callee.xml")
 SIPP = shutil.which("sipp")
@@ -80,7 +81,7 @@ def run_callees(workdir: Path, port: int, media_port: int) -> Iterator[Callees]:
         )
     callees = Callees(process, port, workdir)
     deadline = time.monotonic() + 15
-    while _port_is_free(port):  # SIPp has not bound its port yet
+    while port_is_free(port):  # SIPp has not bound its port yet
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             stderr_text = (workdir / "sipp.stderr").read_text(errors="replace")
@@ -90,15 +91,6 @@ def run_callees(workdir: Path, port: int, media_port: int) -> Iterator[Callees]:
         yield callees
     finally:
         callees.stop()
-
-
-def _port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def read_calls(log_text: str) -> list[CalleeCall]:
