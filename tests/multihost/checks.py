@@ -39,6 +39,10 @@ def open_calls_of(engine: Engine, owner_prefix: str) -> set[int]:
     return {r.id for r in rows(engine, query)}
 
 
+def ended_calls(engine: Engine) -> int:
+    return len(rows(engine, select(CALL.c.id).where(CALL.c.ended_at.is_not(None))))
+
+
 def undelivered(engine: Engine) -> int:
     query = select(DELIVERY.c.id).where(DELIVERY.c.status != "delivered")
     return len(rows(engine, query))
