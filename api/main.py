@@ -89,13 +89,14 @@ class BodySizeLimit:
 
 async def _run_workers(app: FastAPI, stop: asyncio.Event) -> None:
     from robot.crm.delivery import DeliveryWorker
-    from robot.dialler.worker import Dialler
+    from robot.dialler.worker import Dialler, DiallerLimits
 
     settings: Settings = app.state.settings
     engine: Engine = app.state.engine
     delivery = DeliveryWorker(engine, settings.webhooks)
     runner = ScriptCallRunner(engine, app.state.call_placer)
-    dialler = Dialler(engine, runner, admission=app.state.engine_load)
+    limits = DiallerLimits.from_settings(settings.dialler)
+    dialler = Dialler(engine, runner, limits=limits, admission=app.state.engine_load)
     results = await asyncio.gather(delivery.run(stop), dialler.run(stop), return_exceptions=True)
     for result in results:
         if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):

@@ -80,7 +80,11 @@ class EngineCallPlacer:
 
         with self._lock:
             if self._engine is None:
-                self._engine = CallEngine(settings=self.settings, _load=self.load)
+                self._engine = CallEngine(
+                    settings=self.settings,
+                    detect_voicemail=self.settings.voicemail_detection,
+                    _load=self.load,
+                )
             loaded = self._scripts.get(request.script_id)
             if loaded is None:
                 loaded = load_stored_script(request.script_yaml, f"script-{request.script_id}")
@@ -139,15 +143,22 @@ async def run_placed_call(
     logger.info("call %d ended: %s", request.call_id, result.outcome)
 
 
+#: The call variable whose value goes out as the INVITE's ``X-Attempt-Id`` header (the
+#: attempt's call id), so the far end and its logs can tell each attempt of a lead apart.
+ATTEMPT_ID_VARIABLE = "sip_header_X-Attempt-Id"
+
+
 class ScriptCallRunner:
     """The dialler's :class:`~robot.dialler.worker.CallRunner` on top of a :class:`CallPlacer`.
 
-    Loads the campaign's pinned script version from the database for each job.
+    Loads the campaign's pinned script version from the database (once per version: a stored
+    version never changes) and sends the attempt's id with the INVITE (``X-Attempt-Id``).
     """
 
     def __init__(self, engine: Engine, placer: CallPlacer) -> None:
         self.engine = engine
         self.placer = placer
+        self._yaml: dict[int, str] = {}
 
     def _script_yaml(self, script_id: int | None) -> str:
         from sqlmodel import Session
@@ -156,10 +167,13 @@ class ScriptCallRunner:
 
         if script_id is None:
             raise ValueError("the campaign has no script")
+        if script_id in self._yaml:
+            return self._yaml[script_id]
         with Session(self.engine) as session:
             script = session.get(Script, script_id)
         if script is None:
             raise ValueError(f"script {script_id} not found")
+        self._yaml[script_id] = script.yaml_text
         return script.yaml_text
 
     async def run(self, job: DialJob) -> CallResult:
@@ -171,7 +185,7 @@ class ScriptCallRunner:
                 number=job.number,
                 script_id=job.script_id or 0,
                 script_yaml=yaml_text,
-                variables=dict(job.variables),
+                variables={**job.variables, ATTEMPT_ID_VARIABLE: str(job.call_id)},
                 timezone=job.time_zones[0] if job.time_zones else None,
                 caller_id=job.caller_id,
             )

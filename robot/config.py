@@ -61,6 +61,24 @@ class WebhookSettings(BaseModel):
     poll_interval_s: float = 1.0
 
 
+class DiallerSettings(BaseModel):
+    """The dialler worker (``callrobot dialler``, ``serve``; ``CALLROBOT_DIALLER__*``)."""
+
+    #: Calls at once from one worker, all campaigns together.
+    max_concurrent_calls: int = Field(default=20, ge=1)
+    #: Call starts per second from one worker (trunks enforce CPS).
+    calls_per_second: float = Field(default=5.0, gt=0)
+    #: How long a claimed lead stays this worker's without a heartbeat; keep it longer than
+    #: the longest call a dead worker may leave up, so a lead is never rung twice at once.
+    lease_s: float = Field(default=60.0, gt=0)
+    #: How often leases of running calls are extended (unset: a third of the lease).
+    heartbeat_s: float | None = Field(default=None, gt=0)
+    #: How long to wait before looking for due leads again when nothing is due.
+    poll_interval_s: float = Field(default=1.0, gt=0)
+    #: How long a finished call's result is retried while the database is unreachable.
+    store_retry_s: float = Field(default=300.0, ge=0)
+
+
 class AdmissionSettings(BaseModel):
     """When the engine takes one more call (``robot.load``; ``CALLROBOT_ADMISSION__*``).
 
@@ -155,6 +173,9 @@ class Settings(BaseSettings):
     #: Caps where input is parsed (``CALLROBOT_INPUT_LIMITS__*``; README "Limits").
     input_limits: InputLimits = Field(default_factory=InputLimits)
     admission: AdmissionSettings = Field(default_factory=AdmissionSettings)
+    dialler: DiallerSettings = Field(default_factory=DiallerSettings)
+    #: Tell answering machines from people on answered calls (off: every answer is a person).
+    voicemail_detection: bool = True
     quotas: QuotaSettings = Field(default_factory=QuotaSettings)
     #: Bearer token a Prometheus scraper sends for ``GET /metrics``; unset: no metrics route.
     metrics_token: SecretStr | None = None

@@ -188,7 +188,7 @@ def dialler() -> None:
     from robot.config import get_settings
     from robot.control.service import CallControl, RegistryVoice
     from robot.crm.delivery import DeliveryWorker
-    from robot.dialler.worker import Dialler
+    from robot.dialler.worker import Dialler, DiallerLimits
     from robot.logs import configure_logging
 
     settings = get_settings()
@@ -206,7 +206,8 @@ def dialler() -> None:
             loop.add_signal_handler(sig, stop.set)
         placer = EngineCallPlacer(settings)
         runner = ScriptCallRunner(engine, placer)
-        dialler = Dialler(engine, runner, admission=placer.load)
+        limits = DiallerLimits.from_settings(settings.dialler)
+        dialler = Dialler(engine, runner, limits=limits, admission=placer.load)
         # Inbound calls: a sip://...;listen=HOST:PORT carrier takes them here too.
         control = CallControl.from_url(engine, settings.carrier_url, RegistryVoice())
         await control.start()

@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from models.db import is_postgres
 from models.transactions import write_transaction
@@ -265,8 +266,8 @@ class DeliveryWorker:
             queued, self._sweep_from_call_id = sweep_unreported(
                 self.engine, self._sweep_from_call_id
             )
-        except CallrobotError as e:
-            logger.warning("looking for unreported calls failed: %s", e)
+        except (CallrobotError, SQLAlchemyError) as e:  # the database is away: next sweep
+            logger.warning("looking for unreported calls failed: %s", type(e).__name__)
             return 0
         return queued
 

@@ -17,25 +17,21 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
-from sqlalchemy import update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
-from models.call import Disposition
 from models.lead import LeadStatus
-from models.transactions import write_transaction
+from models.transactions import DatabaseError
 from models.types import utc_now
 from robot import metrics
 from robot.carriers.base import CallOutcome
 from robot.dialler.admission import DiallerAdmission
 from robot.dialler.campaigns import CampaignPlan, finish_if_done, load_running_campaigns
 from robot.dialler.claims import (
-    CALL,
-    LEAD,
     ClaimedLead,
     LeaseLostError,
-    add_dnc_number,
     begin_attempt,
     claim_due_leads,
     dnc_numbers,
@@ -43,15 +39,37 @@ from robot.dialler.claims import (
     release_lead,
 )
 from robot.dialler.jobs import CallResult, CallRunner, DialJob
+from robot.dialler.outcomes import call_end_values, finish_attempt
 from robot.dialler.pacing import CampaignLoad, TokenBucket, share_slots
-from robot.dialler.retry import LeadDecision, RetryPolicy, decide_next
+from robot.dialler.retry import LeadDecision
 from robot.dialler.sweep import reschedule_closed_leads
 from robot.errors import CallrobotError
 from robot.load import CallLoad, EngineLoad, admitted_call
 from robot.logs import bind_call
-from robot.windows import CallingWindow, check_window, zone_info
+from robot.windows import CallingWindow, check_window
+
+if TYPE_CHECKING:
+    from robot.config import DiallerSettings
+
+__all__ = [
+    "CallResult",
+    "CallRunner",
+    "DialJob",
+    "Dialler",
+    "DiallerLimits",
+    "call_end_values",
+    "finish_attempt",
+]
 
 logger = logging.getLogger(__name__)
+
+#: Pause between two tries to store a call's end while the database is unreachable.
+STORE_RETRY_INTERVAL_S = 1.0
+
+
+def is_unreachable(error: DatabaseError) -> bool:
+    """Whether the database could not be reached (worth trying again), not a refused write."""
+    return isinstance(error.__cause__, (OperationalError, InterfaceError))
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,93 +85,23 @@ class DiallerLimits:
     poll_interval_s: float = 1.0
     #: How often each campaign's due leads in closed windows are moved in bulk.
     sweep_interval_s: float = 60.0
+    #: How long a finished call's result is retried while the database is unreachable.
+    store_retry_s: float = 300.0
+
+    @classmethod
+    def from_settings(cls, settings: DiallerSettings) -> DiallerLimits:
+        return cls(
+            max_concurrent_calls=settings.max_concurrent_calls,
+            calls_per_second=settings.calls_per_second,
+            lease_s=settings.lease_s,
+            heartbeat_s=settings.heartbeat_s,
+            poll_interval_s=settings.poll_interval_s,
+            store_retry_s=settings.store_retry_s,
+        )
 
 
 def default_worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
-def call_end_values(result: CallResult, now: datetime) -> dict[str, Any]:
-    """The columns of a call row that say how the call ended."""
-    return {
-        "ended_at": now,
-        "outcome": str(result.outcome),
-        "disposition": result.disposition,
-        "qualified": (
-            result.qualified
-            if result.qualified is not None
-            else result.disposition == Disposition.QUALIFIED
-        ),
-        "q850": result.q850,
-        "answered_at": result.answered_at,
-        "voicemail_verdict": result.voicemail_verdict,
-        "voicemail_reason": result.voicemail_reason,
-        "voicemail_decision_ms": result.voicemail_decision_ms,
-        "slots": result.slots,
-        "transcript": result.transcript,
-        "signalling": result.signalling,
-        "recording_path": result.recording_path,
-        "duration_ms": result.duration_ms,
-        "error": result.error[:1000] if result.error else None,
-    }
-
-
-def finish_attempt(
-    engine: Engine,
-    job: DialJob,
-    result: CallResult,
-    policy: RetryPolicy,
-    window: CallingWindow,
-    owner: str,
-    now: datetime,
-) -> LeadDecision:
-    """Store the attempt and the lead's next state in one transaction; release the lease."""
-    outcome = str(result.outcome)
-    decision = decide_next(
-        policy,
-        attempts_made=job.attempt,
-        outcome=outcome,
-        disposition=result.disposition,
-        callback_at=result.callback_at,
-        now=now,
-    )
-    if decision.status is LeadStatus.PENDING and decision.next_attempt_at is not None:
-        zones = [zone_info(z) for z in job.time_zones]
-        aligned = window.next_opening_in_all(decision.next_attempt_at, zones)
-        if aligned is None:
-            decision = LeadDecision(LeadStatus.EXHAUSTED, None, "calling window never opens")
-        elif aligned != decision.next_attempt_at:
-            reason = f"{decision.reason}; moved to the next window opening"
-            decision = LeadDecision(LeadStatus.PENDING, aligned, reason)
-    with write_transaction(engine) as conn:
-        conn.execute(
-            update(CALL).where(CALL.c.id == job.call_id).values(**call_end_values(result, now))
-        )
-        if result.disposition == Disposition.DO_NOT_CALL:
-            add_dnc_number(conn, job.tenant_id, job.number, f"call {job.call_id}", now)
-        updated = conn.execute(
-            update(LEAD)
-            .where(LEAD.c.id == job.lead_id, LEAD.c.lease_owner == owner)
-            .values(
-                status=decision.status.value,
-                next_attempt_at=decision.next_attempt_at,
-                last_outcome=outcome,
-                last_disposition=result.disposition,
-                callback_at=result.callback_at,
-                status_reason=decision.reason,
-                lease_owner=None,
-                lease_until=None,
-                updated_at=now,
-            )
-        )
-        # The CRM hears about the call in the same transaction that stores its end.
-        from robot.crm.outbox import record_call_events
-
-        record_call_events(conn, job.call_id, now=now)
-    if updated.rowcount != 1:
-        metrics.lease_lost()
-        logger.warning("lead %d: lease lost during call %d", job.lead_id, job.call_id)
-    return decision
 
 
 class Dialler:
@@ -271,7 +219,7 @@ class Dialler:
         except LeaseLostError as e:
             metrics.lease_lost()
             logger.warning("%s", e)
-        except CallrobotError:
+        except (CallrobotError, SQLAlchemyError):
             logger.exception("lead %d: dialling failed", lead.id)
         finally:
             if admitted is not None:
@@ -341,16 +289,7 @@ class Dialler:
         except Exception as e:  # one failing call never stops the dialler
             logger.exception("call %d: the call runner failed", call_id)
             result = CallResult(outcome=CallOutcome.FAILED, error=f"{type(e).__name__}: {e}")
-        decision = await asyncio.to_thread(
-            finish_attempt,
-            self.engine,
-            job,
-            result,
-            plan.retry_policy,
-            window,
-            self.owner,
-            self.clock(),
-        )
+        decision = await self._store(job, result, plan, window)
         logger.info(
             "call %d (lead %d) ended %s/%s -> %s",
             call_id,
@@ -359,6 +298,31 @@ class Dialler:
             result.disposition,
             decision.status.value,
         )
+
+    async def _store(
+        self, job: DialJob, result: CallResult, plan: CampaignPlan, window: CallingWindow
+    ) -> LeadDecision:
+        """Store the attempt's end; while the database is unreachable, try again every second
+        for up to ``store_retry_s`` (the lease is heartbeated meanwhile, this task being
+        still running), so an outage shorter than that loses no call's result."""
+        deadline = time.monotonic() + self.limits.store_retry_s
+        while True:
+            try:
+                return await asyncio.to_thread(
+                    finish_attempt,
+                    self.engine,
+                    job,
+                    result,
+                    plan.retry_policy,
+                    window,
+                    self.owner,
+                    self.clock(),
+                )
+            except DatabaseError as e:
+                if not is_unreachable(e) or time.monotonic() >= deadline:
+                    raise
+                logger.warning("call %d: storing its end failed; retrying: %s", job.call_id, e)
+            await asyncio.sleep(STORE_RETRY_INTERVAL_S)
 
     async def _heartbeat(self) -> None:
         interval_s = self.limits.heartbeat_s or self.limits.lease_s / 3
@@ -375,7 +339,7 @@ class Dialler:
                     self.limits.lease_s,
                     self.clock(),
                 )
-            except CallrobotError:
+            except (CallrobotError, SQLAlchemyError):
                 logger.exception("lease heartbeat failed; retrying in %.1f s", interval_s)
 
     async def run(self, stop: asyncio.Event | None = None, *, until_idle: bool = False) -> None:
@@ -391,7 +355,7 @@ class Dialler:
                 self._changed.clear()
                 try:
                     taken = await self.fill_slots()
-                except CallrobotError:
+                except (CallrobotError, SQLAlchemyError):
                     logger.exception("claiming leads failed; retrying")
                     taken = 0
                     if until_idle and not self._tasks:

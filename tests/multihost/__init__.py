@@ -1,0 +1,1 @@
+"""The several-hosts fault test (its harness and checks)."""
