@@ -82,6 +82,12 @@ class DetectorSettings(BaseModel):
         "machine's nor a person's answer (machines pause between sentences); "
         "after_greeting_silence_ms when nothing reads the greeting.",
     )
+    unclear_read_min_logprob: float = Field(
+        -1.2,
+        description="A reading less confident than this is noise, not words: it does not make "
+        "the detector wait unclear_greeting_silence_ms (Whisper turns short answers it cannot "
+        "make out into low-scored made-up words).",
+    )
     clear_read_min_logprob: float = Field(
         -1.0,
         description="A reading this confident with no machine phrase holds off the "
@@ -121,11 +127,15 @@ class DetectorSettings(BaseModel):
     )
 
     def for_call_language(self, language: str) -> DetectorSettings:
-        """These settings for a call in ``language``: English calls read greetings in English
-        alone (tiny.en: about 40% of the multilingual base model's reading CPU, same verdicts
-        on the English development cases, see README); other calls keep ``phrase_language``."""
-        if language.lower()[:2] == "en" and self.phrase_language != "en":
-            return self.model_copy(update={"phrase_language": "en"})
+        """These settings for a call in ``language``: the callee answers in the script's
+        language, so its greetings are read in it alone. English calls read with tiny.en
+        (about 40% of the multilingual base model's reading CPU, same verdicts on the English
+        development cases, see README); Russian calls read in Russian (language detection on
+        band-limited Russian speech picks English for most reads, and then no Russian phrase
+        can match). Languages without a phrase list keep ``phrase_language``."""
+        code = language.lower()[:2]
+        if code in ("en", "ru") and self.phrase_language != code:
+            return self.model_copy(update={"phrase_language": code})
         return self
 
     def cadence_limits(self) -> CadenceLimits:
