@@ -279,13 +279,12 @@ class VoicemailDetector:
         return None
 
     def _unclear_words(self) -> bool:
-        """Words were read with some confidence, and they neither name a machine nor sound like
-        a person answering: maybe the first sentence of a greeting that pauses before the next."""
+        """Words were read, and they neither name a machine nor sound like a person answering:
+        maybe the first sentence of a greeting that pauses before the next."""
         found = self.transcript
         return (
             found is not None
             and bool(found.text.strip())
-            and found.avg_logprob >= self.settings.unclear_read_min_logprob
             and not found.answer_like
             and self.cadence.greeting_ms > self.settings.short_greeting_ms
         )

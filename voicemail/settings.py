@@ -82,12 +82,6 @@ class DetectorSettings(BaseModel):
         "machine's nor a person's answer (machines pause between sentences); "
         "after_greeting_silence_ms when nothing reads the greeting.",
     )
-    unclear_read_min_logprob: float = Field(
-        -1.2,
-        description="A reading less confident than this is noise, not words: it does not make "
-        "the detector wait unclear_greeting_silence_ms (Whisper turns short answers it cannot "
-        "make out into low-scored made-up words).",
-    )
     clear_read_min_logprob: float = Field(
         -1.0,
         description="A reading this confident with no machine phrase holds off the "
