@@ -9,6 +9,7 @@ from voicemail.detector import DetectorSettings
 from voicemail.fuzzy_phrases import edit_distance, fuzzy_machine_phrase
 from voicemail.phrases import machine_phrase
 
+
 @pytest.mark.parametrize(
     ("text", "phrase"),
     [
