@@ -179,6 +179,11 @@ class GreetingReader:
         self.read_cpu_s = 0.0
         self.reset()
 
+    @property
+    def multilingual(self) -> bool:
+        """The model reads several languages (base); False for the English-only tiny.en."""
+        return self._model.multilingual
+
     def reset(self) -> None:
         self._pcm = bytearray()
         self._heard_ms = 0.0
