@@ -15,13 +15,13 @@ from voicemail.recordings import detect_with
 SOUNDS = Path("/usr/share/asterisk/sounds")
 
 
-def test_english_calls_read_in_english_and_other_calls_keep_their_languages() -> None:
+def test_calls_read_in_their_language_and_others_keep_the_configured_ones() -> None:
     settings = DetectorSettings()
     assert settings.phrase_language == "en,ru"
     assert settings.for_call_language("en").phrase_language == "en"
     assert settings.for_call_language("en-US").phrase_language == "en"
-    assert settings.for_call_language("ru").phrase_language == "en,ru"
-    assert settings.for_call_language("ru") is settings
+    assert settings.for_call_language("ru").phrase_language == "ru"
+    assert settings.for_call_language("de") is settings
 
 
 def test_the_call_engine_gives_english_calls_a_tiny_en_reader() -> None:

@@ -222,10 +222,16 @@ class VoicemailDetector:
         return (
             found is not None
             and found.machine_phrase is None
-            and found.avg_logprob >= self.settings.clear_read_min_logprob
+            and found.avg_logprob >= self._clear_read_min_logprob()
             and len(found.text.split()) >= 3
             and self.cadence.long_pauses <= 1
         )
+
+    def _clear_read_min_logprob(self) -> float:
+        s = self.settings
+        if getattr(self.reader, "multilingual", True):
+            return s.clear_read_min_logprob
+        return s.clear_read_min_logprob_english_model
 
     def _cadence_verdict(self, frames: list[VadFrame]) -> Verdict | None:
         s = self.settings

@@ -24,6 +24,7 @@ from typing import Protocol, runtime_checkable
 
 from robot.audio import AudioChunk, StreamResampler
 from robot.errors import EngineError, MissingExtraError, ValidationError
+from voicemail.fuzzy_phrases import fuzzy_machine_phrase
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ MACHINE_PATTERNS: dict[str, tuple[str, ...]] = {
     "ru": (
         r"оставьте (ваше |свое |голосовое |короткое )?(сообщение|имя)",
         r"\bсообщение после\b",
-        r"после (звукового )?(сигнала|гудка)",
+        r"после (звукового )?(сигнал|гудк|сиг\b)",  # a read cut mid-word ends "после сиг"
         r"\b[ао]б[ао]нент?\w*\b",  # Whisper often writes "абонент" as it sounds
         r"\bнедоступен\b",
         r"\bне (может|могу|можем) (сейчас )?(принять|ответить)",
@@ -197,7 +198,8 @@ def machine_phrase(text: str, language: str = "en") -> str | None:
         if (match := regex.search(normalized))
     ]
     if not found:
-        return None
+        # Russian endings come out garbled: the phrase words within a small edit distance.
+        return fuzzy_machine_phrase(normalized, language)
     return min(found, key=lambda m: m.start()).group(0).strip()  # the first one said
 
 

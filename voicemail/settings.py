@@ -88,6 +88,12 @@ class DetectorSettings(BaseModel):
         "max_continuous_greeting_ms limit until total_analysis_ms (people introducing "
         "themselves at length).",
     )
+    clear_read_min_logprob_english_model: float = Field(
+        -1.2,
+        description="clear_read_min_logprob when the English-only tiny.en reads (English "
+        "calls): it scores the same clear words lower than the multilingual base (long English "
+        "introductions -1.0 to -1.1 on the development set).",
+    )
     intro_max_greeting_ms: float = Field(
         8000,
         description="Words of a person answering (a question to the caller, a name plus "
@@ -121,11 +127,15 @@ class DetectorSettings(BaseModel):
     )
 
     def for_call_language(self, language: str) -> DetectorSettings:
-        """These settings for a call in ``language``: English calls read greetings in English
-        alone (tiny.en: about 40% of the multilingual base model's reading CPU, same verdicts
-        on the English development cases, see README); other calls keep ``phrase_language``."""
-        if language.lower()[:2] == "en" and self.phrase_language != "en":
-            return self.model_copy(update={"phrase_language": "en"})
+        """These settings for a call in ``language``: the callee answers in the script's
+        language, so its greetings are read in it alone. English calls read with tiny.en
+        (about 40% of the multilingual base model's reading CPU, same verdicts on the English
+        development cases, see README); Russian calls read in Russian (language detection on
+        band-limited Russian speech picks English for most reads, and then no Russian phrase
+        can match). Languages without a phrase list keep ``phrase_language``."""
+        code = language.lower()[:2]
+        if code in ("en", "ru") and self.phrase_language != code:
+            return self.model_copy(update={"phrase_language": code})
         return self
 
     def cadence_limits(self) -> CadenceLimits:

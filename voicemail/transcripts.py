@@ -179,6 +179,11 @@ class GreetingReader:
         self.read_cpu_s = 0.0
         self.reset()
 
+    @property
+    def multilingual(self) -> bool:
+        """The model reads several languages (base); False for the English-only tiny.en."""
+        return self._model.multilingual
+
     def reset(self) -> None:
         self._pcm = bytearray()
         self._heard_ms = 0.0
@@ -234,14 +239,15 @@ _warned_english_only = False
 
 def create_greeting_reader(languages: str) -> GreetingReader:
     """A reader for ``languages``; English only (tiny.en) when the multilingual model's
-    packages (the ``speech-ru`` extra) are not installed, so calls still run without them."""
+    packages (the ``speech-ru`` extra) are not installed, so calls still run without them
+    (Russian calls, too: their machine phrases then go unread, cadence and beeps remain)."""
     global _warned_english_only
     try:
         return GreetingReader(languages)
     except MissingExtraError as e:
         parts = [part.strip().lower()[:2] for part in languages.split(",")]
-        if parts == ["en"] or "en" not in parts:
-            raise  # nothing English to fall back to (or English itself is missing)
+        if parts == ["en"]:
+            raise  # English itself is missing
         if not _warned_english_only:
             _warned_english_only = True
             logger.warning("voicemail greetings are read in English only: %s", e)
