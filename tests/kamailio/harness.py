@@ -130,11 +130,19 @@ class Kamailio:
             self.process.wait(10)
 
 
-class DeadAddress:
-    """A socket on a killed worker's port that never answers: it records what arrives."""
+class StandIn:
+    """A socket on a worker's port that records the methods that arrive there.
 
-    def __init__(self, port: int) -> None:
+    With no answers it is a dead worker's address (what the proxy still sends there); with
+    ``options_status`` and ``invite_status`` it is a worker that is up but refuses calls
+    (``invite_status=503``: overloaded).
+    """
+
+    def __init__(
+        self, port: int, *, options_status: int | None = None, invite_status: int | None = None
+    ) -> None:
         self.port = port
+        self._answers = {"OPTIONS": options_status, "INVITE": invite_status}
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._socket.bind(("127.0.0.1", port))
         self._socket.settimeout(0.2)
@@ -147,7 +155,7 @@ class DeadAddress:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                data = self._socket.recv(65535)
+                data, source = self._socket.recvfrom(65535)
             except TimeoutError:
                 continue
             except OSError:
@@ -155,6 +163,9 @@ class DeadAddress:
             method = data.split(b" ", 1)[0].decode(errors="replace")
             with self._lock:
                 self._methods.append(method)
+            status = self._answers.get(method)
+            if status is not None:
+                self._socket.sendto(_response(data, status), source)
 
     def count(self, method: str) -> int:
         with self._lock:
@@ -164,3 +175,18 @@ class DeadAddress:
         self._stop.set()
         self._thread.join(5)
         self._socket.close()
+
+
+REASONS = {200: "OK", 503: "Service Unavailable"}
+
+
+def _response(request: bytes, status: int) -> bytes:
+    """A final response to ``request``: its Vias, From, Call-ID and CSeq, To with a tag."""
+    lines = [f"SIP/2.0 {status} {REASONS.get(status, 'Status')}"]
+    for line in request.split(b"\r\n\r\n", 1)[0].decode(errors="replace").split("\r\n")[1:]:
+        name = line.split(":", 1)[0].strip().lower()
+        if name in ("via", "v", "from", "f", "call-id", "i", "cseq"):
+            lines.append(line)
+        elif name in ("to", "t"):
+            lines.append(line if "tag=" in line else f"{line};tag=standin")
+    return ("\r\n".join([*lines, "Content-Length: 0", "", ""])).encode()

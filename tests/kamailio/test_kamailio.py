@@ -15,7 +15,9 @@ again. Every wait is a bounded poll; no duration is asserted.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +31,7 @@ from models.transactions import session_scope
 from robot.dialler.campaigns import get_or_create_tenant
 from tests.multihost.cluster import Service
 
-from .harness import KAMAILIO, KAMCMD, ROOT, DeadAddress, Kamailio, wait_for
+from .harness import KAMAILIO, KAMCMD, ROOT, Kamailio, StandIn, wait_for
 
 
 def _missing_tools() -> str | None:
@@ -125,8 +127,12 @@ def _worker_env(database_url: str, port: int, data: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[tuple[Kamailio, list[Worker], Caller]]:
+@contextlib.contextmanager
+def running(
+    tmp_path: Path, workers: int, stand_ins: tuple[int, ...] = ()
+) -> Iterator[tuple[Kamailio, list[Worker], Caller]]:
+    """Kamailio with ``workers`` callrobot workers, then the ports in ``stand_ins``, as its
+    dispatcher set (in that order); waits until every destination is in rotation."""
     database_url = f"sqlite:///{tmp_path / 'service.db'}"
     engine = make_engine(database_url)
     upgrade(engine)  # once, before the workers start (each would migrate otherwise)
@@ -141,33 +147,37 @@ def cluster(tmp_path: Path) -> Iterator[tuple[Kamailio, list[Worker], Caller]]:
             )
         )
     engine.dispose()
-    workers: list[Worker] = []
-    for i in range(WORKERS):
+    started: list[Worker] = []
+    for i in range(workers):
         port = free_port()
         env = _worker_env(database_url, port, tmp_path / f"worker-{i}")
-        command = ["dialler"]
         log = tmp_path / f"worker-{i}.log"
-        workers.append(Worker(port, Service(f"worker-{i}", command, env, log)))
+        started.append(Worker(port, Service(f"worker-{i}", ["dialler"], env, log)))
+    ports = [w.port for w in started] + list(stand_ins)
     proxy = Kamailio(
         tmp_path / "kamailio",
         free_port(),
-        [w.port for w in workers],
+        ports,
         # Probe every second; two unanswered probes take a worker out; a worker has 2 s to
         # send its first response.
         {"PING_INTERVAL_S": "1", "PROBING_THRESHOLD": "2", "FR_TIMER_MS": "2000"},
     )
     try:
-        for worker in workers:
+        for worker in started:
             worker.start()
         proxy.start()
-        wait_for(
-            lambda: all(proxy.active(w.port) for w in workers), WAIT_S, "every worker in rotation"
-        )
-        yield proxy, workers, Caller(tmp_path / "calls", proxy.port)
+        wait_for(lambda: all(proxy.active(p) for p in ports), WAIT_S, "every worker in rotation")
+        yield proxy, started, Caller(tmp_path / "calls", proxy.port)
     finally:
         proxy.stop()
-        for worker in workers:
+        for worker in started:
             worker.service.stop()
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[tuple[Kamailio, list[Worker], Caller]]:
+    with running(tmp_path, WORKERS) as parts:
+        yield parts
 
 
 def _calls_until(caller: Caller, done: Callable[[list[str]], bool], at_most: int) -> list[str]:
@@ -179,7 +189,7 @@ def _calls_until(caller: Caller, done: Callable[[list[str]], bool], at_most: int
     return call_ids
 
 
-def _restart(proxy: Kamailio, dead: DeadAddress, worker: Worker) -> None:
+def _restart(proxy: Kamailio, dead: StandIn, worker: Worker) -> None:
     """(c) The worker comes back on its port, answers OPTIONS and takes calls again."""
     dead.close()
     worker.start()
@@ -201,7 +211,7 @@ def test_calls_spread_fail_over_and_dead_workers_leave_rotation(
     victim, others = workers[1], [workers[0], workers[2]]
     proxy.rpc("dispatcher.ping_active", "0")
     victim.service.kill()
-    dead = DeadAddress(victim.port)
+    dead = StandIn(victim.port)
     failed_over = _calls_until(caller, lambda ids: dead.count("INVITE") > 0, 2 * WORKERS)
     assert any(w.received(failed_over[-1]) for w in others)  # the call still got through
     wait_for(lambda: not proxy.active(victim.port), WAIT_S, "the dead worker out of rotation")
@@ -218,7 +228,7 @@ def test_calls_spread_fail_over_and_dead_workers_leave_rotation(
     # (b2) Without any call: the OPTIONS probes alone find a killed worker dead, and no call
     # is sent to it afterwards.
     victim.service.kill()
-    dead = DeadAddress(victim.port)
+    dead = StandIn(victim.port)
     wait_for(lambda: not proxy.active(victim.port), WAIT_S, "probes to find the worker dead")
     wait_for(lambda: dead.count("OPTIONS") > 0, WAIT_S, "probes still sent to the dead worker")
     assert dead.count("INVITE") == 0
@@ -230,3 +240,41 @@ def test_calls_spread_fail_over_and_dead_workers_leave_rotation(
     _restart(proxy, dead, victim)
     back = _calls_until(caller, lambda ids: any(victim.received(c) for c in ids), 2 * WORKERS)
     assert all(any(w.received(c) for w in workers) for c in back)
+
+
+def test_a_refused_call_goes_to_the_next_worker_and_other_numbers_are_not_found(
+    tmp_path: Path,
+) -> None:
+    """A worker that is up (answers OPTIONS) but refuses calls with 503 stays in rotation;
+    each call it refuses goes on to the real worker and succeeds."""
+    overloaded = StandIn(free_port(), options_status=200, invite_status=503)
+    try:
+        with running(tmp_path, 1, stand_ins=(overloaded.port,)) as (proxy, (worker,), caller):
+            calls = _calls_until(caller, lambda ids: overloaded.count("INVITE") >= 2, 6)
+            assert all(worker.received(c) for c in calls)
+            assert proxy.active(overloaded.port)  # refusing is not being dead
+            assert _status_of_invite(proxy.port, "support") == 404
+    finally:
+        overloaded.close()
+
+
+def _status_of_invite(proxy_port: int, user: str) -> int:
+    """Send one INVITE for ``user`` to the proxy; the status of its final response."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
+        peer.bind(("127.0.0.1", 0))
+        peer.settimeout(10)
+        port = peer.getsockname()[1]
+        invite = (
+            f"INVITE sip:{user}@127.0.0.1:{proxy_port} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKnotours1;rport\r\n"
+            f"From: <sip:+12025550170@127.0.0.1:{port}>;tag=n1\r\n"
+            f"To: <sip:{user}@127.0.0.1:{proxy_port}>\r\n"
+            "Call-ID: not-our-number-1\r\nCSeq: 1 INVITE\r\n"
+            f"Contact: <sip:+12025550170@127.0.0.1:{port}>\r\nMax-Forwards: 70\r\n"
+            "Content-Length: 0\r\n\r\n"
+        )
+        peer.sendto(invite.encode(), ("127.0.0.1", proxy_port))
+        while True:
+            status = int(peer.recv(65535).split(b" ", 2)[1])
+            if status >= 200:
+                return status
