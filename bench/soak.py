@@ -20,8 +20,9 @@ Every minute it prints one JSON line:
   disposition was not reached), ``cut_short``, ``turn_latency_p95_ms``, ``calls_up``.
 
 When the time is up no lead is claimed any more, the calls up finish, the outbox is given up
-to a minute to empty, and a summary line follows (``"summary": true``): totals, memory at
-minute 1 and at the end, growth per hour, the worst minute's loop lag, the deepest outbox.
+to a minute to empty, a last line (``"minute": "end"``) and a summary line follow
+(``"summary": true``): totals, memory at minute 1 and at the end, growth per hour over the
+second half of the run (past the warm-up), the worst minute's loop lag, the deepest outbox.
 The machine's other work shows in every figure: soak on a quiet machine.
 """
 
@@ -233,7 +234,7 @@ class Soak:
             first = first or self.lines[-1]["rss_mb"]
 
     def emit(
-        self, minute: int, depth: dict[str, int], first: dict[str, float] | None
+        self, minute: int | str, depth: dict[str, int], first: dict[str, float] | None
     ) -> dict[str, Any]:
         lateness, self.lateness[:] = list(self.lateness), []
         rss = worker_processes()
@@ -293,7 +294,7 @@ class Soak:
                 break
             await asyncio.sleep(1.0)
         first_rss = self.lines[0]["rss_mb"] if self.lines else None
-        last = self.emit(len(self.lines) + 1, depth, first_rss)
+        last = self.emit("end", depth, first_rss)
         stop_all.set()
         await asyncio.gather(delivering, probe)
         await carrier.close()
@@ -302,10 +303,17 @@ class Soak:
         return self.summary(last, time.monotonic() - started)
 
     def summary(self, last: dict[str, Any], wall_s: float) -> dict[str, Any]:
-        minutes = [line for line in self.lines[:-1]] or self.lines
+        minutes = self.lines[:-1] or self.lines
         first_rss = minutes[0]["rss_mb"]
-        span_h = max(1e-9, (len(minutes) - 1) * self.args.interval_s / 3600.0)
         growth = last["rss_growth_mb"]
+        # The second half leaves out the first minutes' warm-up (caches, arenas filling).
+        middle, final = minutes[len(minutes) // 2], minutes[-1]
+        span_h = (final["minute"] - middle["minute"]) * self.args.interval_s / 3600.0
+        second_half = {
+            k: round((v - middle["rss_mb"][k]) / span_h, 1)
+            for k, v in final["rss_mb"].items()
+            if k in middle["rss_mb"] and span_h > 0
+        }
         return {
             "bench": "soak",
             "summary": True,
@@ -322,9 +330,7 @@ class Soak:
             "rss_mb_minute1": first_rss,
             "rss_mb_end": last["rss_mb"],
             "rss_growth_mb": growth,
-            "rss_growth_mb_per_hour": (
-                {k: round(v / span_h, 1) for k, v in growth.items()} if len(minutes) > 1 else None
-            ),
+            "rss_growth_mb_per_hour_second_half": second_half or None,
             "loop_lag_p99_ms_worst_minute": max(m["loop_lag_p99_ms"] for m in minutes),
             "outbox_pending_max": max(m["outbox_pending"] for m in self.lines),
             "outbox_pending_end": last["outbox_pending"],
