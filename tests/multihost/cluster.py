@@ -37,6 +37,8 @@ class Service:
     args: list[str]
     env: dict[str, str]
     log: Path
+    #: Where it runs: ``python -c`` imports from here first (another release's tree).
+    cwd: Path = ROOT
     process: subprocess.Popen[bytes] | None = None
     history: list[int] = field(default_factory=list)
 
@@ -45,7 +47,7 @@ class Service:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [*command, *self.args],
-                cwd=ROOT,
+                cwd=self.cwd,
                 env=self.env,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
