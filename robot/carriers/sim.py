@@ -44,13 +44,7 @@ from robot.carriers.base import (
 )
 from robot.carriers.personas import ANSWERING_KINDS, Persona, PersonaKind, load_personas
 from robot.carriers.sim_audio import FRAME_BYTES, SILENCE_FRAME, noise_bed, persona_speech
-from robot.carriers.sim_conversation import (
-    BargeIn,
-    Listener,
-    PersonaConversation,
-    RobotPrompt,
-    SpokenLine,
-)
+from robot.carriers.sim_conversation import Listener, PersonaConversation
 from robot.carriers.sim_network import (
     EarlyMedia,
     answer_headers,
@@ -59,6 +53,7 @@ from robot.carriers.sim_network import (
     q850_reason,
     unknown_number_response,
 )
+from robot.carriers.sim_turns import BargeIn, RobotPrompt, SpokenLine
 from robot.errors import CarrierError, ConfigError
 
 log = logging.getLogger(__name__)
