@@ -42,7 +42,8 @@ from robot.carriers.base import (
     queued_audio,
     queued_events,
 )
-from robot.carriers.personas import ANSWERING_KINDS, Persona, PersonaKind, load_personas
+from robot.carriers.persona_loader import load_personas
+from robot.carriers.personas import ANSWERING_KINDS, Persona, PersonaKind
 from robot.carriers.sim_audio import FRAME_BYTES, SILENCE_FRAME, noise_bed, persona_speech
 from robot.carriers.sim_conversation import Listener, PersonaConversation
 from robot.carriers.sim_network import (
