@@ -3,7 +3,7 @@
 Each robot prompt as the persona heard it, each line the persona said, and each barge-in with
 how the robot reacted (all times in call ms).
 :class:`~robot.carriers.sim_conversation.PersonaConversation` writes them;
-:class:`~robot.carriers.sim.SimCall` shows them.
+:class:`~robot.carriers.sim_call.SimCall` shows them.
 """
 
 from __future__ import annotations
