@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 from robot.carriers.base import CallOutcome, Signalling
 
 if TYPE_CHECKING:
-    from dialogues.manager import DialogueManager, DialogueResult
+    from dialogues.manager import DialogueManager
+    from dialogues.turns import DialogueResult
 
 
 @dataclass
