@@ -96,6 +96,13 @@ class CallReport:
         self.transcript.append(turn)
         return turn
 
+    def robot_interrupted(self, at_ms: float) -> None:
+        """The callee barged in: the robot's last turn was cut short at ``at_ms``."""
+        robot_turns = [t for t in self.transcript if t.who == "robot"]
+        if robot_turns:
+            robot_turns[-1].interrupted = True
+            robot_turns[-1].end_ms = at_ms
+
     def record_turn(self, total_ms: float, stages: dict[str, float]) -> None:
         """One answered turn: its latency and its stages (see ``turn_stages``)."""
         self.turn_latencies_ms.append(total_ms)
