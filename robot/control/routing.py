@@ -323,7 +323,8 @@ async def ask_for_actions(
             raise RoutingFailure(f"{url}: no answer within {budget.total_s:g} s")
         body = next_body()
         headers = {"User-Agent": USER_AGENT, EVENT_ID_HEADER: event_id}
-        target, request = url, {"content": body}
+        target = url
+        request: dict[str, Any] = {"content": body}
         if method == "GET":
             query = _query_of(body)
             target, request = f"{url}{'&' if '?' in url else '?'}{query}", {}
