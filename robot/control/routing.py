@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
@@ -302,9 +302,9 @@ async def ask_for_actions(
     within ``router``'s budget and input limits; a connection error, 429 or 503 is tried
     once more within the budget. The answer is a routing answer (``{"actions": [...]}``).
 
-    ``GET`` sends the event's fields as query parameters instead, and signs the query
-    string. Raises :class:`RoutingFailure` saying why (the URL, and for an invalid answer
-    the field: ``actions[1].gather.timeout_s: ...``).
+    ``GET`` sends the event's fields as query parameters instead (after the URL's own), and
+    signs the whole query string. Raises :class:`RoutingFailure` saying why (the URL, and
+    for an invalid answer the field: ``actions[1].gather.timeout_s: ...``).
     """
     loop = asyncio.get_running_loop()
     budget = router.budget
@@ -326,9 +326,9 @@ async def ask_for_actions(
         target = url
         request: dict[str, Any] = {"content": body}
         if method == "GET":
-            query = _query_of(body)
-            target, request = f"{url}{'&' if '?' in url else '?'}{query}", {}
-            headers[SIGNATURE_HEADER] = sign(secret, query.encode("ascii"))
+            target, request = f"{url}{'&' if '?' in url else '?'}{_query_of(body)}", {}
+            signed = urlsplit(target).query  # the whole query, the URL's own fields too
+            headers[SIGNATURE_HEADER] = sign(secret, signed.encode("ascii"))
         else:
             headers["Content-Type"] = "application/json"
             headers[SIGNATURE_HEADER] = sign(secret, body)
