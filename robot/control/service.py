@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
@@ -80,8 +81,14 @@ class CallControl:
         voice: PromptSource,
         *,
         router: RoutingClient | None = None,
+        call_engine: Any = None,
+        recording_dir: Path | None = None,
     ) -> None:
+        """``call_engine`` (a :class:`robot.engine.CallEngine`) runs ``robot`` actions and
+        speech in ``gather``; without it such actions are refused."""
         self.engine = engine
+        self.call_engine = call_engine
+        self.recording_dir = recording_dir
         self.carrier = carrier
         self.voice = voice
         self._client: httpx.AsyncClient | None = None
@@ -98,8 +105,10 @@ class CallControl:
         voice: PromptSource,
         *,
         router: RoutingClient | None = None,
+        **options: Any,
     ) -> CallControl:
-        """A SIP URL with ``listen=`` listens there; any other URL only places calls."""
+        """A SIP URL with ``listen=`` listens there; any other URL only places calls.
+        ``options``: ``call_engine`` and ``recording_dir`` (see the constructor)."""
         from robot.carriers.factory import create_carrier
 
         if carrier_url.lower().startswith(("sip:", "sips:")):
@@ -114,9 +123,9 @@ class CallControl:
                     await controls[0].accept(call)
 
                 carrier = SipCarrier(config.for_listening(), incoming)
-                controls.append(cls(engine, carrier, voice, router=router))
+                controls.append(cls(engine, carrier, voice, router=router, **options))
                 return controls[0]
-        return cls(engine, create_carrier(carrier_url), voice, router=router)
+        return cls(engine, create_carrier(carrier_url), voice, router=router, **options)
 
     @property
     def listen_address(self) -> tuple[str, int] | None:
@@ -164,6 +173,8 @@ class CallControl:
             voice=self.voice,
             carrier=self.carrier,
             answer=call.answer,
+            call_engine=self.call_engine,
+            recording_dir=self.recording_dir,
         )
         self.outcomes.append(outcome)
         logger.info("inbound call %s ended: %s", inbound.call_id, outcome.kind)
