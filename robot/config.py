@@ -156,6 +156,10 @@ class Settings(BaseSettings):
 
     #: Database, recordings and turn logs (``CALLROBOT_DATA_DIR``).
     data_dir: Path = Field(default_factory=default_data_dir)
+    #: Where every recording is written and served from (``CALLROBOT_RECORDINGS_DIR``);
+    #: unset: ``recordings`` under ``data_dir``. With several hosts it must be one shared
+    #: folder (e.g. NFS) that every host mounts: the database stores paths relative to it.
+    recordings_dir: Path | None = None
     #: Model copies and synthesized prompts, kept apart from data (``CALLROBOT_CACHE_DIR``).
     cache_dir: Path = Field(default_factory=default_cache_dir)
     database_url: str | None = None
@@ -185,6 +189,10 @@ class Settings(BaseSettings):
     #: ``dialler``, WARNING for one-off commands.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = None
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+
+    def recordings_root(self) -> Path:
+        """The recordings folder: ``recordings_dir``, else ``data_dir/recordings``."""
+        return self.recordings_dir or self.data_dir / "recordings"
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -14,7 +14,10 @@ each ``dial`` its ``dial.completed``. ``conference`` (given the process's
 :class:`~robot.control.conference_rooms.ConferenceRooms` and the call's tenant) puts the call in
 the named room until it leaves it (the room ends, a kick, a hang-up), then goes on.
 
-Not run yet: ``record``, ``redirect``, ``robot`` and speech in ``gather``
+``record`` (the caller's message) and ``dial``'s ``record`` (the bridge) are recorded by
+:mod:`robot.control.recorder`.
+
+Not run yet: ``redirect``, ``robot`` and speech in ``gather``
 (:class:`UnsupportedActionError` before anything is played).
 """
 
@@ -39,9 +42,11 @@ from robot.control.actions import (
     Hangup,
     Pause,
     Play,
+    Record,
     Say,
 )
 from robot.control.events import LegEvents, leg_outcome
+from robot.control.recorder import RecordingResult, bridge_recording, record_caller
 from robot.control.tones import ringback_cadence
 from robot.errors import CallrobotError
 from robot.speaking import PromptSource
@@ -60,7 +65,7 @@ __all__ = [
     "UnsupportedActionError",
 ]
 
-RUNNABLE = (Say, Play, Pause, Gather, Hangup, Dial, Conference)
+RUNNABLE = (Say, Play, Pause, Gather, Hangup, Dial, Conference, Record)
 #: Seconds a called party has to press its ``confirm`` key after the whisper.
 CONFIRM_TIMEOUT_S = 10.0
 #: Seconds past a dial's ``timeout_s`` before a target that never ends its ringing is dropped.
@@ -102,6 +107,8 @@ class RunResult:
     #: Per ``conference`` action: why the call left the room (``conference_ended``,
     #: ``kicked``, ``hangup``...).
     conferences: list[str] = field(default_factory=list)
+    #: Per ``record`` action: the message stored, or None (nothing recorded).
+    recordings: list[RecordingResult | None] = field(default_factory=list)
 
 
 class Leg:
@@ -275,6 +282,8 @@ class ActionRunner:
             result.dials.append(await self._dial(action))
         elif isinstance(action, Conference):
             result.conferences.append(await self._conference(action))
+        elif isinstance(action, Record):
+            result.recordings.append(await record_caller(self.leg, action))
 
     async def _say(self, leg: Leg, text: str) -> bool:
         chunk = await asyncio.to_thread(self.voice.synthesize, text)
@@ -351,7 +360,8 @@ class ActionRunner:
                     await leg.hangup()
             if winner is not None:
                 outcomes[winner] = "bridged"
-                await self._bridge(legs[winner], dial.time_limit_s)
+                async with bridge_recording(self.leg, legs[winner], dial.record):
+                    await self._bridge(legs[winner], dial.time_limit_s)
         finally:
             ringback.cancel()
             for leg in legs:
@@ -429,7 +439,7 @@ class ActionRunner:
         from robot.control.conference import MemberOptions
 
         assert self.conferences is not None and self.tenant_id is not None
-        room = self.conferences.named(self.tenant_id, action.name)
+        room = self.conferences.named(self.tenant_id, action.name, record=action.record)
         options = MemberOptions(
             muted=action.muted,
             start_on_enter=action.start_on_enter,
