@@ -104,12 +104,16 @@ class TrackWriter:
             return
         samples = chunk.resampled(TELEPHONY_RATE_HZ).to_array().astype(np.int16)
         now = self._now()
-        # The chunk ended now: a gap before it (packets that never came) is silence.
-        self._fill(track, now - len(samples) - SLACK_SAMPLES)
+        # The chunk ended now. A track more than the slack behind that (packets that never
+        # came) gets silence up to where the chunk began; less is jitter, taken as it is.
+        start = now - len(samples)
+        if self._written + len(self._pending[track]) < start - SLACK_SAMPLES:
+            self._fill(track, start)
         self._pending[track] = np.concatenate([self._pending[track], samples])
+        # A track that sends nothing is silence, written a little later (it may be jitter).
         for other in range(len(self._pending)):
             if other != track:
-                self._fill(other, now - SLACK_SAMPLES)
+                self._fill(other, now - 2 * SLACK_SAMPLES)
         self._flush()
 
     def _flush(self) -> None:
@@ -278,13 +282,15 @@ async def _stop_quietly(recording: LegRecording, ended_by: str | None = None) ->
 
 
 async def record_caller(leg: Leg, action: Record) -> RecordingResult | None:
-    """The ``record`` action: the caller's message, after a beep when asked."""
-    if action.beep:
-        beep = AudioChunk(b"".join(beep_frames(ms=400)))
-        if not await leg.play(beep):
-            return None
+    """The ``record`` action: the caller's message, after a beep when asked (no beep when
+    the tenant's quota leaves no room: nothing would be recorded)."""
     try:
-        recording = await start_recording([leg], 1, "record")
+        await asyncio.to_thread(_check_quota, leg)
+        if action.beep:
+            beep = AudioChunk(b"".join(beep_frames(ms=400)))
+            if not await leg.play(beep):
+                return None
+        recording = LegRecording([leg], 1, "record")
     except (QuotaExceededError, OSError) as e:
         logger.warning("call %s: not recorded: %s", leg.call.call_id, e)
         return None
