@@ -192,7 +192,7 @@ async def test_record_ends_on_the_finish_key_and_on_a_hang_up(engine: Engine) ->
     async with asyncio.timeout(20):
         outcome = await task
     await events.close()
-    assert [r.ended_by for r in outcome.recordings] == ["hangup"]
+    assert [r.ended_by if r else None for r in outcome.recordings] == ["hangup"]
     assert len(rows(engine)[0]) == 2
 
 

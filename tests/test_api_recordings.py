@@ -1,0 +1,149 @@
+"""/v1/recordings: list with filters and pages, metadata, the WAV with ranges, delete, tenant
+isolation, credentials, and the quota that counts these recordings with the calls'."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from models.call import Call
+from models.transactions import session_scope, write_transaction
+from robot.control.recording_store import RECORDING, insert_recording
+from robot.errors import QuotaExceededError
+from robot.quotas import check_recordings, stored_recordings
+from robot.recording_files import new_recording_file
+
+from fixtures.api_harness import ApiHarness
+
+
+def stored(
+    api: ApiHarness,
+    tenant: str = "acme",
+    *,
+    source: str = "dial",
+    seconds: float = 0.5,
+    channels: int = 2,
+    call_id: str | None = "call_aaa",
+    conference_id: int | None = None,
+) -> tuple[int, Path]:
+    """A recording written in the recordings folder and stored as the runner does."""
+    root = api.settings.recordings_root()
+    tenant_id = api.tenants[tenant][0]
+    path = new_recording_file(root, tenant_id, source)
+    samples = (np.random.default_rng(7).normal(0, 2000, (int(8000 * seconds), channels))).astype(
+        "<i2"
+    )
+    sf.write(str(path), samples, 8000, subtype="PCM_16")
+    with write_transaction(api.engine) as conn:
+        recording_id, _ = insert_recording(
+            conn,
+            tenant_id=tenant_id,
+            root=root,
+            path=path,
+            source=source,
+            call_id=call_id,
+            conference_id=conference_id,
+        )
+    return recording_id, path
+
+
+def test_list_filter_and_page(api: ApiHarness) -> None:
+    first, _ = stored(api, call_id="call_aaa")
+    second, _ = stored(api, call_id="call_bbb", source="record", channels=1)
+    third, _ = stored(api, call_id=None, source="conference", conference_id=7, channels=1)
+    theirs, _ = stored(api, "globex", call_id="call_aaa")
+
+    everything = api.request("GET", "/v1/recordings").json()
+    assert [r["id"] for r in everything["items"]] == [third, second, first]
+    assert everything["next_cursor"] is None
+    page = api.request("GET", "/v1/recordings", params={"limit": 2}).json()
+    assert [r["id"] for r in page["items"]] == [third, second]
+    rest = api.request(
+        "GET", "/v1/recordings", params={"limit": 2, "cursor": page["next_cursor"]}
+    ).json()
+    assert [r["id"] for r in rest["items"]] == [first] and rest["next_cursor"] is None
+
+    by_call = api.request("GET", "/v1/recordings", params={"call_id": "call_aaa"}).json()
+    assert [r["id"] for r in by_call["items"]] == [first]  # not globex's recording of that id
+    by_room = api.request("GET", "/v1/recordings", params={"conference_id": 7}).json()
+    assert [(r["id"], r["source"]) for r in by_room["items"]] == [(third, "conference")]
+    by_source = api.request("GET", "/v1/recordings", params={"source": "record"}).json()
+    assert [r["id"] for r in by_source["items"]] == [second]
+    assert api.request("GET", "/v1/recordings", params={"source": "x"}).status_code == 422
+    assert [
+        r["id"] for r in api.request("GET", "/v1/recordings", tenant="globex").json()["items"]
+    ] == [theirs]
+
+
+def test_metadata_media_ranges_and_isolation(api: ApiHarness) -> None:
+    recording_id, path = stored(api, seconds=0.25)
+    content = path.read_bytes()
+    meta = api.request("GET", f"/v1/recordings/{recording_id}")
+    assert meta.status_code == 200, meta.text
+    body = meta.json()
+    assert body["channels"] == 2 and body["sample_rate"] == 8000
+    assert body["duration_ms"] == 250 and body["size_bytes"] == len(content)
+    assert body["sha256"] == hashlib.sha256(content).hexdigest()
+    assert (body["source"], body["call_id"]) == ("dial", "call_aaa")
+    assert body["media_url"] == f"/v1/recordings/{recording_id}/media"
+    assert body["created_at"]
+
+    whole = api.request("GET", body["media_url"])
+    assert whole.status_code == 200 and whole.content == content
+    assert whole.headers["content-type"] == "audio/wav"
+    assert whole.headers["accept-ranges"] == "bytes"
+    part = api.request("GET", body["media_url"], headers={"Range": "bytes=0-43"})
+    assert part.status_code == 206 and part.content == content[:44]
+    assert part.headers["content-range"] == f"bytes 0-43/{len(content)}"
+    tail = api.request("GET", body["media_url"], headers={"Range": "bytes=-100"})
+    assert tail.status_code == 206 and tail.content == content[-100:]
+    beyond = api.request("GET", body["media_url"], headers={"Range": f"bytes={len(content)}-"})
+    assert beyond.status_code == 416
+    assert beyond.headers["content-range"] == f"bytes */{len(content)}"
+
+    for method, url in (
+        ("GET", f"/v1/recordings/{recording_id}"),
+        ("GET", body["media_url"]),
+        ("DELETE", f"/v1/recordings/{recording_id}"),
+    ):
+        assert api.request(method, url, tenant="globex").status_code == 404, url
+        assert api.client.request(method, url).status_code == 401, url
+    assert path.is_file()  # the other tenant's DELETE removed nothing
+
+
+def test_a_row_pointing_outside_the_folder_is_not_served(api: ApiHarness, tmp_path: Path) -> None:
+    recording_id, _ = stored(api)
+    secret = tmp_path / "secret.wav"
+    secret.write_bytes(b"RIFF-not-yours")
+    with write_transaction(api.engine) as conn:
+        conn.execute(
+            RECORDING.update().where(RECORDING.c.id == recording_id).values(path="../../secret.wav")
+        )
+    media = api.request("GET", f"/v1/recordings/{recording_id}/media")
+    assert media.status_code == 404 and b"RIFF" not in media.content
+
+
+def test_delete_removes_row_and_file_and_frees_the_quota(api: ApiHarness) -> None:
+    acme_id = api.tenants["acme"][0]
+    with session_scope(api.engine) as session:
+        session.add(Call(tenant_id=acme_id, number="+12025550150", recording_path="c/1.wav"))
+    recording_id, path = stored(api)
+    limit = 2
+    with (
+        api.engine.connect() as conn,
+        pytest.raises(QuotaExceededError, match=r"quotas\.max_stored_recordings"),
+    ):
+        check_recordings(conn, acme_id, limit)
+    with api.engine.connect() as conn:
+        assert stored_recordings(conn, acme_id) == 2  # one call's + one call-control recording
+    gone = api.request("DELETE", f"/v1/recordings/{recording_id}")
+    assert gone.status_code == 204
+    assert not path.exists()
+    assert api.request("GET", f"/v1/recordings/{recording_id}").status_code == 404
+    with api.engine.connect() as conn:
+        assert stored_recordings(conn, acme_id) == 1
+        check_recordings(conn, acme_id, limit)  # room again
