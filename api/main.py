@@ -188,5 +188,6 @@ def create_app(
     )
     for module in routers:
         app.include_router(module.router)
+    app.include_router(recordings.calls_router)
     install_console(app, settings)
     return app

@@ -4,7 +4,9 @@ isolation, credentials, and the quota that counts these recordings with the call
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,12 +14,19 @@ import soundfile as sf
 
 from models.call import Call
 from models.transactions import session_scope, write_transaction
+from robot.audio import AudioChunk
+from robot.config import Settings
+from robot.control.events import CallEvents
 from robot.control.recording_store import RECORDING, insert_recording
+from robot.control.runner import Leg
+from robot.control.service import CallControl
 from robot.errors import QuotaExceededError
 from robot.quotas import check_recordings, stored_recordings
 from robot.recording_files import new_recording_file
+from tests.fakes import FakeCall, FakeTts
 
-from fixtures.api_harness import ApiHarness
+from fixtures.api_harness import ApiHarness, open_api
+from fixtures.database import open_fresh_database
 
 
 def stored(
@@ -147,3 +156,74 @@ def test_delete_removes_row_and_file_and_frees_the_quota(api: ApiHarness) -> Non
     with api.engine.connect() as conn:
         assert stored_recordings(conn, acme_id) == 1
         check_recordings(conn, acme_id, limit)  # room again
+
+
+class NoCarrier:
+    async def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def live_api(tmp_path: Path, isolated_settings: Settings) -> Iterator[tuple[ApiHarness, Any]]:
+    """The API with this process's call control, whose live legs the test registers."""
+    db = next(iter(open_fresh_database("sqlite", tmp_path)))
+    control = CallControl(db.engine, NoCarrier(), FakeTts())  # type: ignore[arg-type]
+    for api in open_api(db.engine, isolated_settings, call_control=control):
+        yield api, control
+
+
+def test_start_and_stop_a_recording_on_a_live_call(live_api: tuple[ApiHarness, Any]) -> None:
+    api, control = live_api
+    tenant_id = api.tenants["acme"][0]
+    call = FakeCall(FakeTts(), call_id="in-1")
+    holder: dict[str, Any] = {}
+
+    async def answer() -> None:
+        holder["events"] = events = CallEvents(api.engine, tenant_id, "call:live")
+        holder["leg"] = leg = Leg(call, events.leg(direction="inbound"))
+        control.recordings.register(leg)
+
+    api.client.portal.call(answer)  # type: ignore[union-attr]
+    leg: Leg = holder["leg"]
+    assert leg.events is not None
+    url = f"/v1/calls/{leg.events.call_id}/recordings"
+    assert api.request("POST", url, tenant="globex", json={}).status_code == 404
+    assert api.request("POST", "/v1/calls/call_0123/recordings", json={}).status_code == 404
+    assert api.request("POST", url, json={"channels": 3}).status_code == 422
+    assert api.request("POST", f"{url}/stop").status_code == 404  # nothing runs yet
+    started = api.request("POST", url, json={"channels": 2})
+    assert started.status_code == 201, started.text
+    # Not bridged: the call alone, in one channel.
+    assert started.json() == {
+        "call_id": leg.events.call_id,
+        "status": "in_progress",
+        "channels": 1,
+    }
+
+    async def speak() -> None:
+        await call.send([AudioChunk(np.full(160, 3000, "<i2").tobytes())] * 25)
+
+    api.client.portal.call(speak)  # type: ignore[union-attr]
+    assert api.request("POST", f"{url}/stop", tenant="globex").status_code == 404
+    stopped = api.request("POST", f"{url}/stop")
+    assert stopped.status_code == 200, stopped.text
+    body = stopped.json()
+    assert (body["source"], body["call_id"], body["channels"]) == (
+        "call",
+        leg.events.call_id,
+        1,
+    )
+    media = api.request("GET", body["media_url"])
+    assert media.status_code == 200
+    assert hashlib.sha256(media.content).hexdigest() == body["sha256"]
+    samples = np.frombuffer(media.content[44:], "<i2")
+    assert (samples == 3000).sum() >= 25 * 160  # what the caller sent is in it
+
+    async def hang_up() -> None:
+        await control.recordings.forget(leg)
+        await leg.close()
+        await holder["events"].close()
+
+    api.client.portal.call(hang_up)  # type: ignore[union-attr]
+    listed = api.request("GET", "/v1/recordings", params={"call_id": leg.events.call_id})
+    assert [r["id"] for r in listed.json()["items"]] == [body["id"]]

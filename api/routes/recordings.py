@@ -1,19 +1,23 @@
-"""Recordings of call control: list, metadata, the WAV file (with ``Range``), delete.
+"""Recordings of call control: list, metadata, the WAV file (with ``Range``), delete; start
+and stop a recording on a live call (``/v1/calls/{call_id}/recordings``).
 
 Files live in the recordings folder that every host shares (``CALLROBOT_RECORDINGS_DIR``);
 rows hold paths relative to it, and a path that would lead outside it is refused (404), so
-any API process serves any host's recording.
+any API process serves any host's recording. A live call is recorded where its media runs:
+starting or stopping one reaches only the calls of the process that answers the request.
 """
 
 from __future__ import annotations
 
 import contextlib
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, select
 
 from api.deps import (
@@ -29,11 +33,27 @@ from api.deps import (
 from api.recording import recording_response
 from models.recording import Recording, RecordingSource
 from models.tenancy import get_owned
+from robot.control.recorder import LiveRecordings
 from robot.control.recording_store import media_path
 from robot.errors import NotFoundError
 from robot.recording_files import resolve_stored
 
 router = APIRouter(prefix="/v1/recordings", tags=["recordings"])
+calls_router = APIRouter(prefix="/v1/calls", tags=["recordings"])
+CallIdPath = Annotated[str, PathParam(min_length=1, max_length=40, pattern=r"^call_[0-9a-f]+$")]
+
+
+class RecordingStart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    channels: Literal[1, 2] = Field(
+        2, description="2: this call left, the party it is bridged to right; 1: mixed."
+    )
+
+
+class RecordingStarted(BaseModel):
+    call_id: str
+    status: Literal["in_progress"] = "in_progress"
+    channels: int
 
 
 class RecordingOut(BaseModel):
@@ -142,3 +162,40 @@ def delete_recording(
     with contextlib.suppress(OSError, NotFoundError):  # gone already, or outside the folder
         resolve_stored(settings.recordings_root(), stored).unlink(missing_ok=True)
     return Response(status_code=204)
+
+
+def _live(request: Request) -> LiveRecordings | None:
+    control = request.app.state.call_control
+    return None if control is None else control.recordings
+
+
+@calls_router.post("/{call_id}/recordings", status_code=201, response_model=RecordingStarted)
+async def start_call_recording(
+    call_id: CallIdPath, data: RecordingStart, request: Request, tenant: TenantDep
+) -> RecordingStarted:
+    """Start recording a live call-control leg (an inbound call, a callback's A leg) of this
+    process. With 2 channels and a bridge under way the other party is the right channel;
+    otherwise the call alone is recorded (1 channel). Starting it again is harmless.
+    404 when no such call is live here; 409 at ``quotas.max_stored_recordings``."""
+    live = _live(request)
+    recording = None
+    if live is not None:
+        recording = await live.start(tenant_id_of(tenant), call_id, data.channels)
+    if recording is None:
+        raise NotFoundError(f"call_id: no live call {call_id!r} in this process")
+    return RecordingStarted(call_id=call_id, channels=recording.writer.channels)
+
+
+@calls_router.post("/{call_id}/recordings/stop", response_model=RecordingOut)
+async def stop_call_recording(
+    call_id: CallIdPath, request: Request, session: SessionDep, tenant: TenantDep
+) -> RecordingOut:
+    """Stop the recording started on the call and return it, stored (404 when none runs).
+    A recording still running when the call ends is stored then."""
+    live = _live(request)
+    tenant_id = tenant_id_of(tenant)
+    result = None if live is None else await live.stop(tenant_id, call_id)
+    if result is None or result.recording_id is None:
+        raise NotFoundError(f"call_id: no recording runs on call {call_id!r}")
+    row = await run_in_threadpool(get_owned_recording, session, tenant_id, result.recording_id)
+    return _out(row)

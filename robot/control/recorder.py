@@ -7,8 +7,9 @@
 - :class:`LegRecording` is the recording of one or two legs that either of them, or the API
   (:class:`LiveRecordings`), starts and stops.
 
-Each leg's received audio reaches its :class:`TrackWriter` through the leg's ``listener``
-(chained with any listener already there). The two tracks are placed on one timeline by
+Each leg's received audio reaches its :class:`TrackWriter` through a tap on the leg's
+``listener`` (:func:`add_tap`: several recordings may tap one leg, beside a listener already
+there, and each is removed alone). The two tracks are placed on one timeline by
 arrival time: a track that fell silent (no packets) is filled with silence, so the channels
 stay aligned, and the file is written as it goes (memory stays small however long the call).
 A finished file becomes a ``recording`` row and a ``recording.completed`` event of the
@@ -21,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import wave
+import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +61,39 @@ SLACK_SAMPLES = TELEPHONY_RATE_HZ // 5
 SILENCE_DBFS = -45.0
 
 Clock = Callable[[], float]
+#: A leg in a bridge -> the leg it is bridged to (a 2-channel recording started by the API
+#: takes the other party as its right channel).
+_BRIDGED: weakref.WeakKeyDictionary[Leg, Leg] = weakref.WeakKeyDictionary()
+Tap = Callable[[AudioChunk], None]
+
+
+class _Taps:
+    """The listener installed on a tapped leg: the one it replaced, then every tap."""
+
+    def __init__(self, before: Tap | None) -> None:
+        self.before = before
+        self.taps: list[Tap] = []
+
+    def __call__(self, chunk: AudioChunk) -> None:
+        if self.before is not None:
+            self.before(chunk)
+        for tap in list(self.taps):
+            tap(chunk)
+
+
+def add_tap(leg: Leg, tap: Tap) -> None:
+    """Give ``tap`` every frame the leg receives (after its own listener)."""
+    taps = leg.listener if isinstance(leg.listener, _Taps) else _Taps(leg.listener)
+    taps.taps.append(tap)
+    leg.listener = taps
+
+
+def remove_tap(leg: Leg, tap: Tap) -> None:
+    taps = leg.listener
+    if isinstance(taps, _Taps) and tap in taps.taps:
+        taps.taps.remove(tap)
+        if not taps.taps:
+            leg.listener = taps.before
 
 
 class TrackWriter:
@@ -185,20 +220,13 @@ class LegRecording:
         self.writer = TrackWriter(
             new_recording_file(self.root, tenant_id, source), len(legs), channels
         )
-        self._saved = [leg.listener for leg in legs]
-        for track, leg in enumerate(legs):
-            leg.listener = self._tap(track, leg.listener)
+        self._taps = [self._tap(track) for track in range(len(legs))]
+        for leg, tap in zip(legs, self._taps, strict=True):
+            add_tap(leg, tap)
         self._result: asyncio.Future[RecordingResult] | None = None
 
-    def _tap(
-        self, track: int, before: Callable[[AudioChunk], None] | None
-    ) -> Callable[[AudioChunk], None]:
-        def listener(chunk: AudioChunk) -> None:
-            if before is not None:
-                before(chunk)
-            self.writer.push(track, chunk)
-
-        return listener
+    def _tap(self, track: int) -> Tap:
+        return lambda chunk: self.writer.push(track, chunk)
 
     @property
     def stopped(self) -> bool:
@@ -211,8 +239,8 @@ class LegRecording:
         return await asyncio.shield(self._result)
 
     async def _finish(self, ended_by: str | None) -> RecordingResult:
-        for leg, saved in zip(self.legs, self._saved, strict=True):
-            leg.listener = saved
+        for leg, tap in zip(self.legs, self._taps, strict=True):
+            remove_tap(leg, tap)
         self.writer.close()
         path = self.writer.path
         leg = self.legs[0]
@@ -256,9 +284,15 @@ async def start_recording(legs: list[Leg], channels: int, source: str) -> LegRec
 async def bridge_recording(
     caller: Leg, other: Leg, record: DialRecording | None
 ) -> AsyncIterator[LegRecording | None]:
-    """Record the bridge of ``caller`` and ``other`` while the block runs (``dial.record``)."""
+    """Record the bridge of ``caller`` and ``other`` while the block runs (``dial.record``);
+    while it runs either leg's recording started by the API can take the other as a channel."""
+    _BRIDGED[caller], _BRIDGED[other] = other, caller
     if record is None:
-        yield None
+        try:
+            yield None
+        finally:
+            _BRIDGED.pop(caller, None)
+            _BRIDGED.pop(other, None)
         return
     try:
         recording: LegRecording | None = await start_recording(
@@ -270,6 +304,8 @@ async def bridge_recording(
     try:
         yield recording
     finally:
+        _BRIDGED.pop(caller, None)
+        _BRIDGED.pop(other, None)
         if recording is not None:
             await _stop_quietly(recording)
 
@@ -295,8 +331,7 @@ async def record_caller(leg: Leg, action: Record) -> RecordingResult | None:
         logger.warning("call %s: not recorded: %s", leg.call.call_id, e)
         return None
     quiet = _SilenceWatch(action.silence_timeout_s)
-    before = leg.listener
-    leg.listener = quiet.tap(before)
+    add_tap(leg, quiet.feed)
     ended_by = "max_length"
     try:
         async with asyncio.timeout(action.max_length_s):
@@ -304,7 +339,7 @@ async def record_caller(leg: Leg, action: Record) -> RecordingResult | None:
     except TimeoutError:
         ended_by = "max_length"
     finally:
-        leg.listener = before
+        remove_tap(leg, quiet.feed)
     try:
         return await recording.stop(ended_by)
     except (CallrobotError, OSError) as e:
@@ -320,19 +355,14 @@ class _SilenceWatch:
         self.quiet_samples = 0
         self.silent = asyncio.Event()
 
-    def tap(self, before: Callable[[AudioChunk], None] | None) -> Callable[[AudioChunk], None]:
-        def listener(chunk: AudioChunk) -> None:
-            if before is not None:
-                before(chunk)
-            samples = chunk.resampled(TELEPHONY_RATE_HZ).to_array()
-            if frame_dbfs(samples) < SILENCE_DBFS:
-                self.quiet_samples += len(samples)
-            else:
-                self.quiet_samples = 0
-            if self.quiet_samples >= self.limit_samples:
-                self.silent.set()
-
-        return listener
+    def feed(self, chunk: AudioChunk) -> None:
+        samples = chunk.resampled(TELEPHONY_RATE_HZ).to_array()
+        if frame_dbfs(samples) < SILENCE_DBFS:
+            self.quiet_samples += len(samples)
+        else:
+            self.quiet_samples = 0
+        if self.quiet_samples >= self.limit_samples:
+            self.silent.set()
 
 
 async def _until_done(leg: Leg, action: Record, quiet: _SilenceWatch) -> str:
@@ -373,14 +403,14 @@ class LiveRecordings:
         if leg.events is not None:
             self._legs[(leg.events.owner.tenant_id, leg.events.call_id)] = leg
 
-    def forget(self, leg: Leg) -> None:
+    async def forget(self, leg: Leg) -> None:
+        """The leg has ended: a recording the API started on it is finished and stored."""
         if leg.events is not None:
             key = (leg.events.owner.tenant_id, leg.events.call_id)
             self._legs.pop(key, None)
             recording = self._running.pop(key, None)
-            if recording is not None and not recording.stopped:
-                task = asyncio.ensure_future(_stop_quietly(recording, "hangup"))
-                task.add_done_callback(lambda _t: None)
+            if recording is not None:
+                await _stop_quietly(recording, "hangup")
 
     def leg(self, tenant_id: int, call_id: str) -> Leg | None:
         leg = self._legs.get((tenant_id, call_id))
@@ -397,7 +427,7 @@ class LiveRecordings:
         if running is not None and not running.stopped:
             return running
         legs = [leg]
-        peer = getattr(leg, "peer", None)
+        peer = _BRIDGED.get(leg)
         if channels == 2 and peer is not None:
             legs.append(peer)
         recording = await start_recording(legs, channels if len(legs) == 2 else 1, "call")
