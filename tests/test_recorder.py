@@ -211,3 +211,25 @@ async def test_no_recording_past_the_tenants_quota(
     assert result.recordings == [None]  # type: ignore[attr-defined]
     assert call.played == []  # no beep: nothing will be recorded
     assert rows(engine)[0] == []
+
+
+async def test_the_conference_action_records_the_room_it_opens(tmp_path: Path) -> None:
+    from robot.control.conference_rooms import ConferenceRooms
+
+    rooms = ConferenceRooms(None, recording_dir=tmp_path / "rec", clocked=False)
+    caller = FakeCall(FakeTts(), call_id="caller")
+    actions = parse_actions([{"conference": {"name": "help", "beep": False, "record": True}}])
+    task = asyncio.create_task(
+        ActionRunner(caller, FakeTts(), conferences=rooms, tenant_id=7).run(actions)
+    )
+    await until(lambda: bool(rooms.list(7) and rooms.list(7)[0].conference.members), "joined")
+    room = rooms.list(7)[0]
+    assert room.record and room.conference.record_to is not None
+    for _ in range(10):
+        await caller.send([tone_frame()])
+        await room.conference.tick()
+    await room.conference.end("done")
+    await task
+    path = room.conference.record_to
+    assert path.parent == tmp_path / "rec" / "control" / "7"
+    assert len(read(path)) == 10 * FRAME
