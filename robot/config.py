@@ -169,6 +169,10 @@ class Settings(BaseSettings):
 
     #: Database, recordings and turn logs (``CALLROBOT_DATA_DIR``).
     data_dir: Path = Field(default_factory=default_data_dir)
+    #: Where every recording is written and served from (``CALLROBOT_RECORDINGS_DIR``);
+    #: unset: ``recordings`` under ``data_dir``. With several hosts it must be one shared
+    #: folder (e.g. NFS) that every host mounts: the database stores paths relative to it.
+    recordings_dir: Path | None = None
     #: Model copies and synthesized prompts, kept apart from data (``CALLROBOT_CACHE_DIR``).
     cache_dir: Path = Field(default_factory=default_cache_dir)
     database_url: str | None = None
@@ -199,6 +203,10 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = None
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     migrations: MigrationSettings = Field(default_factory=MigrationSettings)
+
+    def recordings_root(self) -> Path:
+        """The recordings folder: ``recordings_dir``, else ``data_dir/recordings``."""
+        return self.recordings_dir or self.data_dir / "recordings"
 
     def resolved_database_url(self) -> str:
         if self.database_url:

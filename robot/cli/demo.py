@@ -139,7 +139,7 @@ async def _voice_demo(loaded: LoadedScript, speed: float, concurrency: int, json
     settings = get_settings()
     data_dir = settings.data_dir
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    recording_dir = data_dir / "recordings" / f"demo-{stamp}"
+    recording_dir = settings.recordings_root() / f"demo-{stamp}"
     data_dir.mkdir(parents=True, exist_ok=True)
     # One demo database for every demo run (never the service's own: the demo's dialler and
     # delivery worker must not act for anyone else); `callrobot serve` opens it by URL.

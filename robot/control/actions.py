@@ -208,10 +208,12 @@ class Conference(Action):
     muted: bool = False
     #: A tone when participants enter or leave.
     beep: bool = True
+    #: Record the room's mix (from its start) when this action opens the room.
+    record: bool = False
 
 
 class Record(Action):
-    """Record the caller (a voicemail box); a ``recording.ready`` event follows."""
+    """Record the caller (a voicemail box); a ``recording.completed`` event follows."""
 
     kind: ClassVar[str] = "record"
     #: Longest recording, in seconds.

@@ -27,6 +27,7 @@ from robot.control.events import CallEvents
 from robot.control.masking import MaskedRoute, resolve_masked
 from robot.control.numbers import number_for_inbound
 from robot.control.redirect import NextActions
+from robot.control.recorder import LiveRecordings
 from robot.control.routing import InboundCall, Routing, RoutingClient
 from robot.control.runner import ActionRunner, Leg, MediaLoader, RunResult
 from robot.errors import CallrobotError
@@ -102,12 +103,14 @@ async def answer_inbound(
     answer: Callable[[], Awaitable[None]] | None = None,
     call_engine: CallEngine | None = None,
     recording_dir: Path | None = None,
+    live: LiveRecordings | None = None,
 ) -> InboundOutcome:
     """Run an inbound call to its end and say what it did.
 
     ``answer`` picks up a call that still rings: it is called once the call's actions are
     known (after the routing request), so the caller hears ringing, never silence, meanwhile.
-    Without it the call is already answered. Its events (``call.initiated``, ``ringing``,
+    Without it the call is already answered. ``live`` makes the call findable for recordings
+    started through the API while it lasts. Its events (``call.initiated``, ``ringing``,
     ``answered``...; :mod:`robot.control.events`) go to the number's tenant. With
     ``call_engine`` the routed actions may hold ``robot`` and a ``gather`` with ``speech``
     (recordings of ``robot`` go to ``recording_dir``).
@@ -129,6 +132,8 @@ async def answer_inbound(
         events = CallEvents(engine, int(owner.tenant_id), f"call:{inbound.call_id}")
         info = {"direction": "inbound", "from": inbound.from_number, "to": inbound.to_number}
         leg = Leg(call, events.leg(inbound.call_id, **info))
+        if live is not None:
+            live.register(leg)
         runner = ActionRunner(call, voice, carrier=carrier, media=media, leg=leg)
         if number is not None:
             _control(runner, engine, number, inbound, router, call_engine, recording_dir)
@@ -157,6 +162,8 @@ async def answer_inbound(
         return InboundOutcome("failed", error=str(e))
     finally:
         if leg is not None:
+            if live is not None:
+                await live.forget(leg)
             await leg.close()
         if events is not None:
             await events.close()

@@ -18,7 +18,8 @@ answers (:mod:`robot.control.redirect`); ``robot`` runs a dialogue script on the
 (:mod:`robot.control.robot_leg`); a ``gather`` with ``speech`` also listens
 (:mod:`robot.control.speech_gather`).
 
-Not run yet: ``record`` (:class:`UnsupportedActionError` before anything is played).
+``record`` (the caller's message) and ``dial``'s ``record`` (the bridge) are recorded by
+:mod:`robot.control.recorder`.
 """
 
 from __future__ import annotations
@@ -42,11 +43,13 @@ from robot.control.actions import (
     Hangup,
     Pause,
     Play,
+    Record,
     Redirect,
     RobotScript,
     Say,
 )
 from robot.control.events import LegEvents, leg_outcome
+from robot.control.recorder import RecordingResult, bridge_recording, record_caller
 from robot.control.redirect import NextActions, RedirectError
 from robot.control.tones import ringback_cadence
 from robot.errors import CallrobotError
@@ -68,7 +71,14 @@ __all__ = [
     "UnsupportedActionError",
 ]
 
-RUNNABLE = (Say, Play, Pause, Gather, Hangup, Dial, Conference, Redirect, RobotScript)
+    Record,
+    Redirect,
+    RobotScript,
+    Say,
+)
+from robot.control.events import LegEvents, leg_outcome
+from robot.control.recorder import RecordingResult, bridge_recording, record_caller
+from robot.control.redirect import NextActions, RedirectError
 #: Seconds a called party has to press its ``confirm`` key after the whisper.
 CONFIRM_TIMEOUT_S = 10.0
 #: Seconds past a dial's ``timeout_s`` before a target that never ends its ringing is dropped.
@@ -116,6 +126,8 @@ class RunResult:
     conferences: list[str] = field(default_factory=list)
     #: Per ``robot`` action: how its script ended.
     robots: list[RobotResult] = field(default_factory=list)
+    #: Per ``record`` action: the message stored, or None (nothing recorded).
+    recordings: list[RecordingResult | None] = field(default_factory=list)
 
 
 class Leg:
@@ -342,6 +354,8 @@ class ActionRunner:
             result.dials.append(await self._dial(action))
         elif isinstance(action, Conference):
             result.conferences.append(await self._conference(action))
+        elif isinstance(action, Record):
+            result.recordings.append(await record_caller(self.leg, action))
         return None
 
     async def _say(self, leg: Leg, text: str) -> bool:
@@ -427,7 +441,8 @@ class ActionRunner:
                     await leg.hangup()
             if winner is not None:
                 outcomes[winner] = "bridged"
-                await self._bridge(legs[winner], dial.time_limit_s)
+                async with bridge_recording(self.leg, legs[winner], dial.record):
+                    await self._bridge(legs[winner], dial.time_limit_s)
         finally:
             ringback.cancel()
             for leg in legs:
@@ -505,7 +520,7 @@ class ActionRunner:
         from robot.control.conference import MemberOptions
 
         assert self.conferences is not None and self.tenant_id is not None
-        room = self.conferences.named(self.tenant_id, action.name)
+        room = self.conferences.named(self.tenant_id, action.name, record=action.record)
         options = MemberOptions(
             muted=action.muted,
             start_on_enter=action.start_on_enter,

@@ -28,6 +28,7 @@ from robot.carriers.sim_network import dialled_number
 from robot.control.callback import run_callback
 from robot.control.events import new_call_id
 from robot.control.inbound import InboundOutcome, answer_inbound
+from robot.control.recorder import LiveRecordings
 from robot.control.routing import InboundCall, RoutingClient
 from robot.errors import CallrobotError
 from robot.logs import bind_call
@@ -96,6 +97,8 @@ class CallControl:
         self._tasks: set[asyncio.Task[Any]] = set()
         #: Inbound calls handled so far, with what each did (newest last; tests, the demo).
         self.outcomes: list[InboundOutcome] = []
+        #: Live legs of this process that the API may start recording.
+        self.recordings = LiveRecordings()
 
     @classmethod
     def from_url(
@@ -175,6 +178,7 @@ class CallControl:
             answer=call.answer,
             call_engine=self.call_engine,
             recording_dir=self.recording_dir,
+            live=self.recordings,
         )
         self.outcomes.append(outcome)
         logger.info("inbound call %s ended: %s", inbound.call_id, outcome.kind)
@@ -194,7 +198,11 @@ class CallControl:
 
     def start_callback(self, order: Callback) -> asyncio.Task[Any]:
         """Run a stored callback in the background."""
-        return self._spawn(run_callback(self.engine, order, carrier=self.carrier, voice=self.voice))
+        return self._spawn(
+            run_callback(
+                self.engine, order, carrier=self.carrier, voice=self.voice, live=self.recordings
+            )
+        )
 
     def _spawn(self, work: Any) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(work)

@@ -90,10 +90,15 @@ class Service:
             return None
 
 
-def common_env(database_url: str, api_url: str, metrics_token: str) -> dict[str, str]:
+def common_env(
+    database_url: str, api_url: str, metrics_token: str, recordings_dir: Path
+) -> dict[str, str]:
+    """What every process shares: the database, and the recordings folder (one shared folder
+    for all hosts, as an NFS mount would be; each worker keeps its own data folder)."""
     env = dict(os.environ)
     env.update(
         {
+            "CALLROBOT_RECORDINGS_DIR": str(recordings_dir),
             "PYTHONPATH": str(ROOT),
             "OMP_NUM_THREADS": "1",
             "CALLROBOT_DATABASE_URL": database_url,
