@@ -201,7 +201,11 @@ async def test_an_unknown_script_is_reported_and_the_list_goes_on(
 async def test_a_speech_gather_sends_what_was_said_with_the_redirect(
     engine: Engine, call_engine: CallEngine, tmp_path: Path
 ) -> None:
-    voice = {"engine": "recording", "folder": str(SOUNDS), "recordings": {"Goodbye.": "goodbye.wav"}}
+    voice = {
+        "engine": "recording",
+        "folder": str(SOUNDS),
+        "recordings": {"Goodbye.": "goodbye.wav"},
+    }
     ann = caller(voice=voice, lines=[{"say": "Goodbye.", "think_ms": 300}])
     later = RoutingReceiver(SECRET, plan=[{"actions": [{"hangup": {}}]}])
     with serve_routing(later) as later_url:

@@ -26,8 +26,8 @@ from robot.control.actions import Action, Dial, DialTarget
 from robot.control.events import CallEvents
 from robot.control.masking import MaskedRoute, resolve_masked
 from robot.control.numbers import number_for_inbound
-from robot.control.redirect import NextActions
 from robot.control.recorder import LiveRecordings
+from robot.control.redirect import NextActions
 from robot.control.routing import InboundCall, Routing, RoutingClient
 from robot.control.runner import ActionRunner, Leg, MediaLoader, RunResult
 from robot.errors import CallrobotError

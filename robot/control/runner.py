@@ -71,14 +71,7 @@ __all__ = [
     "UnsupportedActionError",
 ]
 
-    Record,
-    Redirect,
-    RobotScript,
-    Say,
-)
-from robot.control.events import LegEvents, leg_outcome
-from robot.control.recorder import RecordingResult, bridge_recording, record_caller
-from robot.control.redirect import NextActions, RedirectError
+RUNNABLE = (Say, Play, Pause, Gather, Hangup, Dial, Conference, Record, Redirect, RobotScript)
 #: Seconds a called party has to press its ``confirm`` key after the whisper.
 CONFIRM_TIMEOUT_S = 10.0
 #: Seconds past a dial's ``timeout_s`` before a target that never ends its ringing is dropped.
