@@ -115,6 +115,12 @@ class Kamailio:
         pairs = re.findall(r"URI: sip:127\.0\.0\.1:(\d+)\s+FLAGS: (\w+)", text)
         return {int(port): flags for port, flags in pairs}
 
+    def counter(self, name: str) -> int:
+        """One of kamailio's core counters (``rcv_requests_bye``: BYEs received so far)."""
+        match = re.search(rf"core:{name} = (\d+)", self.rpc("stats.get_statistics", "core:"))
+        assert match is not None, f"kamailio has no counter {name}"
+        return int(match.group(1))
+
     def active(self, port: int) -> bool:
         return self.states().get(port, "").startswith("A")
 

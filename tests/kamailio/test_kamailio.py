@@ -206,6 +206,9 @@ def test_calls_spread_fail_over_and_dead_workers_leave_rotation(
         caller, lambda ids: all(any(w.received(c) for c in ids) for w in workers), 3 * WORKERS
     )
     assert all(sum(w.received(c) for w in workers) == 1 for c in spread)
+    # The proxy record-routed: every call's ACK and the worker's BYE (and its 200) passed it.
+    for counter in ("rcv_requests_ack", "rcv_requests_bye", "rcv_replies_2xx_bye"):
+        assert proxy.counter(counter) >= len(spread), counter
 
     # (b1) Probing paused: the first call sent to a killed worker goes on to the next one,
     # and that failure takes the dead worker out of rotation.
