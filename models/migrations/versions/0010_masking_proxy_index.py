@@ -18,12 +18,16 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("masking_participant", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_masking_participant_proxy_number_id"), ["proxy_number_id"], unique=False
+    # A live table: built without locking out writers on PostgreSQL (the expand rule).
+    with op.get_context().autocommit_block():
+        op.create_index(
+            "ix_masking_participant_proxy_number_id",
+            "masking_participant",
+            ["proxy_number_id"],
+            unique=False,
+            postgresql_concurrently=True,
         )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("masking_participant", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_masking_participant_proxy_number_id"))
+    op.drop_index("ix_masking_participant_proxy_number_id", table_name="masking_participant")

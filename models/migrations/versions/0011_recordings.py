@@ -1,7 +1,7 @@
 """Recordings of call control (bridged calls, conference mixes, messages).
 
-Revision ID: 0010_recordings
-Revises: 0009_callbacks
+Revision ID: 0011_recordings
+Revises: 0010_masking_proxy_index
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from alembic import op
 
 import models.types
 
-revision = "0010_recordings"
-down_revision = "0009_callbacks"
+revision = "0011_recordings"
+down_revision = "0010_masking_proxy_index"
 branch_labels = None
 depends_on = None
 
