@@ -194,7 +194,7 @@ async def test_an_invalid_answer_names_the_action_and_field(engine: Engine) -> N
     [
         (b"{not json", "invalid JSON"),
         (b'{"actions": ' + b"[" * 100 + b"]" * 100 + b"}", "nested deeper than"),
-        (b'{"actions": [{"record": {}}]}', "actions[0]: record cannot be run yet"),
+        (b'{"actions": [{"say": {}}]}', "actions[0].say.text: Field required"),
     ],
 )
 async def test_unusable_answers_fail_the_same_way(
