@@ -22,6 +22,10 @@ from fixtures.database import BACKENDS, open_fresh_database
 # deadlines themselves are tested with fakes (tests/test_turn_taking.py), set explicitly.
 os.environ.setdefault("CALLROBOT_SPEECH__DECODE_TIMEOUT_MS", "120000")
 os.environ.setdefault("CALLROBOT_SPEECH__VERDICT_GRACE_MS", "120000")
+# What the recognizer hears must not depend on the machine either: CTranslate2 picks its
+# kernels by CPU (AVX-512 where there is one), and their rounding differs a little. Every
+# machine here has AVX2, so every test run decodes with the same kernels.
+os.environ.setdefault("CT2_FORCE_CPU_ISA", "AVX2")
 
 # Nothing a test runs (commands in this process or in subprocesses) may write under the real
 # home folder: the default data and cache folders point into a temporary folder instead.

@@ -32,6 +32,9 @@ class CadenceLimits:
     #: A greeting this short (a bare "hello?") needs only ``short_greeting_silence_ms``.
     short_greeting_ms: float = 0.0
     short_greeting_silence_ms: float = 500.0
+    #: Speech shorter than this is the first word of something ("Hey, ..."), not a whole
+    #: hello: it needs the full ``after_greeting_silence_ms``.
+    min_short_greeting_ms: float = 0.0
     #: People introducing themselves say one or two phrases; machines read several sentences.
     #: When set, a greeting over ``max_greeting_ms`` is a machine only once it contains
     #: ``min_sentence_pauses`` pauses of ``sentence_pause_ms`` or more, or once it exceeds
@@ -152,7 +155,7 @@ class CadenceTracker:
             return CadenceCall("machine", self.now_ms, reason, "words")
         silence = self.silence_ms
         needed_ms = limits.after_greeting_silence_ms
-        if greeting <= limits.short_greeting_ms:
+        if limits.min_short_greeting_ms < greeting <= limits.short_greeting_ms:
             needed_ms = min(needed_ms, limits.short_greeting_silence_ms)
         if silence >= needed_ms:
             return CadenceCall(

