@@ -59,7 +59,7 @@ class DetectorSettings(BaseModel):
     min_short_greeting_ms: float = Field(
         300,
         description="Speech shorter than this is the first word of a greeting that pauses "
-        "(\"Hey, ... it's Kate\"), not a whole hello: it waits after_greeting_silence_ms.",
+        '("Hey, ... it\'s Kate"), not a whole hello: it waits after_greeting_silence_ms.',
     )
     total_analysis_ms: float = Field(6000, description="Decide by this time at the latest.")
     beep_min_hz: float = Field(350, description="Lowest beep frequency.")
