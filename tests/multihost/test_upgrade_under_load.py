@@ -188,7 +188,9 @@ def test_an_old_worker_keeps_calling_while_the_schema_is_upgraded(
     before = ScriptDirectory.from_config(_config()).get_revision(newest).down_revision
     with contextlib.ExitStack() as stack:
         url, engine = stack.enter_context(database(backend, tmp_path))
-        base_env = common_env(url, "http://127.0.0.1:9", "unused-metrics-token")
+        base_env = common_env(
+            url, "http://127.0.0.1:9", "unused-metrics-token", tmp_path / "recordings"
+        )
 
         # The previous release makes its schema and its campaign.
         made = run_cli(old, base_env, "db", "upgrade", "--database", url)
