@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := .make
 
-APT_PACKAGES := espeak-ng sox libsndfile1 baresip-core sip-tester \
+APT_PACKAGES := espeak-ng sox libsndfile1 baresip-core sip-tester kamailio \
 	asterisk-core-sounds-en-wav asterisk-core-sounds-ru-wav \
 	postgresql postgresql-contrib chromium
 

@@ -8,6 +8,7 @@ own to ``create_app(call_control=...)``.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -21,12 +22,25 @@ async def call_control(app: FastAPI) -> CallControl:
         state.call_control_lock = asyncio.Lock()
     async with state.call_control_lock:
         if state.call_control is None:
-            made = CallControl.from_url(state.engine, state.settings.carrier_url, RegistryVoice())
+            made = CallControl.from_url(
+                state.engine,
+                state.settings.carrier_url,
+                RegistryVoice(),
+                call_engine=_call_engine(state.settings),
+                recording_dir=state.settings.data_dir / "recordings",
+            )
             await made.start()
             state.call_control = made
             state.own_call_control = True
     control: CallControl = state.call_control
     return control
+
+
+def _call_engine(settings: Any) -> Any:
+    """The engine of ``robot`` actions and speech gathers (models load on first use)."""
+    from robot.engine import CallEngine
+
+    return CallEngine(settings=settings, detect_voicemail=False)
 
 
 async def close_call_control(app: FastAPI) -> None:

@@ -39,6 +39,7 @@ from api.routes import (
     masking,
     metrics,
     numbers,
+    recordings,
     scripts,
     webhooks,
 )
@@ -159,7 +160,7 @@ def create_app(
     app.state.conferences = conference_rooms or ConferenceRooms(
         engine,
         carrier_url=settings.carrier_url,
-        recording_dir=settings.data_dir / "conferences",
+        recording_dir=settings.recordings_root(),
     )
     app.state.call_control = call_control
     app.state.api_guard = guard = ApiGuard.from_settings(settings.quotas)
@@ -183,8 +184,10 @@ def create_app(
         masking,
         conferences,
         callbacks,
+        recordings,
     )
     for module in routers:
         app.include_router(module.router)
+    app.include_router(recordings.calls_router)
     install_console(app, settings)
     return app

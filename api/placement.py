@@ -106,14 +106,18 @@ class EngineCallPlacer:
                 loaded,
                 lead=request.variables,
                 timezone=request.timezone,
-                recording_dir=self.settings.data_dir / "recordings",
+                recording_dir=self.settings.recordings_root(),
                 caller_id=request.caller_id,
             )
         finally:
             await carrier.close()
+        from robot.recording_files import stored_or_absolute
         from robot.runner import report_to_result
 
-        return report_to_result(report, started, loaded.script.settings.qualified_dispositions)
+        result = report_to_result(report, started, loaded.script.settings.qualified_dispositions)
+        root = self.settings.recordings_root()
+        result.recording_path = stored_or_absolute(root, result.recording_path)
+        return result
 
 
 def store_call_result(engine: Engine, call_id: int, result: CallResult, base_url: str) -> None:

@@ -19,9 +19,11 @@ import time
 
 import numpy as np
 
-from robot.carriers.personas import PersonaKind, load_personas
-from robot.carriers.sim import SimCall, SimCarrier
+from robot.carriers.persona_loader import load_personas
+from robot.carriers.personas import PersonaKind
+from robot.carriers.sim import SimCarrier
 from robot.carriers.sim_audio import persona_speech, synthesize_persona_speech
+from robot.carriers.sim_call import SimCall
 from robot.speech.piper import PiperSynthesizer
 
 

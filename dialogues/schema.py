@@ -8,14 +8,18 @@ them. A state with ``end: true`` finishes the call with its ``disposition``.
 
 The models reject unknown keys so that a typo is an error with a line number, not a silently
 ignored setting. Cross-references (states, intents, slots, variables) are checked by
-:mod:`dialogues.loader`, which also attaches positions to every problem.
+:mod:`dialogues.loader`, which also attaches positions to every problem. The test
+conversations of the ``tests`` section are modelled in :mod:`dialogues.conversation_schema`.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from dialogues.conversation_schema import TestConversation
+from dialogues.schema_base import StrictModel, as_list
 
 DISPOSITIONS = frozenset(
     {
@@ -36,22 +40,10 @@ LANGUAGES = frozenset({"en", "ru"})
 ACTION_KINDS = ("set", "transfer", "hangup", "callback", "do_not_call")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _as_list(value: Any) -> Any:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    return value
-
-
 Utterances = Annotated[list[str], Field(default_factory=list)]
 
 
-class Voice(_Strict):
+class Voice(StrictModel):
     engine: str = "piper"
     name: str | None = None
     #: Speaking rate multiplier (1.0 = the voice's natural pace).
@@ -62,7 +54,7 @@ class Voice(_Strict):
 CALL_ENDING_INTENTS = ("not_interested", "do_not_call", "wrong_person")
 
 
-class UnsureLimits(_Strict):
+class UnsureLimits(StrictModel):
     """When the robot counts what it heard as unsure (any one limit crossed is enough)."""
 
     #: The recognizer's confidence (0..1) below this. Typed text has none and is sure.
@@ -77,7 +69,7 @@ class UnsureLimits(_Strict):
     words_below: int = Field(default=0, ge=0, le=20)
 
 
-class ScriptSettings(_Strict):
+class ScriptSettings(StrictModel):
     #: Intents scoring below this confidence count as "not understood".
     nlu_threshold: float = Field(default=0.45, ge=0.0, le=1.0)
     #: Global intents that may cut a slot question short even when the answer also holds a
@@ -113,7 +105,7 @@ class ScriptSettings(_Strict):
     unsure: UnsureLimits = Field(default_factory=UnsureLimits)
 
 
-class VariableDef(_Strict):
+class VariableDef(StrictModel):
     """A lead variable the script uses as ``{lead.NAME}``."""
 
     required: bool = False
@@ -121,7 +113,7 @@ class VariableDef(_Strict):
     description: str | None = None
 
 
-class IntentDef(_Strict):
+class IntentDef(StrictModel):
     examples: list[str] = Field(default_factory=list)
     description: str | None = None
 
@@ -135,7 +127,7 @@ class IntentDef(_Strict):
         return value
 
 
-class SlotDef(_Strict):
+class SlotDef(StrictModel):
     type: str
     description: str | None = None
     #: For ``choice`` slots: option name -> phrases that mean it.
@@ -150,11 +142,11 @@ class SlotDef(_Strict):
         if isinstance(value, list):
             return {str(v): [str(v)] for v in value}
         if isinstance(value, dict):
-            return {k: _as_list(v) for k, v in value.items()}
+            return {k: as_list(v) for k, v in value.items()}
         return value
 
 
-class Action(_Strict):
+class Action(StrictModel):
     """One side effect. YAML: ``hangup``, ``do_not_call``, ``{set: {slot: value}}``,
     ``{transfer: "+12025550100"}`` or ``{transfer: {to: ..., mode: bridged}}``,
     ``{callback: SLOT}`` (the slot holding the time asked for)."""
@@ -204,7 +196,7 @@ class Action(_Strict):
 Condition = str
 
 
-class Transition(_Strict):
+class Transition(StrictModel):
     """Where to go. YAML: a state name, or a mapping of these fields.
 
     Without ``goto`` the dialogue stays in the current state and asks its question again
@@ -229,7 +221,7 @@ class Transition(_Strict):
         if isinstance(value, str):
             return {"goto": value}
         if isinstance(value, dict) and "say" in value:
-            value = {**value, "say": _as_list(value["say"])}
+            value = {**value, "say": as_list(value["say"])}
         return value
 
 
@@ -240,7 +232,7 @@ def _branches(value: Any) -> Any:
 Branches = Annotated[list[Transition], Field(min_length=1)]
 
 
-class RetryHandler(_Strict):
+class RetryHandler(StrictModel):
     """What to do on no input / no match: reprompt up to ``retries`` times, then ``then``."""
 
     say: list[str] = Field(default_factory=list)
@@ -250,10 +242,10 @@ class RetryHandler(_Strict):
     @field_validator("say", mode="before")
     @classmethod
     def _say_list(cls, value: Any) -> Any:
-        return _as_list(value)
+        return as_list(value)
 
 
-class State(_Strict):
+class State(StrictModel):
     say: list[str] = Field(default_factory=list)
     ask: list[str] = Field(default_factory=list)
     slot: str | None = None
@@ -275,7 +267,7 @@ class State(_Strict):
     @field_validator("say", "ask", mode="before")
     @classmethod
     def _text_list(cls, value: Any) -> Any:
-        return _as_list(value)
+        return as_list(value)
 
     @field_validator("next", mode="before")
     @classmethod
@@ -301,7 +293,7 @@ class State(_Strict):
         return bool(self.ask or self.slot or self.on or self.dtmf)
 
 
-class GlobalHandlers(_Strict):
+class GlobalHandlers(StrictModel):
     on: dict[str, Branches] = Field(default_factory=dict)
     no_input: RetryHandler | None = None
     no_match: RetryHandler | None = None
@@ -314,62 +306,7 @@ class GlobalHandlers(_Strict):
         return value
 
 
-class TestTurn(_Strict):
-    """One step of a test conversation: what the callee does, and what must follow."""
-
-    user: str | None = None
-    #: The recognizer's confidence in ``user`` (0..1), as a call would report it.
-    confidence: float | None = Field(default=None, ge=0.0, le=1.0)
-    no_input: bool = False
-    dtmf: str | None = None
-    hangup: bool = False
-    #: Expected state after the step.
-    state: str | None = None
-    #: Substrings (case-insensitive) the robot's reply must contain.
-    says: list[str] = Field(default_factory=list)
-    intent: str | None = None
-    slots: dict[str, Any] = Field(default_factory=dict)
-    actions: list[str] = Field(default_factory=list)
-
-    @field_validator("says", "actions", mode="before")
-    @classmethod
-    def _list(cls, value: Any) -> Any:
-        return _as_list(value)
-
-    @model_validator(mode="after")
-    def _one_input(self) -> TestTurn:
-        given = [self.user is not None, self.no_input, self.dtmf is not None, self.hangup]
-        if sum(given) != 1:
-            raise ValueError("a test turn has exactly one of user, no_input, dtmf, hangup")
-        return self
-
-
-class TestExpectation(_Strict):
-    disposition: str | None = None
-    state: str | None = None
-    ended: bool | None = None
-    slots: dict[str, Any] = Field(default_factory=dict)
-    actions: list[str] = Field(default_factory=list)
-
-
-class TestConversation(_Strict):
-    name: str
-    lead: dict[str, Any] = Field(default_factory=dict)
-    #: The moment the conversation happens (ISO 8601, with offset), for date phrases.
-    now: str | None = None
-    timezone: str | None = None
-    #: What the robot's first words must contain.
-    greeting: list[str] = Field(default_factory=list)
-    turns: list[TestTurn] = Field(default_factory=list)
-    expect: TestExpectation = Field(default_factory=TestExpectation)
-
-    @field_validator("greeting", mode="before")
-    @classmethod
-    def _list(cls, value: Any) -> Any:
-        return _as_list(value)
-
-
-class Script(_Strict):
+class Script(StrictModel):
     script: str = Field(min_length=1, description="The script's name.")
     description: str | None = None
     version: int | str = 1
@@ -394,7 +331,7 @@ class Script(_Strict):
     @field_validator("nlu", mode="before")
     @classmethod
     def _nlu_list(cls, value: Any) -> Any:
-        return _as_list(value)
+        return as_list(value)
 
     @field_validator("variables", mode="before")
     @classmethod

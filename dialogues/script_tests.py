@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from dialogues.conversation_schema import TestConversation, TestTurn
 from dialogues.loader import LoadedScript
 from dialogues.manager import DialogueManager
 from dialogues.nlu import IntentClassifier, build_classifier
-from dialogues.schema import TestConversation, TestTurn
 from dialogues.slots import slot_value_to_json
 from dialogues.turns import Dtmf, Event, HangUp, NoInput, Turn, UserText
 

@@ -15,6 +15,7 @@ from models.dnc import DncEntry
 from models.lead import Lead
 from models.masking import MaskingParticipant, MaskingSession
 from models.number import PhoneNumber
+from models.recording import Recording
 from models.script import Script
 from models.tenant import Tenant
 from models.webhook import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -31,6 +32,7 @@ __all__ = [
     "MaskingSession",
     "OutboxEvent",
     "PhoneNumber",
+    "Recording",
     "Script",
     "Tenant",
     "WebhookAttempt",

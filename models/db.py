@@ -13,11 +13,10 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel, create_engine
 
 import models.all_tables  # noqa: F401  (every table known before the first query)
-from models.transactions import DatabaseError, install_sqlite_begin
+from models.transactions import install_sqlite_begin
 from robot.config import get_settings
 from robot.errors import ConfigError, MissingExtraError
 
@@ -63,24 +62,16 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
     raise ConfigError(f"database_url: unsupported database URL scheme in {url.split(':', 1)[0]!r}")
 
 
-def migrations_dir() -> Path:
-    return Path(__file__).resolve().parent / "migrations"
+def upgrade(engine: Engine, revision: str = "head", *, allow_newer: bool = True) -> str | None:
+    """Bring the schema up to ``revision`` with the migrations shipped in this package, waiting
+    for running processes' locks as ``Settings.migrations`` says (:mod:`models.migrate`).
+    Returns the database's revision afterwards."""
+    from models.migrate import UpgradePolicy
+    from models.migrate import upgrade as run_upgrade
 
-
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema up to ``revision`` with the migrations shipped in this package."""
-    from alembic import command
-    from alembic.config import Config
-
-    config = Config()
-    config.set_main_option("script_location", str(migrations_dir()))
-    try:
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, revision)
-    except SQLAlchemyError as e:
-        raise DatabaseError(f"migration to {revision} failed: {e}") from e
-    logger.info("database schema upgraded to %s", revision)
+    limits = get_settings().migrations
+    policy = UpgradePolicy(limits.lock_timeout_ms, limits.retry_for_s, limits.retry_interval_s)
+    return run_upgrade(engine, revision, policy=policy, allow_newer=allow_newer)
 
 
 def create_schema(engine: Engine) -> None:

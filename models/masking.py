@@ -43,7 +43,8 @@ class MaskingParticipant(SQLModel, table=True):
     session_id: int = Field(foreign_key="masking_session.id")
     #: E.164; never logged, never shown to the other participant.
     real_number: str = Field(max_length=20)
-    proxy_number_id: int = Field(foreign_key="phone_number.id")
+    #: Indexed: deleting a number checks that no participant uses it.
+    proxy_number_id: int = Field(foreign_key="phone_number.id", index=True)
     #: The proxy's E.164 number (copied so one index answers the lookup).
     proxy_number: str = Field(max_length=20)
     #: The session's expiry, copied so the lookup needs no join.

@@ -44,6 +44,10 @@ class EventType(StrEnum):
     CALL_BRIDGED = "call.bridged"
     DIAL_COMPLETED = "dial.completed"
     DTMF_RECEIVED = "dtmf.received"
+    #: A ``redirect`` (or a gather's ``action_url``) gave no usable actions; the call hangs up.
+    REDIRECT_FAILED = "redirect.failed"
+    #: A ``robot`` action's dialogue script ended on a call leg (outcome, disposition, answers).
+    ROBOT_COMPLETED = "robot.completed"
 
 
 class DeliveryStatus(StrEnum):

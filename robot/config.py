@@ -149,6 +149,19 @@ class ConsoleSettings(BaseModel):
     session_max_age_s: int = Field(default=8 * 3600, ge=60)
 
 
+class MigrationSettings(BaseModel):
+    """How ``callrobot db upgrade`` (and every service at start) waits for running processes'
+    locks (``CALLROBOT_MIGRATIONS__*``; README "Schema changes while workers run")."""
+
+    #: Longest one schema change waits for a table lock before it gives up and is retried;
+    #: workers queue behind a waiting change at most this long (PostgreSQL ``lock_timeout``).
+    lock_timeout_ms: int = Field(default=2000, ge=1)
+    #: Keep retrying a change that could not get its lock for this long, then fail.
+    retry_for_s: float = Field(default=300.0, ge=0)
+    #: Pause between two tries.
+    retry_interval_s: float = Field(default=2.0, gt=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CALLROBOT_", env_nested_delimiter="__", extra="ignore"
@@ -156,6 +169,10 @@ class Settings(BaseSettings):
 
     #: Database, recordings and turn logs (``CALLROBOT_DATA_DIR``).
     data_dir: Path = Field(default_factory=default_data_dir)
+    #: Where every recording is written and served from (``CALLROBOT_RECORDINGS_DIR``);
+    #: unset: ``recordings`` under ``data_dir``. With several hosts it must be one shared
+    #: folder (e.g. NFS) that every host mounts: the database stores paths relative to it.
+    recordings_dir: Path | None = None
     #: Model copies and synthesized prompts, kept apart from data (``CALLROBOT_CACHE_DIR``).
     cache_dir: Path = Field(default_factory=default_cache_dir)
     database_url: str | None = None
@@ -185,6 +202,11 @@ class Settings(BaseSettings):
     #: ``dialler``, WARNING for one-off commands.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = None
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    migrations: MigrationSettings = Field(default_factory=MigrationSettings)
+
+    def recordings_root(self) -> Path:
+        """The recordings folder: ``recordings_dir``, else ``data_dir/recordings``."""
+        return self.recordings_dir or self.data_dir / "recordings"
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -3,8 +3,10 @@
 - running campaigns: campaigns in status ``running`` (checked when one starts);
 - queued calls: leads still to call (``pending``, leased or not) plus calls placed through the
   API that have not ended (checked by ``POST /v1/calls`` and lead imports);
-- stored recordings: calls with a recording file (checked when calls are placed or a campaign
-  starts: new work is refused, nothing is deleted behind the tenant's back).
+- stored recordings: calls with a recording file plus call-control recordings (``recording``
+  rows: bridges, conference mixes, messages); checked when calls are placed, a campaign
+  starts or a call-control recording begins: new work is refused, nothing is deleted behind
+  the tenant's back.
 
 Each check raises :class:`~robot.errors.QuotaExceededError` naming the setting.
 """
@@ -19,6 +21,7 @@ from sqlalchemy.engine import Connection
 from models.call import Call
 from models.campaign import Campaign, CampaignStatus
 from models.lead import Lead, LeadStatus
+from models.recording import Recording
 from models.tenant import Tenant
 from robot.errors import QuotaExceededError
 
@@ -26,6 +29,7 @@ CALL = Call.__table__  # type: ignore[attr-defined]
 CAMPAIGN = Campaign.__table__  # type: ignore[attr-defined]
 LEAD = Lead.__table__  # type: ignore[attr-defined]
 TENANT = Tenant.__table__  # type: ignore[attr-defined]
+RECORDING = Recording.__table__  # type: ignore[attr-defined]
 
 
 def _count(conn: Connection, table: Any, *where: Any) -> int:
@@ -56,7 +60,8 @@ def queued_calls(conn: Connection, tenant_id: int) -> int:
 
 
 def stored_recordings(conn: Connection, tenant_id: int) -> int:
-    return _count(conn, CALL, CALL.c.tenant_id == tenant_id, CALL.c.recording_path.is_not(None))
+    calls = _count(conn, CALL, CALL.c.tenant_id == tenant_id, CALL.c.recording_path.is_not(None))
+    return calls + _count(conn, RECORDING, RECORDING.c.tenant_id == tenant_id)
 
 
 def check_running_campaigns(conn: Connection, tenant_id: int, limit: int) -> None:
@@ -86,6 +91,6 @@ def check_recordings(conn: Connection, tenant_id: int, limit: int) -> None:
     stored = stored_recordings(conn, tenant_id)
     if stored >= limit:
         raise QuotaExceededError(
-            f"the tenant stores {stored} call recordings (quotas.max_stored_recordings = "
+            f"the tenant stores {stored} recordings (quotas.max_stored_recordings = "
             f"{limit}); no new calls until some are removed"
         )

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 from robot.carriers.base import CallOutcome, Signalling
 
 if TYPE_CHECKING:
-    from dialogues.manager import DialogueManager, DialogueResult
+    from dialogues.manager import DialogueManager
+    from dialogues.turns import DialogueResult
 
 
 @dataclass
@@ -94,6 +95,13 @@ class CallReport:
         turn.ignored = ignored
         self.transcript.append(turn)
         return turn
+
+    def robot_interrupted(self, at_ms: float) -> None:
+        """The callee barged in: the robot's last turn was cut short at ``at_ms``."""
+        robot_turns = [t for t in self.transcript if t.who == "robot"]
+        if robot_turns:
+            robot_turns[-1].interrupted = True
+            robot_turns[-1].end_ms = at_ms
 
     def record_turn(self, total_ms: float, stages: dict[str, float]) -> None:
         """One answered turn: its latency and its stages (see ``turn_stages``)."""

@@ -20,6 +20,7 @@ from robot.carriers.base import Carrier
 from robot.dialler.worker import CallResult, DialJob
 from robot.engine import CallEngine
 from robot.errors import NotFoundError, ScriptError
+from robot.recording_files import stored_or_absolute
 from robot.session import CallReport
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ class EngineCallRunner:
         self.db = db
         self.carrier = carrier
         self.call_engine = call_engine or CallEngine()
-        self.recording_dir = recording_dir or self.call_engine.settings.data_dir / "recordings"
+        self.recording_dir = recording_dir or self.call_engine.settings.recordings_root()
         self._scripts: dict[tuple[int, int | None], LoadedScript] = {}
         #: Called with (number, report) when a call ends (progress displays).
         self.on_report: Callable[[str, CallReport], None] | None = None
@@ -83,7 +84,10 @@ class EngineCallRunner:
         )
         if self.on_report is not None:
             self.on_report(job.number, report)
-        return report_to_result(report, started, loaded.script.settings.qualified_dispositions)
+        result = report_to_result(report, started, loaded.script.settings.qualified_dispositions)
+        root = self.call_engine.settings.recordings_root()
+        result.recording_path = stored_or_absolute(root, result.recording_path)
+        return result
 
 
 def report_to_result(

@@ -3,8 +3,9 @@
 A one-way flow: carrier audio -> VAD -> endpointer -> ASR -> dialogue manager -> TTS ->
 carrier. The jobs are split: :mod:`robot.listening` (VAD, endpointing, barge-in, decoding,
 which engine) reports through its hooks, :mod:`robot.turn_taking` says which utterance answers
-which question, :mod:`robot.speaking` synthesizes and plays replies, :mod:`robot.report` holds
-what the call leaves behind. Three tasks run per call in one task group: ``listen``,
+which question and :mod:`robot.callee_answers` takes utterances as answers by those rules,
+:mod:`robot.speaking` synthesizes and plays replies, :mod:`robot.report` holds what the call
+leaves behind. Three tasks run per call in one task group: ``listen``,
 ``watch`` (DTMF, hang-up) and ``converse`` (waits for the answer verdict, then turns inputs
 into dialogue turns and speaks them).
 
@@ -23,7 +24,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from dialogues.expected import ExpectedAnswers, expected_answers
@@ -33,14 +33,13 @@ from dialogues.manager import (
     Dtmf,
     HangUp,
     NoInput,
-    NotUnderstood,
     Reply,
     Turn,
-    UserText,
 )
 from robot import metrics
 from robot.answer_detection import AnswerDetection, AnsweringMachineDetector, AudioVerdict
 from robot.audio import AudioChunk
+from robot.callee_answers import CalleeAnswers, CalleeInput
 from robot.carriers.base import Call, CallOutcome
 from robot.listening import Listener, ShortAnswerConfig, Utterance
 from robot.recording import CallRecorder
@@ -48,7 +47,7 @@ from robot.report import CallReport, TranscriptTurn, write_turn_log
 from robot.session_setup import SessionConfig, SessionEngines
 from robot.speaking import PromptSource, Speaker
 from robot.speech.base import Transcript
-from robot.turn_taking import Decision, TurnTaking, least_sure
+from robot.turn_taking import TurnTaking
 
 #: The names callers import from here.
 __all__ = [
@@ -70,24 +69,6 @@ log = logging.getLogger(__name__)
 _ASKING = ("ask", "reprompt", "repeat")
 
 
-@dataclass
-class _Input:
-    kind: str  # "utterance" | "late" | "dtmf" | "hangup" | "speech_started" | "speech_ended"
-    text: str = ""
-    engine: str | None = None
-    digit: str = ""
-    utterance: Utterance | None = None
-    transcript: Transcript | None = None
-
-    @property
-    def confidence(self) -> float | None:
-        """The recognizer's confidence in ``text`` (0..1), when a recognizer produced it."""
-        return self.transcript.confidence if self.transcript is not None else None
-
-    #: When it was queued (``time.monotonic()``).
-    queued_at: float = 0.0
-
-
 class CallSession:
     def __init__(
         self,
@@ -102,7 +83,7 @@ class CallSession:
         self.config = config or SessionConfig()
         self.report = CallReport(call.call_id)
         self.recorder = CallRecorder()
-        self._inputs: asyncio.Queue[_Input] = asyncio.Queue()
+        self._inputs: asyncio.Queue[CalleeInput] = asyncio.Queue()
         self._t0 = time.monotonic()
         self._hung_up = asyncio.Event()
         self._first_turn = Turn()
@@ -113,6 +94,9 @@ class CallSession:
         #: Start of the no-input countdown: the later of robot done and end of speech.
         self._quiet_since = time.monotonic()
         self.turns = TurnTaking(self.config.endpoint.candidate_gap_ms)
+        self.answers = CalleeAnswers(
+            call.call_id, manager, self.report, self.turns, self._play_turn
+        )
         self.answer = AnswerDetection(
             call.call_id,
             self.report,
@@ -230,7 +214,7 @@ class CallSession:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    def _put(self, item: _Input) -> None:
+    def _put(self, item: CalleeInput) -> None:
         item.queued_at = time.monotonic()
         self._inputs.put_nowait(item)
 
@@ -245,11 +229,11 @@ class CallSession:
     async def _watch(self) -> None:
         async for event in self._events:
             if event.kind == "dtmf" and event.digit:
-                self._put(_Input("dtmf", digit=event.digit))
+                self._put(CalleeInput("dtmf", digit=event.digit))
             elif event.kind in ("hangup", "failed"):
                 break
         self._hung_up.set()
-        self._put(_Input("hangup"))
+        self._put(CalleeInput("hangup"))
 
     # -- listening hooks (robot.listening.RecognitionHooks) -----------------------------------
 
@@ -262,16 +246,16 @@ class CallSession:
         self.turns.speech_started(start_ms, barge_in)
         if barge_in:
             self._barge_in()
-        self._put(_Input("speech_started"))
+        self._put(CalleeInput("speech_started"))
 
     def on_end_of_speech(self, utterance: Utterance) -> None:
         self._in_speech = False
         self._quiet_since = max(self._quiet_since, utterance.ended_at)
-        self._put(_Input("speech_ended"))
+        self._put(CalleeInput("speech_ended"))
 
     def on_final_transcript(self, utterance: Utterance, transcript: Transcript) -> None:
         self._put(
-            _Input(
+            CalleeInput(
                 "utterance",
                 text=transcript.text.strip(),
                 engine=transcript.engine or None,
@@ -281,7 +265,7 @@ class CallSession:
         )
 
     def on_late_transcript(self, utterance: Utterance) -> None:
-        self._put(_Input("late", utterance=utterance))
+        self._put(CalleeInput("late", utterance=utterance))
 
     def _barge_in(self) -> None:
         dropped_ms = self.call.stop_playback()
@@ -289,10 +273,7 @@ class CallSession:
         self.speaker.cancel()
         total = self.speaker.turn_audio_ms
         self.report.barge_ins += 1
-        robot_turns = [t for t in self.report.transcript if t.who == "robot"]
-        if robot_turns:
-            robot_turns[-1].interrupted = True
-            robot_turns[-1].end_ms = self._now_ms()
+        self.report.robot_interrupted(self._now_ms())
         self.manager.handle(BargeIn(heard_ms=max(0.0, total - dropped_ms), total_ms=total))
 
     # -- turn-taking ------------------------------------------------------------------------
@@ -307,11 +288,11 @@ class CallSession:
                 self.report.outcome = CallOutcome.HUMAN.value
                 self.report.voicemail_decision_ms = None
                 self.manager.handle(HangUp())
-                self._log_unanswered()
+                self.answers.log_unanswered(self._inputs)
                 return
             if verdict.verdict == "machine":
                 self.report.outcome = CallOutcome.MACHINE.value
-                self._log_unanswered()
+                self.answers.log_unanswered(self._inputs)
                 self.listener.transcribing = False
                 await self._on_machine()
                 return
@@ -327,11 +308,11 @@ class CallSession:
                 self.manager.handle(HangUp())
                 return
             if item.kind in ("utterance", "late"):
-                await self._on_utterance(item)
+                await self.answers.on_utterance(item)
             elif item.kind == "dtmf":
-                await self._answer_held()
+                await self.answers.answer_held()
                 now = self._now_ms()
-                self._log_callee(f"(dtmf {item.digit})", (now, now))
+                self.answers.log_callee(f"(dtmf {item.digit})", (now, now))
                 await self._play_turn(self.manager.handle(Dtmf(item.digit)))
         await self.speaker.finished()
         if self.manager.ended:
@@ -358,78 +339,6 @@ class CallSession:
         self._quiet_since = time.monotonic()
         await self._play_turn(self.manager.handle(NoInput()))
 
-    async def _on_utterance(self, item: _Input) -> None:
-        utterance = item.utterance
-        assert utterance is not None
-        late = item.kind == "late"
-        if not late and not item.text:
-            await self._answer_held()  # noise, or an empty recognition
-            return
-        span = utterance.call_start_ms, utterance.call_end_ms
-        decision = self.turns.decide(utterance)
-        if decision is Decision.BEFORE_QUESTION:
-            # The pickup "hello?", or the end of an answer to the previous question.
-            log.info(
-                "call %s: utterance %d started before the question was finished: not an answer",
-                self.call.call_id,
-                utterance.seq,
-            )
-            if not late:
-                self._log_callee(item.text, span, item.engine, "before_question")
-            return
-        if late:
-            self._log_callee("", span, None, "late_decode")
-            if self.turns.held is None:
-                await self._respond(NotUnderstood(), utterance, item)
-            else:
-                await self._answer_held()
-            return
-        self._log_callee(item.text, span, item.engine)
-        if decision is Decision.HOLD:
-            self.report.transcript[-1].ignored = "joined"
-            self.turns.hold(utterance, item.text, item.engine, item.confidence)
-            return
-        held = self.turns.take_held()
-        text, confidence = item.text, item.confidence
-        if held is not None:
-            text, confidence = f"{held.text} {text}", least_sure(held.confidence, confidence)
-        event = UserText(text, confidence=confidence, engine=item.engine)
-        await self._respond(event, utterance, item)
-
-    async def _answer_held(self) -> None:
-        """The start of an answer was held but nothing usable followed: answer with it."""
-        held = self.turns.take_held()
-        if held is not None:
-            for turn in reversed(self.report.transcript):
-                if turn.who == "callee" and turn.ignored == "joined":
-                    turn.ignored = None  # answered on its own after all
-                    break
-            event = UserText(held.text, confidence=held.confidence, engine=held.engine)
-            await self._respond(event, held.utterance, None)
-
-    async def _respond(
-        self, event: UserText | NotUnderstood, utterance: Utterance, item: _Input | None
-    ) -> None:
-        stages = dict(utterance.stages)
-        if item is not None:
-            stages["queue"] = round((time.monotonic() - item.queued_at) * 1000, 1)
-        started = time.monotonic()
-        turn = self.manager.handle(event)
-        stages["nlu"] = round((time.monotonic() - started) * 1000, 1)
-        if turn.nlu is not None:
-            callee = [t for t in self.report.transcript if t.who == "callee"]
-            callee[-1].intent = turn.nlu.intent
-            callee[-1].confidence = round(turn.nlu.confidence, 3)
-        await self._play_turn(turn, utterance=utterance, stages=stages)
-
-    def _log_unanswered(self) -> None:
-        """Put what the callee said before the dialogue (never answered) in the transcript."""
-        while not self._inputs.empty():
-            item = self._inputs.get_nowait()
-            if item.kind == "utterance" and item.text and item.utterance is not None:
-                span = (item.utterance.call_start_ms, item.utterance.call_end_ms)
-                self._log_callee(item.text, span, item.engine, "before_question")
-
     async def _on_machine(self) -> None:
         """Leave the script's voicemail message after the beep, when it asks for one."""
         message = getattr(self.manager.settings, "voicemail_message", None)
@@ -437,9 +346,6 @@ class CallSession:
             await self.answer.beep()
             text = self.manager.render(message)
             await self._play_turn(_text_turn(text, self.manager.state))
-
-    def _log_callee(self, text: str, span: tuple[float, float], *args: str | None) -> None:
-        self.report.log_callee(text, span, self.manager.state, *args)
 
     # -- speaking ---------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ their events in the webhook outbox, and tenant isolation."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,7 +48,8 @@ def api(
 
 def use_rooms(api: ApiHarness, tmp_path: Path) -> tuple[ConferenceRooms, FakeCarrier]:
     carrier = FakeCarrier()
-    rooms = ConferenceRooms(api.engine, carrier=carrier, recording_dir=tmp_path / "rec")
+    root = api.settings.recordings_root()
+    rooms = ConferenceRooms(api.engine, carrier=carrier, recording_dir=root)
     api.client.app.state.conferences = rooms  # type: ignore[attr-defined]
     return rooms, carrier
 
@@ -140,7 +142,25 @@ def test_room_with_a_live_call_and_a_dialled_number(api: ApiHarness, tmp_path: P
         (1, "conference_ended"),
     ]
     recorded = next(data for kind, data in events if kind == "recording.completed")
-    assert recorded["recording_url"] == f"{base}/recording"
+    # The mix is a recording like any other: listed, described, served from the shared folder.
+    recording_id = recorded["recording_id"]
+    assert recorded["recording_url"] == f"/v1/recordings/{recording_id}/media"
+    assert recorded["sha256"] == hashlib.sha256(wav.content).hexdigest()
+    listed = api.request("GET", "/v1/recordings", params={"conference_id": room["id"]}).json()
+    (item,) = listed["items"]
+    assert (item["id"], item["source"], item["conference_name"]) == (
+        recording_id,
+        "conference",
+        "standup",
+    )
+    assert (item["channels"], item["sample_rate"], item["size_bytes"]) == (
+        1,
+        8000,
+        len(wav.content),
+    )
+    media = api.request("GET", item["media_url"])
+    assert media.status_code == 200 and media.content == wav.content
+    assert api.request("GET", item["media_url"], tenant="globex").status_code == 404
     assert outbox(api, "globex") == []
 
 

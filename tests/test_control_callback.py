@@ -26,7 +26,8 @@ from models.webhook import OutboxEvent
 from robot.audio import AudioChunk
 from robot.carriers.base import CallState
 from robot.carriers.personas import Persona
-from robot.carriers.sim import SimCall, SimCarrier
+from robot.carriers.sim import SimCarrier
+from robot.carriers.sim_call import SimCall
 from robot.control.callback import run_callback
 from robot.dialler.campaigns import get_or_create_tenant
 from tests.fakes import ToneTts

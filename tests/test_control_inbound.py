@@ -19,7 +19,8 @@ from models.number import PhoneNumber
 from models.transactions import session_scope
 from robot.carriers.base import CallState
 from robot.carriers.personas import Persona
-from robot.carriers.sim import SimCall, SimCarrier
+from robot.carriers.sim import SimCarrier
+from robot.carriers.sim_call import SimCall
 from robot.carriers.sim_driver import wait_until
 from robot.control.inbound import answer_inbound
 from robot.control.masking import add_participant, create_session

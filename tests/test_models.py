@@ -19,8 +19,8 @@ from sqlmodel import Session, SQLModel, select
 
 from models.call import Call
 from models.campaign import Campaign, CampaignStatus
-from models.db import migrations_dir
 from models.lead import Lead
+from models.migrate import migrations_dir
 from models.tenant import Tenant
 
 from fixtures.database import BACKENDS, FreshDatabase, open_fresh_database

@@ -13,7 +13,7 @@ import pytest
 
 from dialogues.loader import load_script
 from robot.audio import silence, write_wav
-from robot.carriers.personas import PersonaError, load_personas, parse_persona
+from robot.carriers.persona_loader import PersonaError, load_personas, parse_persona
 from robot.carriers.sim import SimCarrier
 from robot.config import Settings
 from robot.engine import CallEngine

@@ -15,7 +15,7 @@ import pytest
 from dialogues.expected import MAX_HINT_CHARS, expected_answers
 from dialogues.loader import LoadedScript, load_script
 from robot.audio import AudioChunk, read_wav
-from robot.carriers.personas import parse_persona
+from robot.carriers.persona_loader import parse_persona
 from robot.carriers.sim import SimCarrier
 from robot.carriers.sim_ears import PromptIndex
 from robot.config import Settings

@@ -18,8 +18,10 @@ import pytest
 
 from dialogues.loader import LoadedScript, load_script
 from robot.audio import AudioChunk
-from robot.carriers.personas import Persona, parse_persona
-from robot.carriers.sim import SimCall, SimCarrier
+from robot.carriers.persona_loader import parse_persona
+from robot.carriers.personas import Persona
+from robot.carriers.sim import SimCarrier
+from robot.carriers.sim_call import SimCall
 from robot.carriers.sim_ears import PromptIndex
 from robot.config import Settings
 from robot.engine import CallEngine

@@ -16,9 +16,11 @@ import pytest
 
 from robot.audio import AudioChunk
 from robot.carriers.base import Call, CallEvent, CallState, Carrier
-from robot.carriers.personas import Persona, load_personas
-from robot.carriers.sim import SimCall, SimCarrier
+from robot.carriers.persona_loader import load_personas
+from robot.carriers.personas import Persona
+from robot.carriers.sim import SimCarrier
 from robot.carriers.sim_audio import frame_rms, persona_speech
+from robot.carriers.sim_call import SimCall
 from robot.carriers.sim_driver import RobotDriver, message_sequence, wait_until
 from robot.speech.evaluation import word_error_rate
 from voicemail.signalling import ANSWERED, classify_signalling

@@ -18,8 +18,9 @@ import pytest
 from robot.audio import AudioChunk
 from robot.carriers.base import CallState
 from robot.carriers.personas import Persona
-from robot.carriers.sim import SimCall, SimCarrier
+from robot.carriers.sim import SimCarrier
 from robot.carriers.sim_audio import frame_rms, persona_speech
+from robot.carriers.sim_call import SimCall
 from robot.carriers.sim_conversation import ROBOT_SPEECH_RMS
 from robot.carriers.sim_driver import RobotDriver, message_sequence, wait_until
 from robot.errors import CarrierError

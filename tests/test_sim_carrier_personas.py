@@ -18,14 +18,13 @@ import pydantic
 import pytest
 
 from robot.audio import AudioChunk
-from robot.carriers.personas import (
+from robot.carriers.persona_loader import (
     BUNDLED_PERSONA_DIR,
-    Persona,
     PersonaError,
-    PersonaKind,
     load_personas,
     parse_persona,
 )
+from robot.carriers.personas import Persona, PersonaKind
 from robot.carriers.sim_audio import FRAME_BYTES, SILENCE_FRAME, frame_rms, tone
 from robot.carriers.sim_conversation import PersonaConversation
 

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from dialogues.loader import load_script_text
-from robot.carriers.personas import parse_persona
-from robot.carriers.sim import SimCall, SimCarrier
+from robot.carriers.persona_loader import parse_persona
+from robot.carriers.sim import SimCarrier
+from robot.carriers.sim_call import SimCall
 from robot.config import Settings
 from robot.engine import CallEngine
 

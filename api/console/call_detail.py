@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -30,6 +31,7 @@ from api.routes.calls import CallDetail, get_call, get_owned_call, get_recording
 from models.script import Script
 from robot.config import Settings
 from robot.errors import CallrobotError, NotFoundError, ValidationError
+from robot.recording_files import resolve_stored
 
 logger = logging.getLogger(__name__)
 
@@ -63,14 +65,15 @@ def turn_spans(turns: list[dict[str, Any]], answered_ms: float) -> list[TurnSpan
     return spans
 
 
-def _answered_ms(recording_path: str | None) -> tuple[float, bool]:
+def _answered_ms(root: Path, recording_path: str | None) -> tuple[float, bool]:
     """The turn log's ``answered_ms`` and True, or 0 and False without a readable log."""
     if not recording_path:
         return 0.0, False
     from robot.replay import read_turn_log
 
     try:
-        return float(read_turn_log(recording_path)["answered_ms"]), True
+        path = resolve_stored(root, recording_path)
+        return float(read_turn_log(str(path))["answered_ms"]), True
     except CallrobotError:
         return 0.0, False
 
@@ -100,7 +103,7 @@ def _page_context(request: Request, user: ConsoleUser, call_id: int) -> dict[str
         detail: CallDetail = get_call(call_id, session, settings, tenant_of(user))
         call = get_owned_call(session, user.tenant_id, call_id)
         deliveries = recent_deliveries(session, user.tenant_id, limit=100, call_id=call_id)
-    answered_ms, timed = _answered_ms(call.recording_path)
+    answered_ms, timed = _answered_ms(settings.recordings_root(), call.recording_path)
     turns = [t.model_dump() for t in detail.transcript]
     spans = turn_spans(turns, answered_ms)
     return {
@@ -131,7 +134,8 @@ async def call_recording(request: Request, user: UserDep, call_id: IdPath) -> Re
 
     def load() -> Response:
         with Session(request.app.state.engine) as session:
-            return get_recording(call_id, request, session, tenant_of(user))
+            settings = request.app.state.settings
+            return get_recording(call_id, request, session, settings, tenant_of(user))
 
     try:
         return await run_in_threadpool(load)
@@ -139,7 +143,7 @@ async def call_recording(request: Request, user: UserDep, call_id: IdPath) -> Re
         return not_found(request, user, str(e))
 
 
-def _replay_inputs(db: Engine, tenant_id: int, call_id: int) -> tuple[Any, Any, str]:
+def _replay_inputs(db: Engine, root: Path, tenant_id: int, call_id: int) -> tuple[Any, Any, str]:
     """The recorded call and the newest stored version of its script (blocking)."""
     from robot.replay import load_recorded_call
 
@@ -147,7 +151,7 @@ def _replay_inputs(db: Engine, tenant_id: int, call_id: int) -> tuple[Any, Any, 
         call = get_owned_call(session, tenant_id, call_id)
         if not call.recording_path:
             raise ValidationError(f"call {call_id} has no recording to replay")
-        recorded = load_recorded_call(call.recording_path)
+        recorded = load_recorded_call(str(resolve_stored(root, call.recording_path)))
         script = session.exec(
             select(Script)
             .where(Script.tenant_id == tenant_id, Script.name == recorded.script_name)
@@ -174,7 +178,10 @@ async def _run_replay(app: FastAPI, tenant_id: int, call_id: int, state: ReplayS
 
     try:
         db = app.state.engine
-        recorded, loaded, label = await asyncio.to_thread(_replay_inputs, db, tenant_id, call_id)
+        root = app.state.settings.recordings_root()
+        recorded, loaded, label = await asyncio.to_thread(
+            _replay_inputs, db, root, tenant_id, call_id
+        )
         state.script = label
         engine = await asyncio.to_thread(_replay_engine, app)
         await asyncio.to_thread(engine.warm, loaded)

@@ -36,6 +36,7 @@ from robot.crm.outbox import recording_url
 from robot.errors import NotFoundError, ValidationError
 from robot.phone import normalise_number
 from robot.quotas import check_recordings, room_for_calls
+from robot.recording_files import resolve_stored
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"])
 
@@ -284,9 +285,12 @@ def get_call(
         416: {"description": "The range cannot be satisfied."},
     },
 )
-def get_recording(call_id: IdPath, request: Request, session: SessionDep, tenant: TenantDep) -> Any:
+def get_recording(
+    call_id: IdPath, request: Request, session: SessionDep, settings: SettingsDep, tenant: TenantDep
+) -> Any:
     """Stream the call's WAV; supports ``Range: bytes=...`` (206, 416)."""
     call = get_owned_call(session, tenant_id_of(tenant), call_id)
     if not call.recording_path:
         raise NotFoundError(f"call {call_id} has no recording")
-    return recording_response(call.recording_path, request.headers.get("range"), call_id)
+    path = resolve_stored(settings.recordings_root(), call.recording_path)
+    return recording_response(str(path), request.headers.get("range"), call_id)

@@ -1,6 +1,8 @@
 """Alembic environment, configured in code (no alembic.ini) so migrations run from the package.
 
-``models.db.upgrade`` passes an open connection in ``config.attributes["connection"]``.
+``models.migrate.upgrade`` passes an open connection in ``config.attributes["connection"]``
+and ``transaction_per_migration`` (each migration commits on its own, so the locks one takes
+are released before the next one runs).
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,
         compare_type=True,
+        transaction_per_migration=bool(
+            context.config.attributes.get("transaction_per_migration", False)
+        ),
     )
     with context.begin_transaction():
         context.run_migrations()

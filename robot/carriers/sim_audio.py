@@ -174,3 +174,12 @@ def noise_bed(noise: Noise, seed: int) -> np.ndarray:
     target_rms = 32768.0 * 10 ** ((NOMINAL_SPEECH_DBFS - noise.snr_db) / 20.0)
     samples = samples / (np.sqrt(np.mean(samples**2)) or 1.0) * target_rms
     return np.clip(samples, -32768, 32767).astype(np.int32)
+
+
+def speech_pcm(future: Future[AudioChunk]) -> bytes:
+    """The PCM of a finished synthesis; empty (and logged) when synthesis failed."""
+    try:
+        return future.result().pcm
+    except Exception as e:
+        log.warning("persona speech synthesis failed: %s", e)
+        return b""

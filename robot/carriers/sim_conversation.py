@@ -39,9 +39,11 @@ from robot.carriers.sim_audio import (
     SILENCE_FRAME,
     frame_rms,
     persona_speech,
+    speech_pcm,
     tone,
     transcribe_robot_prompt,
 )
+from robot.carriers.sim_turns import BargeIn, RobotPrompt, SpokenLine
 
 log = logging.getLogger(__name__)
 
@@ -59,44 +61,6 @@ MAX_HELLO_REPEATS = 2
 SHORT_PROMPT_MS = 800.0
 #: ... so the persona waits this long for the rest before answering it anyway.
 SHORT_PROMPT_WAIT_MS = 3000.0
-
-
-@dataclass(slots=True)
-class SpokenLine:
-    """One thing the persona said: which robot prompt it answered and when (call ms)."""
-
-    turn: int  # 0 = the hello or greeting, n = the answer to the robot's n-th prompt
-    text: str
-    start_ms: float
-    end_ms: float | None = None
-    barge_in: bool = False
-
-
-@dataclass(slots=True)
-class RobotPrompt:
-    """One robot prompt as the persona heard it (call ms)."""
-
-    start_ms: float
-    last_speech_ms: float
-    end_ms: float | None = None
-    #: Robot speech in the prompt (pauses left out).
-    speech_ms: float = 0.0
-
-
-@dataclass(slots=True)
-class BargeIn:
-    """The persona talking over a robot prompt, and how the robot reacted (call ms)."""
-
-    turn: int
-    start_ms: float
-    #: When the robot called ``stop_playback()`` (None: it talked on).
-    robot_stopped_ms: float | None = None
-    #: Robot speech heard from ``start_ms`` until the robot stopped or its prompt ended.
-    talkover_ms: float = 0.0
-    #: Robot speech heard after the robot stopped, while the persona was still talking.
-    after_stop_ms: float = 0.0
-    #: When the persona's line ended.
-    end_ms: float | None = None
 
 
 @dataclass(slots=True)
@@ -399,12 +363,3 @@ def _plain_words(text: str) -> str:
     """Lower-case words separated by single spaces, padded, for whole-word matching."""
     words = "".join(c if c.isalnum() or c == "'" else " " for c in text.lower()).split()
     return f" {' '.join(words)} "
-
-
-def speech_pcm(future: Future[AudioChunk]) -> bytes:
-    """The PCM of a finished synthesis; empty (and logged) when synthesis failed."""
-    try:
-        return future.result().pcm
-    except Exception as e:
-        log.warning("persona speech synthesis failed: %s", e)
-        return b""

@@ -17,7 +17,8 @@ from collections.abc import Mapping
 
 from robot.carriers.base import CallState
 from robot.carriers.personas import Persona
-from robot.carriers.sim import SimCall, SimCarrier
+from robot.carriers.sim import SimCarrier
+from robot.carriers.sim_call import SimCall
 from robot.carriers.sim_network import CARRIER_HOST, SIP_PHRASES, dialled_number
 from robot.errors import CarrierError
 

@@ -11,8 +11,13 @@ from concurrent.futures import Future
 
 from robot.audio import AudioChunk
 from robot.carriers.personas import Persona, PersonaKind
-from robot.carriers.sim_audio import FRAME_BYTES, SILENCE_FRAME, persona_speech, sit_tones
-from robot.carriers.sim_conversation import speech_pcm
+from robot.carriers.sim_audio import (
+    FRAME_BYTES,
+    SILENCE_FRAME,
+    persona_speech,
+    sit_tones,
+    speech_pcm,
+)
 
 CARRIER_HOST = "sim.callrobot.invalid"
 DEFAULT_ANNOUNCEMENT = (

@@ -189,6 +189,7 @@ def dialler() -> None:
     from robot.control.service import CallControl, RegistryVoice
     from robot.crm.delivery import DeliveryWorker
     from robot.dialler.worker import Dialler, DiallerLimits
+    from robot.engine import CallEngine
     from robot.logs import configure_logging
 
     settings = get_settings()
@@ -209,7 +210,13 @@ def dialler() -> None:
         limits = DiallerLimits.from_settings(settings.dialler)
         dialler = Dialler(engine, runner, limits=limits, admission=placer.load)
         # Inbound calls: a sip://...;listen=HOST:PORT carrier takes them here too.
-        control = CallControl.from_url(engine, settings.carrier_url, RegistryVoice())
+        control = CallControl.from_url(
+            engine,
+            settings.carrier_url,
+            RegistryVoice(),
+            call_engine=CallEngine(settings=settings, detect_voicemail=False),
+            recording_dir=settings.data_dir / "recordings",
+        )
         await control.start()
         typer.echo("dialler and webhook delivery running; Ctrl-C to stop", err=True)
         if control.listen_address is not None:

@@ -48,7 +48,7 @@ def call(
         carrier = target  # the sound card is the carrier and the callee
     loaded = load_script_arg(script)
     variables = {"first_name": "there", **parse_lead(lead)}
-    recording_dir = record or get_settings().data_dir / "recordings"
+    recording_dir = record or get_settings().recordings_root()
     try:
         report = asyncio.run(_call(target, loaded, carrier, variables, timezone, recording_dir))
     except CallrobotError as e:

@@ -155,17 +155,18 @@ def db_upgrade(
     database: DatabaseOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Create or migrate the database schema."""
+    """Create or migrate the database schema; safe while workers of the previous release run
+    (a migration that waits for their locks is retried, CALLROBOT_MIGRATIONS__*)."""
     from models.db import upgrade
 
     try:
-        upgrade(_engine(database), revision)
+        reached = upgrade(_engine(database), revision, allow_newer=False)
     except CallrobotError as e:
         fail(str(e))
     if as_json:
-        emit_json({"revision": revision, "status": "ok"})
+        emit_json({"revision": reached, "status": "ok"})
     else:
-        typer.echo(f"database upgraded to {revision}")
+        typer.echo(f"database upgraded to {reached}")
 
 
 def register(app: typer.Typer) -> None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -119,6 +118,7 @@ async def _voice_demo(loaded: LoadedScript, speed: float, concurrency: int, json
     from models.transactions import session_scope
     from models.webhook import WebhookEndpoint
     from robot.carriers.sim import SimCarrier
+    from robot.cli.demo_report import show_results
     from robot.config import get_settings
     from robot.crm.delivery import DeliveryWorker
     from robot.crm.sink import EventSink, SinkServer
@@ -139,7 +139,7 @@ async def _voice_demo(loaded: LoadedScript, speed: float, concurrency: int, json
     settings = get_settings()
     data_dir = settings.data_dir
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    recording_dir = data_dir / "recordings" / f"demo-{stamp}"
+    recording_dir = settings.recordings_root() / f"demo-{stamp}"
     data_dir.mkdir(parents=True, exist_ok=True)
     # One demo database for every demo run (never the service's own: the demo's dialler and
     # delivery worker must not act for anyone else); `callrobot serve` opens it by URL.
@@ -155,6 +155,7 @@ async def _voice_demo(loaded: LoadedScript, speed: float, concurrency: int, json
     threading.Thread(target=server.serve_forever, daemon=True).start()
 
     tenant_id = get_or_create_tenant(db, "demo")
+    campaign_name = f"demo {stamp}: lead qualification"
     with session_scope(db) as session:
         version = 1 + max(
             session.exec(
@@ -182,7 +183,7 @@ async def _voice_demo(loaded: LoadedScript, speed: float, concurrency: int, json
         db,
         tenant_id,
         CampaignCreate(
-            name=f"demo {stamp}: lead qualification",
+            name=campaign_name,
             script_id=script_id,
             script_version=version,
             default_timezone="America/New_York",
@@ -250,32 +251,16 @@ async def _voice_demo(loaded: LoadedScript, speed: float, concurrency: int, json
         "key": console_key,
     }
     results.sort(key=lambda r: r[0])
-    if json_out:
-        for number, persona, report in results:
-            emit_json(_record(number, persona, report))
-        emit_json({"webhooks": _webhook_counts(events), "admission": _admission(engine)})
-        emit_json({"console": console_hint})
-        return
-    _print_table(console, results, recording_dir)
-    admission = _admission(engine)
-    console.print(
-        f"admission control: at most {admission['most_calls_at_once']} calls at once, "
-        f"{admission['held_back']} waited their turn; turn latency p95 "
-        f"{admission['turn_p95_ms']} ms (recent)"
-    )
-    counts = ", ".join(f"{n} {kind}" for kind, n in _webhook_counts(events).items())
-    console.print(f"CRM webhooks received at {server.url} (signatures verified): {counts}")
-    qualified = [e for e in events if e.get("type") == "lead.qualified"]
-    if qualified:
-        data = qualified[0].get("data", {})
-        console.print("first lead.qualified: " + json.dumps(data, default=str)[:400])
-    console.print(
-        f"web console: run `CALLROBOT_DATABASE_URL={database_url} callrobot serve` then open "
-        f"{CONSOLE_URL} and sign in with {console_key} (tenant demo, campaign "
-        f'"demo {stamp}: lead qualification")',
-        soft_wrap=True,
-        highlight=False,
-        markup=False,
+    show_results(
+        console,
+        results,
+        json_out=json_out,
+        recording_dir=recording_dir,
+        engine=engine,
+        events=events,
+        receiver_url=server.url,
+        console_hint=console_hint,
+        campaign_name=campaign_name,
     )
 
 
@@ -308,70 +293,6 @@ def _call_control_demo(speed: float, json_out: bool) -> None:
             emit_json(event)
         else:
             typer.echo(event_line(event))
-
-
-def _admission(engine: Any) -> dict[str, Any]:
-    snapshot = engine.load.snapshot()
-    return {
-        "most_calls_at_once": engine.load.most_active,
-        "held_back": snapshot["held_back"],
-        "turn_p95_ms": snapshot["turn_p95_ms"],
-    }
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, dict) and "amount" in value:
-        return f"{value['amount']} {value.get('currency') or ''}".strip()
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, str) and len(value) > 16 and value[4:5] == "-":
-        return value[:16].replace("T", " ")  # an ISO date-time, to the minute
-    return str(value)
-
-
-def _webhook_counts(events: list[dict[str, Any]]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for event in events:
-        counts[str(event.get("type"))] = counts.get(str(event.get("type")), 0) + 1
-    return dict(sorted(counts.items()))
-
-
-def _record(number: str, persona: str, report: CallReport) -> dict[str, Any]:
-    return {
-        **report.summary(),
-        "number": number,
-        "persona": persona,
-        "answers": report.slots,
-        "callback_at": report.callback_at.isoformat() if report.callback_at else None,
-        "turns": len(report.transcript),
-        "voicemail": report.voicemail_reason,
-        "recording": report.recording_path,
-    }
-
-
-def _print_table(console: Any, results: list[tuple[str, str, CallReport]], folder: Path) -> None:
-    from rich.table import Table
-
-    table = Table(title="callrobot demo: lead qualification over the simulated network")
-    for column in ("number", "persona", "outcome", "disposition", "answers", "turns", "duration"):
-        table.add_column(column, overflow="fold")
-    for number, persona, report in results:
-        answers = ", ".join(f"{k}={_short(v)}" for k, v in report.slots.items())
-        if report.callback_at:
-            answers = (
-                answers + ", " if answers else ""
-            ) + f"callback {report.callback_at:%a %H:%M}"
-        table.add_row(
-            number,
-            persona,
-            report.outcome + (f" (Q.850 {report.q850})" if report.q850 else ""),
-            report.disposition or "",
-            answers,
-            str(sum(1 for t in report.transcript if t.who == "callee")),
-            f"{report.duration_ms / 1000:.1f} s",
-        )
-    console.print(table)
-    console.print(f"recordings (stereo WAV: left = callee, right = robot): {folder}")
 
 
 def _text_demo(loaded: LoadedScript, json_out: bool) -> None:

@@ -30,7 +30,7 @@ def list_personas(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per persona.")] = False,
 ) -> None:
     """Show who answers which number, and how."""
-    from robot.carriers.personas import PersonaError, load_personas
+    from robot.carriers.persona_loader import PersonaError, load_personas
 
     try:
         personas = load_personas(*(folders or []))
@@ -60,7 +60,7 @@ def validate(
     paths: Annotated[list[Path], typer.Argument(help="Persona files or folders.")],
 ) -> None:
     """Check persona files: exit 0, or exit 1 printing FILE:LINE:COL: message."""
-    from robot.carriers.personas import PersonaError, load_personas
+    from robot.carriers.persona_loader import PersonaError, load_personas
 
     try:
         personas = load_personas(*paths)
@@ -77,7 +77,7 @@ def speak(
 ) -> None:
     """Synthesize everything a persona says (hello, lines, greeting) into one WAV to listen to."""
     from robot.audio import AudioChunk, silence, write_wav
-    from robot.carriers.personas import PersonaError, load_personas
+    from robot.carriers.persona_loader import PersonaError, load_personas
     from robot.carriers.sim_audio import synthesize_persona_speech
 
     try:

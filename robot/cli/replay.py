@@ -83,7 +83,7 @@ def replay(
         typer.echo(f"--speed must be positive, got {speed}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT)
     try:
-        files = find_recordings(target, get_settings().data_dir / "recordings")
+        files = find_recordings(target, get_settings().recordings_root())
     except _BadInput as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from e

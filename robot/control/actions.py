@@ -134,7 +134,8 @@ class Gather(Action):
     #: A key that ends the input early (not part of it).
     finish_on_key: str | None = "#"
     speech: GatherSpeech | None = None
-    #: Where the result is POSTed for the next actions; the routing URL when not given.
+    #: Where the result is POSTed (like ``redirect``); its answer replaces the rest of the
+    #: list. Without it the list goes on and the result is sent with the next request.
     action_url: Url | None = None
 
     _key = field_validator("finish_on_key")(_check_key)
@@ -207,10 +208,12 @@ class Conference(Action):
     muted: bool = False
     #: A tone when participants enter or leave.
     beep: bool = True
+    #: Record the room's mix (from its start) when this action opens the room.
+    record: bool = False
 
 
 class Record(Action):
-    """Record the caller (a voicemail box); a ``recording.ready`` event follows."""
+    """Record the caller (a voicemail box); a ``recording.completed`` event follows."""
 
     kind: ClassVar[str] = "record"
     #: Longest recording, in seconds.
@@ -229,6 +232,8 @@ class Redirect(Action):
     kind: ClassVar[str] = "redirect"
     ends_list: ClassVar[bool] = True
     url: Url
+    #: ``POST`` sends the event as JSON; ``GET`` its fields as query parameters.
+    method: Literal["POST", "GET"] = "POST"
 
     _url = field_validator("url")(_check_url)
 
@@ -238,6 +243,13 @@ class RobotScript(Action):
 
     kind: ClassVar[str] = "robot"
     script_id: int = Field(ge=1, le=2**31 - 1)
+    #: Another stored version of the same script (same name); ``script_id``'s own when not given.
+    version: int | None = Field(None, ge=1, le=2**31 - 1)
+    #: The script's lead fields (``{lead.first_name}``...).
+    variables: dict[
+        Annotated[str, Field(min_length=1, max_length=64)],
+        Annotated[str, Field(max_length=1000)] | int | float | bool,
+    ] = Field(default_factory=dict, max_length=50)
 
 
 class Hangup(Action):

@@ -28,6 +28,7 @@ from models.webhook import EventType
 from robot.carriers.base import Carrier
 from robot.control.actions import Dial, DialTarget
 from robot.control.events import COMPLETED, CallEvents, LegEvents, leg_outcome
+from robot.control.recorder import LiveRecordings
 from robot.control.runner import RING_GUARD_S, ActionRunner, Leg
 from robot.errors import CallrobotError
 from robot.logs import bind_call
@@ -78,8 +79,10 @@ async def run_callback(
     *,
     carrier: Carrier,
     voice: PromptSource,
+    live: LiveRecordings | None = None,
 ) -> dict[str, Any]:
-    """Run callback ``order`` (a stored row) to its end; return the values stored last."""
+    """Run callback ``order`` (a stored row) to its end; return the values stored last.
+    ``live`` makes A's leg findable for recordings started through the API."""
     assert order.id is not None
     bind_call(call_id=f"callback-{order.id}")
     row = _Row(engine, order.id)
@@ -105,6 +108,8 @@ async def run_callback(
             order.a, caller_id=order.caller_id_a, ring_timeout_s=order.ring_timeout_s
         )
         leg = Leg(call, a_events)
+        if live is not None:
+            live.register(leg)
         try:
             async with asyncio.timeout(order.ring_timeout_s + RING_GUARD_S):
                 answered, _ = await leg.until_ended(leg.answered.wait())
@@ -153,6 +158,8 @@ async def run_callback(
     finally:
         if leg is not None:
             await leg.hangup()
+            if live is not None:
+                await live.forget(leg)
             await leg.close()
         await events.close()
         await row.flush()

@@ -5,7 +5,10 @@ hosts them (``callrobot serve``): :class:`ConferenceRooms` gives them ids, keeps
 from seeing another's rooms (another tenant's id is simply not found), dials participants
 through the carrier, and finds live calls by id among those registered with
 :meth:`ConferenceRooms.register_call`. The rooms' events are written to the outbox in order by
-one background task (the database is never touched from the audio clock).
+one background task (the database is never touched from the audio clock). A recorded room's
+mix is written in the recordings folder (``recording_dir``, the process's recordings root);
+once the room ends its ``recording`` row and ``recording.completed`` event are written in one
+transaction.
 """
 
 from __future__ import annotations
@@ -21,16 +24,23 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from models.recording import RecordingSource
 from models.webhook import EventType
 from robot.carriers.base import Call, CallState, Carrier
 from robot.control.conference import Conference, ConferenceEndedError, Member, MemberOptions
+from robot.control.recording_store import completed_data, insert_recording
 from robot.errors import CallrobotError, NotFoundError
+from robot.recording_files import new_recording_file
 
 logger = logging.getLogger(__name__)
 
 #: Ended rooms kept per process so their state and recording stay readable.
 KEEP_ENDED_ROOMS = 200
 DIAL_TIMEOUT_S = 30.0
+
+
+#: (tenant, event type, data, the recorded file of a ``recording.completed``)
+QueuedEvent = tuple[int, str, dict[str, Any], Path | None]
 
 
 def recording_path(conference_id: int) -> str:
@@ -76,7 +86,7 @@ class ConferenceRooms:
         self._rooms: OrderedDict[int, Room] = OrderedDict()
         self._live_names: dict[tuple[int, str], int] = {}
         self._calls: dict[tuple[int, str], Call] = {}
-        self._events: asyncio.Queue[tuple[int, str, dict[str, Any]] | None] | None = None
+        self._events: asyncio.Queue[QueuedEvent | None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -87,7 +97,7 @@ class ConferenceRooms:
         conference_id = next(self._ids)
         record_to = None
         if record and self.recording_dir is not None:
-            record_to = self.recording_dir / f"conference-{conference_id}.wav"
+            record_to = new_recording_file(self.recording_dir, tenant_id, "conference")
         conference = Conference(
             conference_id,
             name,
@@ -120,16 +130,16 @@ class ConferenceRooms:
     def list(self, tenant_id: int) -> list[Room]:
         return [room for room in self._rooms.values() if room.tenant_id == tenant_id]
 
-    def named(self, tenant_id: int, name: str) -> Room:
+    def named(self, tenant_id: int, name: str, *, record: bool = False) -> Room:
         """The live room called ``name``, created when there is none (the ``conference``
-        action)."""
+        action); ``record`` records a room it creates."""
         conference_id = self._live_names.get((tenant_id, name))
         if conference_id is not None:
             room = self._rooms[conference_id]
             if not room.conference.ending:
                 return room
             del self._live_names[(tenant_id, name)]
-        return self.create(tenant_id, name)
+        return self.create(tenant_id, name, record=record)
 
     async def _forget_when_ended(self, room: Room) -> None:
         await room.conference.ended.wait()
@@ -239,8 +249,10 @@ class ConferenceRooms:
     # -- events ---------------------------------------------------------------------------------
     def _queue(self, tenant_id: int, event_type: str, data: dict[str, Any]) -> None:
         logger.info("conference %s: %s", data.get("conference_id"), event_type)
+        recorded: Path | None = None
         if event_type == EventType.RECORDING_COMPLETED:
-            data = {**data, "recording_url": recording_path(data["conference_id"])}
+            room = self._rooms.get(data["conference_id"])
+            recorded = room.conference.record_to if room is not None else None
         if self.engine is None:
             return
         if self._events is None:
@@ -248,23 +260,34 @@ class ConferenceRooms:
             self._writer = asyncio.create_task(
                 self._write_events(self._events), name="conference-events"
             )
-        self._events.put_nowait((tenant_id, event_type, data))
+        self._events.put_nowait((tenant_id, event_type, data, recorded))
 
-    async def _write_events(
-        self, queue: asyncio.Queue[tuple[int, str, dict[str, Any]] | None]
-    ) -> None:
+    async def _write_events(self, queue: asyncio.Queue[QueuedEvent | None]) -> None:
         while (item := await queue.get()) is not None:
             try:
                 await asyncio.to_thread(self._write, *item)
             except Exception as e:  # the room goes on; only the report is lost
                 logger.error("conference event %s not recorded: %s", item[1], e)
 
-    def _write(self, tenant_id: int, event_type: str, data: dict[str, Any]) -> None:
+    def _write(
+        self, tenant_id: int, event_type: str, data: dict[str, Any], recorded: Path | None
+    ) -> None:
         from models.transactions import write_transaction
         from robot.crm.outbox import enqueue_event
 
         assert self.engine is not None
         with write_transaction(self.engine) as conn:
+            if recorded is not None and self.recording_dir is not None:
+                recording_id, facts = insert_recording(
+                    conn,
+                    tenant_id=tenant_id,
+                    root=self.recording_dir,
+                    path=recorded,
+                    source=RecordingSource.CONFERENCE.value,
+                    conference_id=data["conference_id"],
+                    conference_name=data.get("name"),
+                )
+                data = {**data, **completed_data(recording_id, "conference", facts)}
             enqueue_event(
                 conn,
                 tenant_id=tenant_id,

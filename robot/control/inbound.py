@@ -16,7 +16,8 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 
@@ -25,10 +26,15 @@ from robot.control.actions import Action, Dial, DialTarget
 from robot.control.events import CallEvents
 from robot.control.masking import MaskedRoute, resolve_masked
 from robot.control.numbers import number_for_inbound
+from robot.control.recorder import LiveRecordings
+from robot.control.redirect import NextActions
 from robot.control.routing import InboundCall, Routing, RoutingClient
 from robot.control.runner import ActionRunner, Leg, MediaLoader, RunResult
 from robot.errors import CallrobotError
 from robot.speaking import PromptSource
+
+if TYPE_CHECKING:
+    from robot.engine import CallEngine
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +64,33 @@ def _number(engine: Engine, call: InboundCall) -> Any | None:
         return number_for_inbound(conn, call.to_number)
 
 
+def _control(
+    runner: ActionRunner,
+    engine: Engine,
+    number: Any,
+    inbound: InboundCall,
+    router: RoutingClient,
+    call_engine: CallEngine | None,
+    recording_dir: Path | None,
+) -> None:
+    """Give a routed call's runner ``redirect``, and with a call engine ``robot`` and speech."""
+    runner.next_actions = NextActions(router, number, inbound, runner.leg.events)
+    if call_engine is None:
+        return
+    from robot.control.robot_leg import RobotScripts
+    from robot.control.speech_gather import SpeechGatherer
+
+    runner.robots = RobotScripts(
+        engine,
+        call_engine,
+        int(number.tenant_id),
+        recording_dir,
+        number=inbound.from_number,
+        timezone=number.time_zone,
+    )
+    runner.speech = SpeechGatherer.from_engine(call_engine)
+
+
 async def answer_inbound(
     engine: Engine,
     call: Call,
@@ -68,13 +101,19 @@ async def answer_inbound(
     carrier: Carrier,
     media: MediaLoader | None = None,
     answer: Callable[[], Awaitable[None]] | None = None,
+    call_engine: CallEngine | None = None,
+    recording_dir: Path | None = None,
+    live: LiveRecordings | None = None,
 ) -> InboundOutcome:
     """Run an inbound call to its end and say what it did.
 
     ``answer`` picks up a call that still rings: it is called once the call's actions are
     known (after the routing request), so the caller hears ringing, never silence, meanwhile.
-    Without it the call is already answered. Its events (``call.initiated``, ``ringing``,
-    ``answered``...; :mod:`robot.control.events`) go to the number's tenant.
+    Without it the call is already answered. ``live`` makes the call findable for recordings
+    started through the API while it lasts. Its events (``call.initiated``, ``ringing``,
+    ``answered``...; :mod:`robot.control.events`) go to the number's tenant. With
+    ``call_engine`` the routed actions may hold ``robot`` and a ``gather`` with ``speech``
+    (recordings of ``robot`` go to ``recording_dir``).
     """
     events: CallEvents | None = None
     leg: Leg | None = None
@@ -93,7 +132,11 @@ async def answer_inbound(
         events = CallEvents(engine, int(owner.tenant_id), f"call:{inbound.call_id}")
         info = {"direction": "inbound", "from": inbound.from_number, "to": inbound.to_number}
         leg = Leg(call, events.leg(inbound.call_id, **info))
+        if live is not None:
+            live.register(leg)
         runner = ActionRunner(call, voice, carrier=carrier, media=media, leg=leg)
+        if number is not None:
+            _control(runner, engine, number, inbound, router, call_engine, recording_dir)
         if masked is not None:
             target = DialTarget(to=masked.dial)
             actions: list[Action] = [
@@ -119,6 +162,8 @@ async def answer_inbound(
         return InboundOutcome("failed", error=str(e))
     finally:
         if leg is not None:
+            if live is not None:
+                await live.forget(leg)
             await leg.close()
         if events is not None:
             await events.close()

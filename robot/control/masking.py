@@ -48,6 +48,8 @@ NUMBER = PhoneNumber.__table__  # type: ignore[attr-defined]
 PROXY_TAG = "proxy"
 #: Parties of one session (one on each side of the call).
 MAX_PARTICIPANTS = 2
+#: Numbers of the pool read at a time while looking for a free proxy.
+PROXY_PAGE = 500
 MIN_TTL_S = 60
 MAX_TTL_S = 90 * 24 * 3600
 
@@ -108,13 +110,25 @@ def delete_session(session: Session, tenant_id: int, session_id: int) -> None:
     session.flush()
 
 
-def _proxy_pool(session: Session, tenant_id: int, tag: str) -> list[Any]:
-    rows = session.execute(
-        select(NUMBER.c.id, NUMBER.c.number, NUMBER.c.tags)
-        .where(NUMBER.c.tenant_id == tenant_id)
-        .order_by(NUMBER.c.id)
-    ).all()
-    return [r for r in rows if tag in (r.tags or [])]
+def _free_proxy(session: Session, tenant_id: int, tag: str, used: set[str]) -> Any | None:
+    """The tenant's first number (by id) tagged ``tag`` and not in ``used``, or None.
+
+    The pool is read a page at a time through the index on ``tenant_id``, so a pool of a
+    million numbers costs one page, not a read of every number."""
+    after = 0
+    while True:
+        rows = session.execute(
+            select(NUMBER.c.id, NUMBER.c.number, NUMBER.c.tags)
+            .where(NUMBER.c.tenant_id == tenant_id, NUMBER.c.id > after)
+            .order_by(NUMBER.c.id)
+            .limit(PROXY_PAGE)
+        ).all()
+        for row in rows:
+            if tag in (row.tags or []) and row.number not in used:
+                return row
+        if len(rows) < PROXY_PAGE:
+            return None
+        after = rows[-1].id
 
 
 def add_participant(
@@ -149,8 +163,8 @@ def add_participant(
             select(PARTICIPANT.c.proxy_number).where(PARTICIPANT.c.real_number == real_number)
         ).scalars()
     )
-    free = [r for r in _proxy_pool(session, tenant_id, pool_tag) if r.number not in used]
-    if not free:
+    free = _free_proxy(session, tenant_id, pool_tag, used)
+    if free is None:
         raise QuotaExceededError(
             f"participants: no number tagged {pool_tag!r} is free for this participant "
             f"(each live session of a number needs its own proxy; add numbers tagged "
@@ -161,8 +175,8 @@ def add_participant(
         tenant_id=tenant_id,
         session_id=masking.id,
         real_number=real_number,
-        proxy_number_id=free[0].id,
-        proxy_number=free[0].number,
+        proxy_number_id=free.id,
+        proxy_number=free.number,
         expires_at=masking.expires_at,
         created_at=now,
     )

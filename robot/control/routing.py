@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import logging
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
@@ -53,6 +55,7 @@ __all__ = [
     "RoutingBudget",
     "RoutingClient",
     "RoutingFailure",
+    "ask_for_actions",
     "parse_routing_answer",
 ]
 
@@ -210,9 +213,18 @@ class RoutingClient:
         return Routing(actions, "default_actions", failures=tuple(failures))
 
     def request_body(
-        self, number: Any, call: InboundCall, event_id: str, attempt: int, source: str
+        self,
+        number: Any,
+        call: InboundCall,
+        event_id: str,
+        attempt: int,
+        source: str,
+        *,
+        event_type: str = ROUTING_EVENT_TYPE,
+        extra: Mapping[str, Any] | None = None,
     ) -> bytes:
-        """The exact bytes POSTed for one attempt (signed as they are)."""
+        """The exact bytes POSTed for one attempt (signed as they are); ``extra`` fields
+        (what the call gathered, for ``redirect``) are added to ``data``."""
         now = self.clock()
         data = {
             "attempt": attempt,
@@ -224,8 +236,9 @@ class RoutingClient:
             "time_zone": number.time_zone,
             "local_time": now.astimezone(zone_info(number.time_zone)).isoformat(),
             "sip_headers": call.x_headers(),
+            **(extra or {}),
         }
-        return event_body(event_id, ROUTING_EVENT_TYPE, now, data).encode("utf-8")
+        return event_body(event_id, event_type, now, data).encode("utf-8")
 
     async def _ask(
         self,
@@ -237,61 +250,13 @@ class RoutingClient:
         source: str,
     ) -> Routing:
         """One URL's answer, with one retry within the budget; RoutingFailure otherwise."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.budget.total_s
-        if not self.allow_private:  # resolved again now: the name may point elsewhere today
-            try:
-                async with asyncio.timeout(self.budget.total_s):
-                    await asyncio.to_thread(check_webhook_url, url, allow_private=False)
-            except ValidationError as e:
-                raise RoutingFailure(f"refused: {e}") from e
-            except TimeoutError as e:
-                raise RoutingFailure(f"{url}: the host did not resolve in time") from e
-        for tries in (1, 2):
-            attempt = next(attempts)
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise RoutingFailure(f"{url}: no answer within {self.budget.total_s:g} s")
-            body = self.request_body(number, call, event_id, attempt, source)
-            headers = {
-                "Content-Type": "application/json",
-                "User-Agent": USER_AGENT,
-                EVENT_ID_HEADER: event_id,
-                SIGNATURE_HEADER: sign(number.routing_secret, body),
-            }
-            try:
-                answer = await read_answer(
-                    self.client,
-                    "POST",
-                    url,
-                    content=body,
-                    headers=headers,
-                    limits=self.limits,
-                    timeout_s=remaining,
-                    connect_timeout_s=self.budget.connect_s,
-                )
-            except AnswerUnreachableError as e:
-                if tries == 1:
-                    continue
-                raise RoutingFailure(str(e)) from e
-            except AnswerError as e:
-                raise RoutingFailure(str(e)) from e
-            if answer.status_code in RETRY_STATUSES and tries == 1:
-                continue
-            return await self._read(answer)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    async def _read(self, answer: BoundedAnswer) -> Routing:
-        if not 200 <= answer.status_code < 300:
-            raise RoutingFailure(f"{answer.url}: HTTP {answer.status_code}")
-        try:
-            data = answer.json()
-            return await asyncio.to_thread(
-                parse_routing_answer, data, allow_private=self.allow_private
-            )
-        except (AnswerError, ValidationError) as e:
-            message = str(e).removeprefix(f"{answer.url}: ")
-            raise RoutingFailure(f"{answer.url}: invalid answer: {message}") from e
+        return await ask_for_actions(
+            self,
+            url,
+            number.routing_secret,
+            event_id,
+            lambda: self.request_body(number, call, event_id, next(attempts), source),
+        )
 
     async def _record_fallback(
         self, number: Any, call: InboundCall, failed: str, used: str, reason: str
@@ -321,3 +286,96 @@ class RoutingClient:
         except DatabaseError as e:
             # The call goes on with its fallback; only the report of it is lost.
             logger.error("routing of call %s: fallback event not recorded: %s", call.call_id, e)
+
+
+async def ask_for_actions(
+    router: RoutingClient,
+    url: str,
+    secret: str,
+    event_id: str,
+    next_body: Callable[[], bytes],
+    *,
+    method: str = "POST",
+) -> Routing:
+    """Ask one customer URL for actions (the routing request, ``redirect``, a ``gather``'s
+    ``action_url``): a signed request whose body ``next_body`` builds for each try, read
+    within ``router``'s budget and input limits; a connection error, 429 or 503 is tried
+    once more within the budget. The answer is a routing answer (``{"actions": [...]}``).
+
+    ``GET`` sends the event's fields as query parameters instead (after the URL's own), and
+    signs the whole query string. Raises :class:`RoutingFailure` saying why (the URL, and
+    for an invalid answer the field: ``actions[1].gather.timeout_s: ...``).
+    """
+    loop = asyncio.get_running_loop()
+    budget = router.budget
+    deadline = loop.time() + budget.total_s
+    if not router.allow_private:  # resolved again now: the name may point elsewhere today
+        try:
+            async with asyncio.timeout(budget.total_s):
+                await asyncio.to_thread(check_webhook_url, url, allow_private=False)
+        except ValidationError as e:
+            raise RoutingFailure(f"refused: {e}") from e
+        except TimeoutError as e:
+            raise RoutingFailure(f"{url}: the host did not resolve in time") from e
+    for tries in (1, 2):
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            raise RoutingFailure(f"{url}: no answer within {budget.total_s:g} s")
+        body = next_body()
+        headers = {"User-Agent": USER_AGENT, EVENT_ID_HEADER: event_id}
+        target = url
+        request: dict[str, Any] = {"content": body}
+        if method == "GET":
+            target, request = f"{url}{'&' if '?' in url else '?'}{_query_of(body)}", {}
+            signed = urlsplit(target).query  # the whole query, the URL's own fields too
+            headers[SIGNATURE_HEADER] = sign(secret, signed.encode("ascii"))
+        else:
+            headers["Content-Type"] = "application/json"
+            headers[SIGNATURE_HEADER] = sign(secret, body)
+        try:
+            answer = await read_answer(
+                router.client,
+                method,
+                target,
+                headers=headers,
+                limits=router.limits,
+                timeout_s=remaining,
+                connect_timeout_s=budget.connect_s,
+                **request,
+            )
+        except AnswerUnreachableError as e:
+            if tries == 1:
+                continue
+            raise RoutingFailure(_without_query(str(e), target, url)) from e
+        except AnswerError as e:
+            raise RoutingFailure(_without_query(str(e), target, url)) from e
+        if answer.status_code in RETRY_STATUSES and tries == 1:
+            continue
+        return await _read(answer, url, router.allow_private)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _query_of(body: bytes) -> str:
+    """A request body's event as query parameters (``id``, ``type`` and ``data``'s fields;
+    lists and objects as JSON)."""
+    event = json.loads(body)
+    params = {"id": event["id"], "type": event["type"]}
+    for key, value in event["data"].items():
+        if value is not None:
+            params[key] = value if isinstance(value, str) else json.dumps(value)
+    return urlencode(params)
+
+
+def _without_query(message: str, target: str, url: str) -> str:
+    return message.replace(target, url)  # the query holds phone numbers: never in a reason
+
+
+async def _read(answer: BoundedAnswer, url: str, allow_private: bool) -> Routing:
+    if not 200 <= answer.status_code < 300:
+        raise RoutingFailure(f"{url}: HTTP {answer.status_code}")
+    try:
+        data = answer.json()
+        return await asyncio.to_thread(parse_routing_answer, data, allow_private=allow_private)
+    except (AnswerError, ValidationError) as e:
+        message = str(e).removeprefix(f"{answer.url}: ")
+        raise RoutingFailure(f"{url}: invalid answer: {message}") from e

@@ -13,9 +13,13 @@ every leg reports its progress (initiated, ringing, answered, DTMF, bridged, com
 each ``dial`` its ``dial.completed``. ``conference`` (given the process's
 :class:`~robot.control.conference_rooms.ConferenceRooms` and the call's tenant) puts the call in
 the named room until it leaves it (the room ends, a kick, a hang-up), then goes on.
+``redirect`` and a gather's ``action_url`` replace the rest of the list with the actions a URL
+answers (:mod:`robot.control.redirect`); ``robot`` runs a dialogue script on the call
+(:mod:`robot.control.robot_leg`); a ``gather`` with ``speech`` also listens
+(:mod:`robot.control.speech_gather`).
 
-Not run yet: ``record``, ``redirect``, ``robot`` and speech in ``gather``
-(:class:`UnsupportedActionError` before anything is played).
+``record`` (the caller's message) and ``dial``'s ``record`` (the bridge) are recorded by
+:mod:`robot.control.recorder`.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from models.webhook import EventType
 from robot.audio import TELEPHONY_RATE_HZ, AudioChunk
-from robot.carriers.base import Call, CallState, Carrier
+from robot.carriers.base import Call, CallEvent, CallState, Carrier
 from robot.control.actions import (
     Action,
     Conference,
@@ -39,15 +43,22 @@ from robot.control.actions import (
     Hangup,
     Pause,
     Play,
+    Record,
+    Redirect,
+    RobotScript,
     Say,
 )
 from robot.control.events import LegEvents, leg_outcome
+from robot.control.recorder import RecordingResult, bridge_recording, record_caller
+from robot.control.redirect import NextActions, RedirectError
 from robot.control.tones import ringback_cadence
 from robot.errors import CallrobotError
 from robot.speaking import PromptSource
 
 if TYPE_CHECKING:
     from robot.control.conference_rooms import ConferenceRooms
+    from robot.control.robot_leg import RobotResult, RobotScripts
+    from robot.control.speech_gather import SpeechGatherer
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +71,7 @@ __all__ = [
     "UnsupportedActionError",
 ]
 
-RUNNABLE = (Say, Play, Pause, Gather, Hangup, Dial, Conference)
+RUNNABLE = (Say, Play, Pause, Gather, Hangup, Dial, Conference, Record, Redirect, RobotScript)
 #: Seconds a called party has to press its ``confirm`` key after the whisper.
 CONFIRM_TIMEOUT_S = 10.0
 #: Seconds past a dial's ``timeout_s`` before a target that never ends its ringing is dropped.
@@ -78,8 +89,11 @@ class UnsupportedActionError(CallrobotError):
 @dataclass(frozen=True, slots=True)
 class GatherResult:
     digits: str
-    #: ``finish_key``, ``max_digits``, ``timeout`` or ``hangup``.
+    #: ``finish_key``, ``max_digits``, ``timeout``, ``hangup`` or ``speech``.
     reason: str
+    #: What the caller said (a gather with ``speech``), and the recogniser's confidence 0..1.
+    speech: str | None = None
+    confidence: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,15 +107,20 @@ class DialResult:
 
 @dataclass
 class RunResult:
-    #: ``hangup`` (an action), ``remote`` (the caller hung up) or ``end_of_list``.
+    #: ``hangup`` (an action), ``remote`` (the caller hung up), ``end_of_list``,
+    #: ``redirect_failed`` or ``robot`` (the script hung up).
     ended_by: str = "end_of_list"
-    #: Index of the last action started.
+    #: Index of the last action started (in the list fetched last, after a redirect).
     last_index: int = -1
     gathers: list[GatherResult] = field(default_factory=list)
     dials: list[DialResult] = field(default_factory=list)
     #: Per ``conference`` action: why the call left the room (``conference_ended``,
     #: ``kicked``, ``hangup``...).
     conferences: list[str] = field(default_factory=list)
+    #: Per ``robot`` action: how its script ended.
+    robots: list[RobotResult] = field(default_factory=list)
+    #: Per ``record`` action: the message stored, or None (nothing recorded).
+    recordings: list[RecordingResult | None] = field(default_factory=list)
 
 
 class Leg:
@@ -117,6 +136,8 @@ class Leg:
         self.forward_to: Call | None = None
         #: Also given every frame (a conference member's input), or None.
         self.listener: Callable[[AudioChunk], None] | None = None
+        #: Given every control event instead of ``digits`` (a script running on the leg).
+        self.on_event: Callable[[CallEvent], None] | None = None
         self._tasks = [
             asyncio.create_task(self._read_events()),
             asyncio.create_task(self._read_audio()),
@@ -127,7 +148,9 @@ class Leg:
             async for event in self.call.events():
                 if self.events is not None:
                     self.events.carrier_event(event, self.call.signalling)
-                if event.kind == "answered":
+                if self.on_event is not None:
+                    self.on_event(event)
+                elif event.kind == "answered":
                     self.answered.set()
                 elif event.kind == "dtmf" and event.digit:
                     self.digits.put_nowait(event.digit)
@@ -183,6 +206,17 @@ class Leg:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
+def _needs(action: Action) -> tuple[str, str] | None:
+    """``(attribute, message)``: what ``action`` needs of the runner to run, if anything."""
+    if isinstance(action, Redirect) or (isinstance(action, Gather) and action.action_url):
+        return "next_actions", f"{action.kind} needs a call with a routing URL's number"
+    if isinstance(action, Gather) and action.speech is not None:
+        return "speech", "gather with speech needs a speech recogniser"
+    if isinstance(action, RobotScript):
+        return "robots", "robot needs the call engine and the tenant's scripts"
+    return None
+
+
 def _silence(ms: int) -> AudioChunk:
     return AudioChunk(bytes(2 * (TELEPHONY_RATE_HZ * ms // 1000)), TELEPHONY_RATE_HZ)
 
@@ -201,15 +235,22 @@ class ActionRunner:
         tenant_id: int | None = None,
         events: LegEvents | None = None,
         leg: Leg | None = None,
+        next_actions: NextActions | None = None,
+        robots: RobotScripts | None = None,
+        speech: SpeechGatherer | None = None,
     ) -> None:
         """``leg``: the call's :class:`Leg` when its caller already reads it (else a new one
-        reporting to ``events``)."""
+        reporting to ``events``). ``next_actions`` serves ``redirect`` and ``action_url``,
+        ``robots`` the ``robot`` action, ``speech`` a gather with ``speech``."""
         self.leg = leg if leg is not None else Leg(call, events)
         self.voice = voice
         self.carrier = carrier
         self.media = media
         self.conferences = conferences
         self.tenant_id = tenant_id
+        self.next_actions = next_actions
+        self.robots = robots
+        self.speech = speech
 
     async def run(self, actions: list[Action]) -> RunResult:
         """Run ``actions`` in order until a hang-up (either side) or the end of the list."""
@@ -231,10 +272,11 @@ class ActionRunner:
 
     def _check(self, actions: list[Action]) -> None:
         for index, action in enumerate(actions):
-            speech = isinstance(action, Gather) and action.speech is not None
-            if not isinstance(action, RUNNABLE) or speech:
-                what = "gather with speech" if speech else action.kind
-                raise UnsupportedActionError(f"actions[{index}]: {what} cannot be run yet")
+            if not isinstance(action, RUNNABLE):
+                raise UnsupportedActionError(f"actions[{index}]: {action.kind} cannot be run yet")
+            needs = _needs(action)
+            if needs is not None and getattr(self, needs[0]) is None:
+                raise UnsupportedActionError(f"actions[{index}]: {needs[1]}")
             if isinstance(action, Dial) and self.carrier is None:
                 raise UnsupportedActionError(f"actions[{index}]: dial needs a carrier")
             if isinstance(action, Conference) and (
@@ -246,7 +288,9 @@ class ActionRunner:
 
     async def _run(self, actions: list[Action]) -> RunResult:
         result = RunResult()
-        for index, action in enumerate(actions):
+        index = 0
+        while index < len(actions):
+            action = actions[index]
             if self.leg.ended.is_set():
                 result.ended_by = "remote"
                 break
@@ -255,15 +299,43 @@ class ActionRunner:
                 await self.leg.hangup()
                 result.ended_by = "hangup"
                 break
-            await self._run_one(action, result)
+            try:
+                following = await self._run_one(action, result, index)
+            except RedirectError:
+                result.ended_by = "redirect_failed"
+                break
+            if following is not None:  # a redirect: its actions replace the rest of the list
+                actions, index = following, 0
+                continue
+            if isinstance(action, RobotScript) and result.robots[-1].hung_up:
+                result.ended_by = "remote" if result.robots[-1].caller_hung_up else "robot"
+                break
+            index += 1
         else:
             if self.leg.ended.is_set():
                 result.ended_by = "remote"
         await self.leg.hangup()
         return result
 
-    async def _run_one(self, action: Action, result: RunResult) -> None:
-        if isinstance(action, Say):
+    async def _run_one(self, action: Action, result: RunResult, index: int) -> list[Action] | None:
+        """Run one action; a list of actions when they replace the rest (a redirect)."""
+        if isinstance(action, Redirect):
+            assert self.next_actions is not None
+            return await self.next_actions.fetch(
+                action.url, action.method, result.gathers, index=index, check=self._check
+            )
+        if isinstance(action, RobotScript):
+            assert self.robots is not None
+            result.robots.append(await self.robots.run(self.leg, action, index))
+        elif isinstance(action, Gather) and action.action_url is not None:
+            result.gathers.append(await self._gather(self.leg, action))
+            if self.leg.ended.is_set():
+                return None
+            assert self.next_actions is not None
+            return await self.next_actions.fetch(
+                action.action_url, "POST", result.gathers, index=index, check=self._check
+            )
+        elif isinstance(action, Say):
             await self._say(self.leg, action.text)
         elif isinstance(action, Play):
             await self._play(action)
@@ -275,6 +347,9 @@ class ActionRunner:
             result.dials.append(await self._dial(action))
         elif isinstance(action, Conference):
             result.conferences.append(await self._conference(action))
+        elif isinstance(action, Record):
+            result.recordings.append(await record_caller(self.leg, action))
+        return None
 
     async def _say(self, leg: Leg, text: str) -> bool:
         chunk = await asyncio.to_thread(self.voice.synthesize, text)
@@ -291,6 +366,14 @@ class ActionRunner:
 
     async def _gather(self, leg: Leg, action: Gather) -> GatherResult:
         digits = ""
+        if action.speech is not None and leg is self.leg:
+            assert self.speech is not None
+            heard = await self.speech.gather(leg, action)
+            if not isinstance(heard, str):
+                return heard
+            if heard == action.finish_on_key:  # a key first: keys only from here
+                return GatherResult(digits, "finish_key")
+            digits = heard
         while len(digits) < action.max_digits:
             try:
                 async with asyncio.timeout(action.timeout_s):
@@ -351,7 +434,8 @@ class ActionRunner:
                     await leg.hangup()
             if winner is not None:
                 outcomes[winner] = "bridged"
-                await self._bridge(legs[winner], dial.time_limit_s)
+                async with bridge_recording(self.leg, legs[winner], dial.record):
+                    await self._bridge(legs[winner], dial.time_limit_s)
         finally:
             ringback.cancel()
             for leg in legs:
@@ -429,7 +513,7 @@ class ActionRunner:
         from robot.control.conference import MemberOptions
 
         assert self.conferences is not None and self.tenant_id is not None
-        room = self.conferences.named(self.tenant_id, action.name)
+        room = self.conferences.named(self.tenant_id, action.name, record=action.record)
         options = MemberOptions(
             muted=action.muted,
             start_on_enter=action.start_on_enter,

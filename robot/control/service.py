@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
@@ -27,6 +28,7 @@ from robot.carriers.sim_network import dialled_number
 from robot.control.callback import run_callback
 from robot.control.events import new_call_id
 from robot.control.inbound import InboundOutcome, answer_inbound
+from robot.control.recorder import LiveRecordings
 from robot.control.routing import InboundCall, RoutingClient
 from robot.errors import CallrobotError
 from robot.logs import bind_call
@@ -80,8 +82,14 @@ class CallControl:
         voice: PromptSource,
         *,
         router: RoutingClient | None = None,
+        call_engine: Any = None,
+        recording_dir: Path | None = None,
     ) -> None:
+        """``call_engine`` (a :class:`robot.engine.CallEngine`) runs ``robot`` actions and
+        speech in ``gather``; without it such actions are refused."""
         self.engine = engine
+        self.call_engine = call_engine
+        self.recording_dir = recording_dir
         self.carrier = carrier
         self.voice = voice
         self._client: httpx.AsyncClient | None = None
@@ -89,6 +97,8 @@ class CallControl:
         self._tasks: set[asyncio.Task[Any]] = set()
         #: Inbound calls handled so far, with what each did (newest last; tests, the demo).
         self.outcomes: list[InboundOutcome] = []
+        #: Live legs of this process that the API may start recording.
+        self.recordings = LiveRecordings()
 
     @classmethod
     def from_url(
@@ -98,8 +108,10 @@ class CallControl:
         voice: PromptSource,
         *,
         router: RoutingClient | None = None,
+        **options: Any,
     ) -> CallControl:
-        """A SIP URL with ``listen=`` listens there; any other URL only places calls."""
+        """A SIP URL with ``listen=`` listens there; any other URL only places calls.
+        ``options``: ``call_engine`` and ``recording_dir`` (see the constructor)."""
         from robot.carriers.factory import create_carrier
 
         if carrier_url.lower().startswith(("sip:", "sips:")):
@@ -114,9 +126,9 @@ class CallControl:
                     await controls[0].accept(call)
 
                 carrier = SipCarrier(config.for_listening(), incoming)
-                controls.append(cls(engine, carrier, voice, router=router))
+                controls.append(cls(engine, carrier, voice, router=router, **options))
                 return controls[0]
-        return cls(engine, create_carrier(carrier_url), voice, router=router)
+        return cls(engine, create_carrier(carrier_url), voice, router=router, **options)
 
     @property
     def listen_address(self) -> tuple[str, int] | None:
@@ -164,6 +176,9 @@ class CallControl:
             voice=self.voice,
             carrier=self.carrier,
             answer=call.answer,
+            call_engine=self.call_engine,
+            recording_dir=self.recording_dir,
+            live=self.recordings,
         )
         self.outcomes.append(outcome)
         logger.info("inbound call %s ended: %s", inbound.call_id, outcome.kind)
@@ -183,7 +198,11 @@ class CallControl:
 
     def start_callback(self, order: Callback) -> asyncio.Task[Any]:
         """Run a stored callback in the background."""
-        return self._spawn(run_callback(self.engine, order, carrier=self.carrier, voice=self.voice))
+        return self._spawn(
+            run_callback(
+                self.engine, order, carrier=self.carrier, voice=self.voice, live=self.recordings
+            )
+        )
 
     def _spawn(self, work: Any) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(work)

@@ -3,12 +3,15 @@ log and the CRM's record must tell one consistent story."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 from collections import Counter, defaultdict
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
@@ -188,3 +191,25 @@ def taken_over(engine: Engine, call_ids: set[int], owner_prefix: str) -> list[in
         ):
             taken.append(call.id)
     return taken
+
+
+def check_recordings(engine: Engine, client: httpx.Client, folder: Path) -> dict[str, Any]:
+    """The workers' call recordings are stored relative to the shared folder, and the API
+    process (which wrote none of them) serves each with the bytes the worker wrote."""
+    recorded = rows(
+        engine,
+        select(CALL.c.id, CALL.c.recording_path, CALL.c.worker)
+        .where(CALL.c.recording_path.is_not(None))
+        .order_by(CALL.c.id),
+    )
+    assert recorded, "no answered call was recorded"
+    absolute = [r.id for r in recorded if Path(r.recording_path).is_absolute()]
+    assert not absolute, f"recordings stored with a host's absolute path: {absolute[:5]}"
+    # One per worker process is enough to show every host's files are served.
+    sample = {r.worker: r for r in recorded if r.worker}.values()
+    for row in sample:
+        written = hashlib.sha256((folder / row.recording_path).read_bytes()).hexdigest()
+        served = client.get(f"/v1/calls/{row.id}/recording")
+        assert served.status_code == 200, served.text
+        assert hashlib.sha256(served.content).hexdigest() == written, f"call {row.id} differs"
+    return {"recorded_calls": len(recorded), "downloaded": len(sample)}

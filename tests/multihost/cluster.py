@@ -37,6 +37,8 @@ class Service:
     args: list[str]
     env: dict[str, str]
     log: Path
+    #: Where it runs: ``python -c`` imports from here first (another release's tree).
+    cwd: Path = ROOT
     process: subprocess.Popen[bytes] | None = None
     history: list[int] = field(default_factory=list)
 
@@ -45,7 +47,7 @@ class Service:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [*command, *self.args],
-                cwd=ROOT,
+                cwd=self.cwd,
                 env=self.env,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
@@ -88,10 +90,15 @@ class Service:
             return None
 
 
-def common_env(database_url: str, api_url: str, metrics_token: str) -> dict[str, str]:
+def common_env(
+    database_url: str, api_url: str, metrics_token: str, recordings_dir: Path
+) -> dict[str, str]:
+    """What every process shares: the database, and the recordings folder (one shared folder
+    for all hosts, as an NFS mount would be; each worker keeps its own data folder)."""
     env = dict(os.environ)
     env.update(
         {
+            "CALLROBOT_RECORDINGS_DIR": str(recordings_dir),
             "PYTHONPATH": str(ROOT),
             "OMP_NUM_THREADS": "1",
             "CALLROBOT_DATABASE_URL": database_url,

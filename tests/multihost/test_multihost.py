@@ -3,13 +3,15 @@
 Its own PostgreSQL; three ``callrobot dialler`` workers on 127.0.0.2-4 (SIP and RTP bound
 there); one API process (``serve --no-workers``) through which the campaign is set up; a CRM
 that verifies signatures and drops duplicate event ids; SIPp callees that are busy, do not
-answer, or answer and hang up after 2-8 s, logging each INVITE's ``X-Attempt-Id``.
+answer, or answer and hang up after 2-8 s, logging each INVITE's ``X-Attempt-Id``. Every
+process shares one recordings folder (``CALLROBOT_RECORDINGS_DIR``) and nothing else on disk.
 
 While a campaign of 300 leads runs, one fault after another: a worker killed with SIGKILL
 with calls up (a new one takes its place); PostgreSQL stopped for 30 s; the CRM down for 60 s;
 at the campaign's tail a worker frozen with SIGSTOP for longer than its lease (another worker
 takes its leads over, its late results must be refused). Then everything must add up
-(:mod:`.checks`).
+(:mod:`.checks`), and the answered calls' recordings, written by the workers, must
+download through the API process with the same bytes.
 """
 
 from __future__ import annotations
@@ -172,7 +174,7 @@ def test_several_hosts_with_faults_lose_nothing(tmp_path: Path) -> None:
         )
         api_port = free_port()
         api_url = f"http://127.0.0.1:{api_port}"
-        base_env = common_env(pg.url, api_url, METRICS_TOKEN)
+        base_env = common_env(pg.url, api_url, METRICS_TOKEN, tmp_path / "shared-recordings")
         serve = ["serve", "--no-workers", "--host", "127.0.0.1", "--port", str(api_port)]
         api = Service("api", serve, base_env, tmp_path / "api.log")
         api.start()
@@ -269,6 +271,10 @@ def test_several_hosts_with_faults_lose_nothing(tmp_path: Path) -> None:
         report["kill"]["calls_rung"] = len(killed_calls & invited)
         assert killed_calls & invited, "the killed worker's calls had not reached the callees"
         report["events"] = checks.check_events(engine, crm)
+        # Recordings the workers wrote are served by the API process, byte for byte.
+        report["recordings"] = checks.check_recordings(
+            engine, client, tmp_path / "shared-recordings"
+        )
         # The killed worker's calls in flight ended as lost, each with its event (above).
         for call in checks.calls_of(engine, killed_calls):
             assert (call.outcome, call.error) == ("failed", LOST_WORKER_ERROR), call

@@ -150,16 +150,23 @@ def sipp_uas(
 
 @contextlib.contextmanager
 def sipp_uac(
-    scenario: str, workdir: Path, target_port: int, *, service: str, transport: str = "u1"
+    scenario: str,
+    workdir: Path,
+    target_port: int,
+    *,
+    service: str,
+    transport: str = "u1",
+    extra_args: tuple[str, ...] = (),
 ) -> Iterator[SippPeer]:
     """Run SIPp as a UAC placing one call with ``scenario`` to ``service`` at
-    127.0.0.1:``target_port`` (``[service]`` in the scenario)."""
+    127.0.0.1:``target_port`` (``[service]`` in the scenario); ``extra_args`` go to SIPp as
+    they are (``-cid_str`` for a known Call-ID)."""
     assert SIPP is not None
     port, media_port = free_port(), free_port()
     command = [SIPP, f"127.0.0.1:{target_port}", "-sf", str(SCENARIOS / scenario)]
     command += ["-s", service, "-i", "127.0.0.1", "-mi", "127.0.0.1"]
     command += ["-p", str(port), "-mp", str(media_port), "-t", transport, "-m", "1"]
-    command += ["-nostdin", "-trace_err", "-timeout", "30s", "-timeout_error"]
+    command += ["-nostdin", "-trace_err", "-timeout", "30s", "-timeout_error", *extra_args]
     with (workdir / "sipp.stderr").open("wb") as stderr:
         process = subprocess.Popen(
             command, cwd=workdir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr

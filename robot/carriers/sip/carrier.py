@@ -156,6 +156,7 @@ class SipCarrier:
         if self.config.inbound_numbers and user not in self.config.inbound_numbers:
             await self._ua.respond(invite, source, 404, "Not Found", to_tag=new_tag())
             return
+        log.info("inbound INVITE %s from %s:%d", invite.call_id, *source)
         call = InboundSipCall(self._ua, self._endpoint(), invite, source)
         self._calls[call.call_id] = call
         try:

@@ -192,6 +192,9 @@ class SipUserAgent:
         response.add_header("call-id", request.call_id)
         response.add_header("cseq", request.header("cseq") or "")
         response.add_header("user-agent", USER_AGENT)
+        if 100 < status < 300:  # a response that may set up a dialog keeps the proxies' route
+            for route in request.header_values("record-route"):
+                response.add_header("record-route", route)
         for name, value in headers or []:
             response.add_header(name, value)
         if body:

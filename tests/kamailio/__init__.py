@@ -1,0 +1,1 @@
+"""Kamailio in front of several call workers."""
