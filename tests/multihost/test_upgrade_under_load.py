@@ -185,7 +185,8 @@ def test_an_old_worker_keeps_calling_while_the_schema_is_upgraded(
     deadline = time.monotonic() + BUDGET_S
     commit, old = previous_release(tmp_path / "previous")
     newest = code_head()
-    before = ScriptDirectory.from_config(_config()).get_revision(newest).down_revision
+    # Every revision older than the newest (a merge may bring several migrations at once).
+    older = {r.revision for r in ScriptDirectory.from_config(_config()).walk_revisions()} - {newest}
     with contextlib.ExitStack() as stack:
         url, engine = stack.enter_context(database(backend, tmp_path))
         base_env = common_env(
@@ -195,7 +196,7 @@ def test_an_old_worker_keeps_calling_while_the_schema_is_upgraded(
         # The previous release makes its schema and its campaign.
         made = run_cli(old, base_env, "db", "upgrade", "--database", url)
         assert made.returncode == 0, made.stderr
-        assert current_revision(engine) == before, f"{commit[:10]} is not the release before"
+        assert current_revision(engine) in older, f"{commit[:10]} is not an earlier release"
         args = {
             "url": url,
             "script": SCRIPT.read_text(),
