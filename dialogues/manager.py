@@ -100,7 +100,7 @@ class DialogueManager(ScriptMachine):
             self._retry("no_input", turn)
         elif isinstance(event, NotUnderstood):
             self._record("event", "(not understood in time)")
-            self._retry("no_match", turn)
+            self._late(turn)
         elif isinstance(event, Dtmf):
             self._record("event", f"(dtmf {event.digit})")
             self._on_dtmf(event.digit, turn)

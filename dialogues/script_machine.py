@@ -28,6 +28,9 @@ from dialogues.templates import (
 from dialogues.turns import ActionCall, DialogueResult, Reply, TranscriptEntry, Turn
 
 _MAX_CHAIN = 50
+#: A decode that came too late is the platform's fault, not the callee's: the question is asked
+#: again this many times per state before a late decode counts against the state's retries.
+LATE_DECODE_REPEATS = 2
 
 
 class ScriptMachine:
@@ -94,6 +97,19 @@ class ScriptMachine:
         # No branch holds: stay and ask again.
         self._ask(state, turn)
 
+    def _late(self, turn: Turn) -> None:
+        """The callee spoke but the words came too late: ask again (in the words of the state's
+        ``no_match`` reprompt) without using up its retries, up to ``LATE_DECODE_REPEATS``."""
+        key = (self.state, "late")
+        count = self._retries[key] = self._retries.get(key, 0) + 1
+        if count > LATE_DECODE_REPEATS:
+            self._retry("no_match", turn)
+            return
+        state = self._current()
+        handler, _ = retry_handler(self.script, state, "no_match")
+        self._say(handler.say[0] if handler and handler.say else DEFAULT_NO_MATCH, "reprompt", turn)
+        self._ask(state, turn)
+
     def _retry(self, kind: Literal["no_input", "no_match"], turn: Turn) -> None:
         state = self._current()
         handler, retries = retry_handler(self.script, state, kind)
@@ -142,6 +158,7 @@ class ScriptMachine:
         self._visits[name] = visit + 1
         self._retries.pop((name, "no_input"), None)
         self._retries.pop((name, "no_match"), None)
+        self._retries.pop((name, "late"), None)
         if state.say:
             self._say(state.say[visit % len(state.say)], "say", turn)
         if state.disposition is not None:

@@ -30,8 +30,10 @@ class NoInput:
 
 @dataclass(frozen=True, slots=True)
 class NotUnderstood:
-    """The callee spoke but no transcript came in time: handled like an answer nothing
-    matched (the state's ``no_match`` reprompt)."""
+    """The callee spoke but no transcript came in time: the question is asked again with the
+    state's ``no_match`` reprompt; only after ``LATE_DECODE_REPEATS`` such repeats in one state
+    does it count against the state's ``no_match`` retries (the platform was slow, not the
+    callee unclear)."""
 
 
 @dataclass(frozen=True, slots=True)

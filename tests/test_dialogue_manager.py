@@ -19,6 +19,7 @@ from dialogues.manager import (
     UserText,
 )
 from dialogues.nlu import FALLBACK_INTENT, NluResult
+from dialogues.script_machine import LATE_DECODE_REPEATS
 
 SCRIPT = """\
 script: unit
@@ -172,14 +173,33 @@ def test_no_match_reprompts_then_follows_then() -> None:
     assert second.state == "note"
 
 
-def test_speech_not_understood_in_time_counts_as_no_match() -> None:
+def test_speech_not_understood_in_time_is_asked_again_before_it_uses_retries() -> None:
     m = manager()
     m.start()
     m.handle(UserText("yes"))
-    first = m.handle(NotUnderstood())
-    assert first.text == "Sorry, a number please. What budget?"
-    assert m.handle(NotUnderstood()).state == "note"  # the same retries as any no-match
+    # A slow engine's fault: asked again in the no-match words, retries left untouched ...
+    for _ in range(LATE_DECODE_REPEATS):
+        again = m.handle(NotUnderstood())
+        assert (again.text, again.state, again.ended) == (
+            "Sorry, a number please. What budget?",
+            "budget",
+            False,
+        )
+    # ... so the callee still has the state's one no-match retry after them,
+    assert m.handle(UserText("purple")).state == "budget"
+    # ... and a late decode past the repeats counts like any miss (retries used up: next).
+    assert m.handle(NotUnderstood()).state == "note"
     assert "(not understood in time)" in [e.text for e in m.transcript]
+
+
+def test_late_decode_repeats_start_again_in_each_state() -> None:
+    m = manager()
+    m.start()
+    for _ in range(LATE_DECODE_REPEATS):
+        assert m.handle(NotUnderstood()).state == "hello"
+    m.handle(UserText("yes"))
+    for _ in range(LATE_DECODE_REPEATS):
+        assert m.handle(NotUnderstood()).state == "budget"
 
 
 def test_default_no_match_ends_politely_after_retries() -> None:
