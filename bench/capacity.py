@@ -50,7 +50,7 @@ from robot.carriers.sim import SimCarrier  # noqa: E402
 from robot.carriers.sim_ears import PromptIndex  # noqa: E402
 from robot.config import Settings  # noqa: E402
 from robot.engine import CallEngine  # noqa: E402
-from robot.load import available_cores, percentile, process_cpu_s  # noqa: E402
+from robot.load import cpu_info, percentile, process_cpu_s  # noqa: E402
 from robot.session import CallReport  # noqa: E402
 
 SCRIPT = Path(__file__).resolve().parents[1] / "dialogues" / "scripts" / "lead_qualification.yaml"
@@ -72,22 +72,6 @@ FRAME_S = 0.020
 TARGET_TURN_MS = 1200.0
 MAX_LATE_FRAMES_PCT = 1.0
 MIN_CALLS_PER_PERSONA = 2
-
-
-def cpu_info() -> dict[str, Any]:
-    model: str | None = None
-    flags: set[str] = set()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name" and model is None:
-                    model = value.strip()
-                elif key.strip() == "flags" and not flags:
-                    flags = set(value.split())
-    except OSError:
-        pass
-    return {"cpu_model": model, "avx512": "avx512f" in flags, "cores": available_cores()}
 
 
 async def loop_probe(stop: asyncio.Event, lateness: list[float]) -> None:

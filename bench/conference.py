@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import time
 from typing import Any
 
@@ -32,6 +31,7 @@ import numpy as np
 from robot.audio import AudioChunk
 from robot.carriers.sip.clock import FRAME_S, LATE_AFTER_S
 from robot.control.conference import Conference, Member, MemberOptions
+from robot.load import cpu_info
 
 MAX_LATE_PCT = 1.0
 
@@ -48,18 +48,6 @@ class SinkCall:
 
     async def hangup(self, reason: str | None = None) -> None:
         pass
-
-
-def cpu_model() -> str | None:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    for line in out.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "Model name":
-            return value.strip()
-    return None
 
 
 def tone_frames(hz: float, count: int = 50) -> list[AudioChunk]:
@@ -186,7 +174,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     best = passed.get(low)
     return {
         "bench": "conference",
-        "cpu_model": cpu_model(),
+        **cpu_info(),
         "cores_used": 1,
         "room_size": args.size,
         "members_per_core": best["members"] if best else 0,

@@ -28,7 +28,6 @@ import argparse
 import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -59,22 +58,11 @@ from robot.control.masking import (  # noqa: E402
 )
 from robot.control.numbers import number_for_inbound  # noqa: E402
 from robot.dialler.campaigns import get_or_create_tenant  # noqa: E402
+from robot.load import cpu_info  # noqa: E402
 
 POSTGRES_URL_ENV = "CALLROBOT_TEST_POSTGRES_URL"
 #: Rows per INSERT ... executemany.
 CHUNK = 20_000
-
-
-def cpu_model() -> str | None:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    for line in out.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "Model name":
-            return value.strip()
-    return None
 
 
 def proxy_number(i: int) -> str:
@@ -299,7 +287,7 @@ def main() -> None:
         json.dumps(
             {
                 "bench": "masking",
-                "cpu_model": cpu_model(),
+                **cpu_info(),
                 "numbers": args.numbers,
                 "sessions": args.sessions,
                 "lookups": args.lookups,

@@ -46,6 +46,7 @@ sys.path.append(str(Path(__file__).resolve().parents[1] / "tests"))
 
 from robot.audio import AudioChunk  # noqa: E402
 from robot.carriers.sip import g711  # noqa: E402
+from robot.load import cpu_info  # noqa: E402
 
 from fixtures.routing_receiver import (  # noqa: E402
     RoutingReceiver,
@@ -67,18 +68,6 @@ CASES: dict[str, tuple[str, Any]] = {
 }
 CALL_TIMEOUT_S = 20.0
 SILENCE = g711.silence_payload(0)
-
-
-def cpu_model() -> str | None:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    for line in out.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "Model name":
-            return value.strip()
-    return None
 
 
 def free_port() -> int:
@@ -315,7 +304,7 @@ def main() -> None:
             {
                 "bench": "routing",
                 "transport": "sip-udp-loopback",
-                "cpu_model": cpu_model(),
+                **cpu_info(),
                 "calls_per_case": args.calls,
                 "concurrency": args.concurrency,
                 "routing_budget_s": 4.0,

@@ -90,6 +90,23 @@ def available_cores() -> int:
     return os.cpu_count() or 1
 
 
+def cpu_info() -> dict[str, Any]:
+    """The CPU a figure was measured on: model name, AVX-512 or not, cores this process may use."""
+    model: str | None = None
+    flags: set[str] = set()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and model is None:
+                    model = value.strip()
+                elif key.strip() == "flags" and not flags:
+                    flags = set(value.split())
+    except OSError:
+        pass
+    return {"cpu_model": model, "avx512": "avx512f" in flags, "cores": available_cores()}
+
+
 class CallLoad:
     """One admitted call: the session observer its session reports to. ``close()`` (or
     leave the ``with`` block) when the call is over."""
