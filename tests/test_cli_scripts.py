@@ -56,7 +56,7 @@ def test_validate_prints_every_problem_with_position(tmp_path: Path) -> None:
     assert f"{bad}:8:3: end state 'b' needs a disposition" in lines
 
     result = runner.invoke(app, ["script", "validate", "--json", str(bad)])
-    records = [json.loads(line) for line in result.output.splitlines()]
+    records = [json.loads(line) for line in result.stdout.splitlines()]
     assert {"file", "line", "column", "message"} <= set(records[0])
     assert runner.invoke(app, ["script", "validate", str(good)]).exit_code == 0
 
@@ -66,13 +66,13 @@ def test_nlu_json_contract_from_arguments_and_stdin() -> None:
         app, ["nlu", "lead_qualification", "--json", "please stop calling me", "yeah sure"]
     )
     assert result.exit_code == 0, result.output
-    first, second = (json.loads(line) for line in result.output.splitlines())
+    first, second = (json.loads(line) for line in result.stdout.splitlines())
     assert set(first) == {"text", "intent", "confidence", "entities"}
     assert first["intent"] == "do_not_call" and second["intent"] == "affirm"
     result = runner.invoke(
         app, ["nlu", "lead_qualification", "--json"], input="about five thousand dollars\n"
     )
-    [record] = [json.loads(line) for line in result.output.splitlines()]
+    [record] = [json.loads(line) for line in result.stdout.splitlines()]
     assert any(e["entity"] == "money" for e in record["entities"])
 
 
@@ -82,7 +82,7 @@ def test_chat_by_text_reaches_a_disposition() -> None:
         app, ["chat", "lead_qualification", "--lead", "first_name=Ann", "--json"], input=lines
     )
     assert result.exit_code == 0, result.output
-    records = [json.loads(line) for line in result.output.splitlines()]
+    records = [json.loads(line) for line in result.stdout.splitlines()]
     assert "Ann" in records[0]["robot"]
     assert records[1]["intent"] == "ask_who"
     assert records[-1]["result"]["disposition"] == "not_interested"
@@ -120,6 +120,6 @@ def test_bad_lead_option_and_missing_script() -> None:
 def test_text_demo_prints_lead_records() -> None:
     result = runner.invoke(app, ["demo", "--text", "--json"])
     assert result.exit_code == 0, result.output
-    records = [json.loads(line) for line in result.output.splitlines()]
+    records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["disposition"] for r in records] == ["qualified", "not_interested", "callback"]
     assert records[0]["answers"]["budget"] == {"amount": "15000", "currency": "USD"}

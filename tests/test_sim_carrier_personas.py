@@ -409,7 +409,7 @@ def test_personas_list_and_speak_commands(tmp_path: Path) -> None:
     runner = CliRunner()
     listed = runner.invoke(app, ["personas", "list", "--json"])
     assert listed.exit_code == 0
-    records = [json.loads(line) for line in listed.output.splitlines()]
+    records = [json.loads(line) for line in listed.stdout.splitlines()]
     busy = next(r for r in records if r["name"] == "busy")
     assert busy["numbers"] == ["+12025550111"] and busy["kind"] == "busy"
     (tmp_path / "p.yaml").write_text(

@@ -97,7 +97,7 @@ def test_detect_explain_prints_the_evidence_timeline(tmp_path: Path) -> None:
     machine = _write(tmp_path / "machine.wav", "vm-nobodyavail", "beep")
     result = runner.invoke(app, ["voicemail", "detect", "--no-phrases", "--explain", str(machine)])
     assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
+    lines = result.stdout.splitlines()
     assert lines[0].startswith(f"{machine}: machine")
     assert any(" vad " in line and "speech" in line for line in lines[1:])
     assert any(" tone " in line for line in lines[1:])
@@ -105,6 +105,6 @@ def test_detect_explain_prints_the_evidence_timeline(tmp_path: Path) -> None:
     as_json = runner.invoke(
         app, ["voicemail", "detect", "--no-phrases", "--explain", "--json", str(machine)]
     )
-    record = json.loads(as_json.output.splitlines()[0])
+    record = json.loads(as_json.stdout.splitlines()[0])
     assert record["verdict"] == "machine"
     assert {"vad", "tone", "verdict"} <= {e["source"] for e in record["evidence"]}

@@ -28,6 +28,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sipp.peers import free_media_port
 
 from models.apikey import create_api_key
 from models.db import make_engine, upgrade
@@ -168,9 +169,7 @@ def test_several_hosts_with_faults_lose_nothing(tmp_path: Path) -> None:
         crm.up()
         stack.callback(crm.down)
         callees = stack.enter_context(
-            run_callees(
-                tmp_path / "callees", free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_DGRAM)
-            )
+            run_callees(tmp_path / "callees", free_port(socket.SOCK_DGRAM), free_media_port())
         )
         api_port = free_port()
         api_url = f"http://127.0.0.1:{api_port}"

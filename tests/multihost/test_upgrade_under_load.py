@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
+from sipp.peers import free_media_port
 from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 
@@ -215,9 +216,7 @@ def test_an_old_worker_keeps_calling_while_the_schema_is_upgraded(
         assert set_up.returncode == 0, set_up.stderr
 
         callees = stack.enter_context(
-            run_callees(
-                tmp_path / "callees", free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_DGRAM)
-            )
+            run_callees(tmp_path / "callees", free_port(socket.SOCK_DGRAM), free_media_port())
         )
         env = worker_env(base_env, "127.0.0.1", callees.port, tmp_path / "worker")
         env["PYTHONPATH"] = str(old)

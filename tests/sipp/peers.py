@@ -34,6 +34,15 @@ def free_port(kind: int = socket.SOCK_DGRAM) -> int:
         return port
 
 
+def free_media_port() -> int:
+    """A port P with P..P+3 free for UDP: SIPp binds audio RTP/RTCP on P, P+1 and video on
+    P+2, P+3 (a taken video port fails the whole call)."""
+    while True:
+        port = free_port()
+        if port <= 65532 and all(port_is_free(port + i) for i in range(1, 4)):
+            return port
+
+
 def free_port_pair() -> int:
     """A port P with P and P+1 free for UDP and TCP (baresip puts SIP/TLS on P+1)."""
     while True:
@@ -114,7 +123,7 @@ def sipp_uas(
     """Run SIPp as a UAS with one of tests/sipp/*.xml for exactly one call."""
     assert SIPP is not None
     for _attempt in range(3):  # another process may grab a port between probe and bind
-        port, media_port = free_port(), free_port()
+        port, media_port = free_port(), free_media_port()
         command = [SIPP, "-sf", str(SCENARIOS / scenario), "-i", "127.0.0.1"]
         command += ["-mi", "127.0.0.1", "-p", str(port), "-mp", str(media_port)]
         command += ["-t", transport, "-m", "1", "-nostdin", "-trace_err"]
@@ -162,7 +171,7 @@ def sipp_uac(
     127.0.0.1:``target_port`` (``[service]`` in the scenario); ``extra_args`` go to SIPp as
     they are (``-cid_str`` for a known Call-ID)."""
     assert SIPP is not None
-    port, media_port = free_port(), free_port()
+    port, media_port = free_port(), free_media_port()
     command = [SIPP, f"127.0.0.1:{target_port}", "-sf", str(SCENARIOS / scenario)]
     command += ["-s", service, "-i", "127.0.0.1", "-mi", "127.0.0.1"]
     command += ["-p", str(port), "-mp", str(media_port), "-t", transport, "-m", "1"]
