@@ -1,4 +1,4 @@
-"""Call-control events: what each leg of an inbound call or a callback did, in order.
+"""Call-control events: what each leg of an inbound call, an outbound call or a callback did.
 
 :class:`CallEvents` queues ``call.initiated``, ``call.ringing``, ``call.answered``,
 ``call.bridged``, ``call.completed``, ``dial.completed`` and ``dtmf.received`` in the webhook
