@@ -18,13 +18,14 @@ from models.number import PhoneNumber
 from models.transactions import session_scope
 from robot.carriers.personas import Persona
 from robot.carriers.sim import SimCall, SimCarrier
-from robot.config import Settings
+from robot.config import Settings, override_settings
 from robot.control.service import CallControl
 from robot.crm.delivery import DeliveryWorker
 from tests.fakes import ToneTts
 
 from fixtures.api_harness import ApiHarness, open_api
 from fixtures.database import BACKENDS, open_fresh_database
+from fixtures.routing_receiver import RoutingReceiver, serve_routing
 from fixtures.webhook_receiver import FAST, FlakyReceiver, add_endpoint, serve_receiver
 
 ROUTING_SECRET = "rtsec_test_secret_0123456789"
@@ -64,7 +65,11 @@ def api(
         prompt_end_silence_ms=300,
     )
     quotas = isolated_settings.quotas.model_copy(update={"max_queued_calls": 2})
-    settings = isolated_settings.model_copy(update={"quotas": quotas})
+    # The receivers here listen on 127.0.0.1 (the routing client reads the process's settings).
+    settings = isolated_settings.model_copy(
+        update={"quotas": quotas, "webhooks_allow_private": True}
+    )
+    override_settings(settings)
     for db in open_fresh_database(request.param, tmp_path):
         control = CallControl(db.engine, carrier, ToneTts())
         for harness in open_api(db.engine, settings, call_control=control):
@@ -156,6 +161,33 @@ def test_a_call_runs_its_actions_and_reports_to_its_status_callback(api: ApiHarn
     assert api.request("GET", body["url"], tenant="globex").status_code == 404
     assert api.request("GET", "/v1/calls", tenant="globex").json()["items"] == []
     assert api.request("GET", "/v1/webhooks").json()["items"][0]["url"] == crm_url
+
+
+def test_a_redirect_asks_the_caller_ids_routing_url_style_signed(api: ApiHarness) -> None:
+    menu = {"actions": [{"gather": {"max_digits": 1, "timeout_s": 20}}, {"hangup": {}}]}
+    routing = RoutingReceiver(ROUTING_SECRET, plan=[menu])
+    with serve_routing(routing) as url:
+        request = {
+            "number": ALICE,
+            "caller_id": SUPPORT,
+            "actions": [{"say": {"text": "One moment"}}, {"redirect": {"url": url}}],
+        }
+        accepted = api.request("POST", "/v1/calls", json=request)
+        assert accepted.status_code == 202, accepted.text
+        detail = wait_ended(api, accepted.json()["url"])
+    # The request was signed with the caller id's routing secret (the receiver checks it).
+    (asked,) = routing.requests
+    assert asked["type"] == "call.redirect"
+    data = asked["data"]
+    assert (data["call_id"], data["from"], data["to"]) == (
+        accepted.json()["call_id"],
+        SUPPORT,
+        ALICE,
+    )
+    assert detail["outcome"] == "completed"
+    # The redirected list ran: the key pressed reached its gather.
+    types = [e["type"] for e in detail["events"] if e["event_id"]]
+    assert "dtmf.received" in types and "redirect.failed" not in types
 
 
 def test_a_busy_number_ends_the_call_without_running_actions(api: ApiHarness) -> None:
