@@ -129,6 +129,10 @@ def test_a_call_runs_its_actions_and_reports_to_its_status_callback(api: ApiHarn
     assert carrier_of(api).dials == [(ALICE, SUPPORT)]
     assert detail["outcome"] == "completed" and detail["answered_at"] is not None
     assert detail["duration_ms"] > 0 and detail["error"] is None
+    assert (detail["signalling"]["final_status"], detail["signalling"]["hangup_by"]) == (
+        200,
+        "local",
+    )
     timeline = [e["type"] for e in detail["events"] if e["event_id"]]
     assert timeline == [
         "call.initiated",
@@ -195,6 +199,7 @@ def test_a_busy_number_ends_the_call_without_running_actions(api: ApiHarness) ->
     assert accepted.status_code == 202, accepted.text
     detail = wait_ended(api, accepted.json()["url"])
     assert (detail["outcome"], detail["answered_at"]) == ("busy", None)
+    assert (detail["q850"], detail["signalling"]["final_status"]) == (17, 486)
     assert carrier_of(api).dials == [(BUSY, None)]
     types = [e["type"] for e in detail["events"] if e["event_id"]]
     assert types[0] == "call.initiated" and types[-1] == "call.completed"

@@ -39,7 +39,9 @@ from robot.dialler.jobs import CallResult
 from robot.dialler.outcomes import call_end_values
 from robot.errors import CallrobotError, ValidationError
 from robot.logs import bind_call
+from robot.report import signalling_fields
 from robot.speaking import PromptSource
+from voicemail.signalling import classify_signalling
 
 if TYPE_CHECKING:
     from robot.engine import CallEngine
@@ -192,9 +194,13 @@ async def run_outbound(
             if live is not None:
                 await live.forget(leg)
             await leg.close()
-        leg_events.complete(leg.call.signalling if leg is not None else Signalling())
+        signalling = leg.call.signalling if leg is not None else Signalling()
+        leg_events.complete(signalling)
         await events.close()
         ended = utc_now()
+        verdict = classify_signalling(signalling)
+        result.q850 = verdict.q850
+        result.signalling = {**signalling_fields(signalling, verdict.reason), "q850": verdict.q850}
         result.answered_at = answered_at
         if answered_at is not None:
             result.duration_ms = (ended - answered_at).total_seconds() * 1000.0
