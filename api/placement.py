@@ -1,14 +1,16 @@
 """Placing one call for ``POST /v1/calls``: run it in the background, store how it ended.
 
-The call row exists before dialling; when the call ends, its final state and its webhook
-events are written in one transaction. :class:`CallPlacer` is the seam: the default
-:class:`EngineCallPlacer` uses the call engine and the configured carrier.
+The call row exists before dialling (:func:`open_call_row`, also for calls that run
+actions); when the call ends, its final state and its webhook events are written in one
+transaction. :class:`CallPlacer` is the seam: the default :class:`EngineCallPlacer` uses the
+call engine and the configured carrier.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,14 +18,20 @@ from typing import Any, Protocol
 
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
 
+from models.call import Call
+from models.dnc import DncEntry
 from models.transactions import write_transaction
 from models.types import utc_now
 from robot.carriers.base import CallOutcome
 from robot.config import Settings
 from robot.crm.outbox import CALL, record_call_events
 from robot.dialler.worker import CallResult, DialJob, call_end_values
+from robot.errors import ValidationError
 from robot.logs import bind_call
+from robot.phone import normalise_number
+from robot.quotas import check_recordings, room_for_calls
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +48,38 @@ def load_stored_script(yaml_text: str, filename: str) -> Any:
     from dialogues.loader import load_script_text
 
     return load_script_text(yaml_text, filename=filename, base_dir=shared_nlu_dir())
+
+
+#: The simulated network has its own numbering plan (e.g. ``+12025550101``).
+SIM_NUMBER = re.compile(r"\+\d{6,15}")
+
+
+def call_number(value: str, region: str, carrier_url: str) -> str:
+    """E.164 form of the number to call; on ``sim://`` any ``+digits`` number is accepted."""
+    try:
+        return normalise_number(value, region)
+    except ValidationError:
+        if carrier_url.lower().startswith("sim:") and SIM_NUMBER.fullmatch(value.strip()):
+            return value.strip()
+        raise
+
+
+def open_call_row(session: Session, tenant_id: int, number: str, settings: Settings) -> int:
+    """Check the tenant's caps and the do-not-call list, then write the call's row (no
+    outcome yet: it counts as queued until it ends); return its id."""
+    room_for_calls(session.connection(), tenant_id, settings.quotas.max_queued_calls)
+    check_recordings(session.connection(), tenant_id, settings.quotas.max_stored_recordings)
+    on_dnc = session.exec(
+        select(DncEntry.id).where(DncEntry.tenant_id == tenant_id, DncEntry.number == number)
+    ).first()
+    if on_dnc is not None:
+        raise ValidationError("number: the number is on the do-not-call list")
+    call = Call(tenant_id=tenant_id, number=number, worker="api")
+    session.add(call)
+    session.commit()
+    session.refresh(call)
+    assert call.id is not None
+    return call.id
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,6 +76,10 @@ class WebhookEndpoint(WebhookEndpointBase, table=True):
     #: Webhooks the base64 after ``whsec_`` is the key.
     secret: str = Field(max_length=200)
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    #: Set on a call's ``status_callback``: the ordering key (``call:ID``) of the one call
+    #: tree whose events it receives. Such an endpoint is stored disabled (so code that does
+    #: not know ``scope`` never sends it other events) and is not listed by the API.
+    scope: str | None = Field(default=None, max_length=64)
 
 
 class OutboxEvent(SQLModel, table=True):

@@ -117,19 +117,24 @@ class CallReport:
         self.do_not_call = result.do_not_call
 
     def record_signalling(self, sig: Signalling) -> None:
-        self.signalling = {
-            "final_status": sig.final_status,
-            "reason_phrase": sig.final_reason_phrase,
-            "reason": list(sig.reason),
-            "diversion": list(sig.diversion),
-            "history_info": list(sig.history_info),
-            "provisional": list(sig.provisional),
-            "early_media": sig.early_media,
-            "ringing_ms": sig.ringing_ms,
-            "answer_ms": sig.answer_ms,
-            "hangup_by": sig.hangup_by,
-            "classified_as": self.signalling_reason,
-        }
+        self.signalling = signalling_fields(sig, self.signalling_reason)
+
+
+def signalling_fields(sig: Signalling, classified_as: str | None) -> dict[str, Any]:
+    """What a call row keeps of its signalling (``GET /v1/calls/{id}``'s ``signalling``)."""
+    return {
+        "final_status": sig.final_status,
+        "reason_phrase": sig.final_reason_phrase,
+        "reason": list(sig.reason),
+        "diversion": list(sig.diversion),
+        "history_info": list(sig.history_info),
+        "provisional": list(sig.provisional),
+        "early_media": sig.early_media,
+        "ringing_ms": sig.ringing_ms,
+        "answer_ms": sig.answer_ms,
+        "hangup_by": sig.hangup_by,
+        "classified_as": classified_as,
+    }
 
 
 def write_turn_log(path: Path, report: CallReport, manager: DialogueManager) -> None:

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
+from api.action_calls import start_action_call
 from api.deps import (
     MAX_ID,
     IdPath,
@@ -24,18 +24,17 @@ from api.deps import (
     WriteSessionDep,
     tenant_id_of,
 )
-from api.placement import PlaceCall, run_placed_call
+from api.placement import PlaceCall, call_number, open_call_row, run_placed_call
 from api.recording import recording_response
 from api.routes.scripts import get_owned_script
 from models.call import Call
-from models.dnc import DncEntry
 from models.tenancy import get_owned
 from models.webhook import OutboxEvent
 from robot.config import Settings
+from robot.control.actions import MAX_ACTIONS
+from robot.control.routing import STATUS_EVENTS
 from robot.crm.outbox import recording_url
 from robot.errors import NotFoundError, ValidationError
-from robot.phone import normalise_number
-from robot.quotas import check_recordings, room_for_calls
 from robot.recording_files import resolve_stored
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"])
@@ -45,7 +44,34 @@ Scalar = str | int | float | bool
 
 class CallRequest(BaseModel):
     number: str = Field(min_length=1, max_length=40, examples=["+12025550143"])
-    script_id: int = Field(ge=1, le=MAX_ID, examples=[1])
+    script_id: int | None = Field(
+        default=None, ge=1, le=MAX_ID, examples=[1], description="Run this dialogue script."
+    )
+    actions: list[Any] | None = Field(
+        default=None,
+        max_length=MAX_ACTIONS,
+        description="Or run these call-control actions once the number answers.",
+        examples=[[{"say": {"text": "Your order has shipped."}}, {"hangup": {}}]],
+    )
+    status_callback: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2000,
+        description="With actions: also POST the call's events here (signed with the "
+        "routing_secret of caller_id, one of the tenant's numbers).",
+    )
+    events: list[str] | None = Field(
+        default=None,
+        max_length=len(STATUS_EVENTS),
+        description="Event types sent to status_callback (default: all call progress events).",
+    )
+    ring_timeout_s: int = Field(
+        default=30,
+        ge=1,
+        le=600,
+        validation_alias=AliasChoices("ring_timeout_s", "ring_timeout"),
+        description="With actions: seconds the number rings.",
+    )
     variables: dict[str, Scalar] = Field(
         default_factory=dict, examples=[{"first_name": "Ann", "interest": "solar panels"}]
     )
@@ -58,6 +84,8 @@ class CallAccepted(BaseModel):
     id: int
     status: str = "queued"
     url: str
+    #: A call running actions: the leg's id in its events (``call_...``).
+    call_id: str | None = None
 
 
 class CallSummary(BaseModel):
@@ -126,40 +154,18 @@ def _summary(call: Call) -> dict[str, Any]:
     return CallSummary.model_validate(call, from_attributes=True).model_dump()
 
 
-#: The simulated network has its own numbering plan (e.g. ``+12025550101``).
-SIM_NUMBER = re.compile(r"\+\d{6,15}")
-
-
-def call_number(value: str, region: str, carrier_url: str) -> str:
-    """E.164 form of the number to call; on ``sim://`` any ``+digits`` number is accepted."""
-    try:
-        return normalise_number(value, region)
-    except ValidationError:
-        if carrier_url.lower().startswith("sim:") and SIM_NUMBER.fullmatch(value.strip()):
-            return value.strip()
-        raise
-
-
 def _prepare_call(
     session: Session, tenant_id: int, data: CallRequest, settings: Settings
 ) -> PlaceCall:
     """Check the request and the tenant's caps, and write the call row (no outcome yet)."""
     number = call_number(data.number, data.region, settings.carrier_url)
+    if data.script_id is None:
+        raise ValidationError("script_id: give script_id (a dialogue script) or actions")
     script = get_owned_script(session, tenant_id, data.script_id)
-    room_for_calls(session.connection(), tenant_id, settings.quotas.max_queued_calls)
-    check_recordings(session.connection(), tenant_id, settings.quotas.max_stored_recordings)
-    on_dnc = session.exec(
-        select(DncEntry.id).where(DncEntry.tenant_id == tenant_id, DncEntry.number == number)
-    ).first()
-    if on_dnc is not None:
-        raise ValidationError("number: the number is on the do-not-call list")
-    call = Call(tenant_id=tenant_id, number=number, worker="api")
-    session.add(call)
-    session.commit()
-    session.refresh(call)
-    assert call.id is not None and script.id is not None
+    call_id = open_call_row(session, tenant_id, number, settings)
+    assert script.id is not None
     return PlaceCall(
-        call_id=call.id,
+        call_id=call_id,
         tenant_id=tenant_id,
         number=number,
         script_id=script.id,
@@ -178,10 +184,19 @@ async def place_call(
     settings: SettingsDep,
     tenant: TenantDep,
 ) -> CallAccepted:
-    """Place one call now with a script; it runs in the background (poll its URL).
+    """Place one call now with a script, or with ``actions`` (call control: the same JSON as a
+    routing answer's); it runs in the background (poll its URL).
 
     409 when the tenant's queued calls or stored recordings are at their cap (``quotas``).
     """
+    if data.actions is not None:
+        if data.script_id is not None:
+            raise ValidationError("actions: give script_id or actions, not both")
+        order = await start_action_call(data, request, session, settings, tenant)
+        url = f"/v1/calls/{order.record_id}"
+        return CallAccepted(id=order.record_id, url=url, call_id=order.call_id)
+    if data.status_callback is not None or data.events is not None:
+        raise ValidationError("status_callback: only a call with actions has one")
     job = await run_in_threadpool(_prepare_call, session, tenant_id_of(tenant), data, settings)
     state = request.app.state
     task = asyncio.create_task(

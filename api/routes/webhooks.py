@@ -35,6 +35,7 @@ from models.webhook import (
 from robot.crm.delivery import schedule_redelivery
 from robot.crm.signing import new_secret, standard_key
 from robot.crm.urls import check_webhook_url
+from robot.errors import NotFoundError
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
@@ -118,7 +119,11 @@ class DeliveryList(BaseModel):
 
 
 def _owned_endpoint(session: Session, tenant_id: int, endpoint_id: int) -> WebhookEndpoint:
-    return get_owned(session, WebhookEndpoint, endpoint_id, tenant_id, "webhook endpoint")
+    """The tenant's endpoint; a call's ``status_callback`` (``scope``) is none of them."""
+    endpoint = get_owned(session, WebhookEndpoint, endpoint_id, tenant_id, "webhook endpoint")
+    if endpoint.scope is not None:
+        raise NotFoundError(f"webhook endpoint {endpoint_id} not found")
+    return endpoint
 
 
 def _endpoint_out(endpoint: WebhookEndpoint) -> EndpointOut:
@@ -163,7 +168,10 @@ def create_endpoint(
 def list_endpoints(session: SessionDep, tenant: TenantDep) -> EndpointList:
     rows = session.exec(
         select(WebhookEndpoint)
-        .where(WebhookEndpoint.tenant_id == tenant_id_of(tenant))
+        .where(
+            WebhookEndpoint.tenant_id == tenant_id_of(tenant),
+            WebhookEndpoint.scope.is_(None),  # type: ignore[union-attr]
+        )
         .order_by(WebhookEndpoint.id)  # type: ignore[arg-type]
     ).all()
     return EndpointList(items=[_endpoint_out(e) for e in rows])

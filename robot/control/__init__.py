@@ -13,7 +13,9 @@
 - :mod:`robot.control.conference_rooms` — the rooms of a process per tenant, dialling in,
   their events in the webhook outbox.
 - :mod:`robot.control.callback` — callbacks A -> B (announcement, ringback, whisper, bridge).
+- :mod:`robot.control.outbound` — outbound calls that run actions (``POST /v1/calls``).
 - :mod:`robot.control.events` — each leg's progress as ordered webhook events.
 - :mod:`robot.control.tones` — ringback.
-- :mod:`robot.control.service` — a process's call control: the inbound listener, callbacks.
+- :mod:`robot.control.service` — a process's call control: the inbound listener, callbacks,
+  outbound calls.
 """

@@ -28,8 +28,9 @@ from models.webhook import EventType
 from robot.carriers.base import Carrier
 from robot.control.actions import Dial, DialTarget
 from robot.control.events import COMPLETED, CallEvents, LegEvents, leg_outcome
+from robot.control.outbound import wait_answer
 from robot.control.recorder import LiveRecordings
-from robot.control.runner import RING_GUARD_S, ActionRunner, Leg
+from robot.control.runner import ActionRunner, Leg
 from robot.errors import CallrobotError
 from robot.logs import bind_call
 from robot.speaking import PromptSource
@@ -110,18 +111,10 @@ async def run_callback(
         leg = Leg(call, a_events)
         if live is not None:
             live.register(leg)
-        try:
-            async with asyncio.timeout(order.ring_timeout_s + RING_GUARD_S):
-                answered, _ = await leg.until_ended(leg.answered.wait())
-        except TimeoutError:
-            answered = False
-        if not answered:
+        unanswered = await wait_answer(leg, order.ring_timeout_s)
+        if unanswered is not None:
             a_events.context.update(outcome_b=NOT_CALLED)
-            if leg.ended.is_set():
-                final["outcome_a"] = leg_outcome(call.signalling, answered=False)
-            else:  # it rang past the timeout: we give up on it
-                final["outcome_a"] = "no_answer"
-                await leg.hangup()
+            final["outcome_a"] = unanswered
             return await _finish(row, final, failed=True)
         row.update(answered_a_at=utc_now())
         runner = ActionRunner(call, voice, carrier=carrier, leg=leg)

@@ -1,4 +1,4 @@
-"""Call-control events: what each leg of an inbound call or a callback did, in order.
+"""Call-control events: what each leg of an inbound call, an outbound call or a callback did.
 
 :class:`CallEvents` queues ``call.initiated``, ``call.ringing``, ``call.answered``,
 ``call.bridged``, ``call.completed``, ``dial.completed`` and ``dtmf.received`` in the webhook
@@ -8,6 +8,8 @@ it happened at its source (``occurred_at``, not the time it was written or sent)
 one call tree (an inbound call and the parties it dialled; both legs of a callback) share one
 ordering key, and one writer task writes them in the order they were emitted, so an endpoint
 receives them in order. A failed write is logged: the call goes on, only its report is lost.
+A ``status_callback`` (:meth:`CallEvents.add_status_callback`) is written by the same task, so
+it gets every event of the tree emitted before it and after it, in order.
 """
 
 from __future__ import annotations
@@ -27,11 +29,12 @@ from models.types import utc_now
 from models.webhook import EventType
 from robot.carriers.base import CallEvent, Signalling
 from robot.crm.outbox import enqueue_event
+from robot.crm.status_callback import add_status_callback
 from voicemail.signalling import ANSWERED, classify_signalling
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CallEvents", "LegEvents", "leg_outcome", "new_call_id"]
+__all__ = ["CallEvents", "LegEvents", "StatusCallback", "leg_outcome", "new_call_id"]
 
 #: Outcome of a leg that was answered and then ended normally.
 COMPLETED = "completed"
@@ -49,6 +52,19 @@ def leg_outcome(signalling: Signalling, *, answered: bool) -> str:
         return COMPLETED
     outcome = classify_signalling(signalling).outcome
     return COMPLETED if outcome == ANSWERED else outcome
+
+
+@dataclass(frozen=True, slots=True)
+class StatusCallback:
+    """Where a call tree's progress events also go, signed with ``secret``."""
+
+    url: str
+    secret: str
+    event_types: tuple[str, ...]
+
+
+#: What the writer task writes: an event ``(call_id, seq, type, data)`` or a status callback.
+_Item = tuple[str, int, str, dict[str, Any]] | StatusCallback
 
 
 @dataclass
@@ -126,16 +142,19 @@ class CallEvents:
         *,
         clock: Callable[[], datetime] = utc_now,
         shared: dict[str, Any] | None = None,
+        record_id: int | None = None,
     ) -> None:
-        """``shared``: fields sent with every event of the tree (e.g. ``callback_id``)."""
+        """``shared``: fields sent with every event of the tree (e.g. ``callback_id``);
+        ``record_id``: the ``call`` row the tree reports on (a call placed through the API)."""
         self.engine = engine
+        self.record_id = record_id
         self.shared = dict(shared or {})
         #: Called with each event as it is emitted (the owner of the tree follows its steps).
         self.on_event: Callable[[EventType, LegEvents], None] | None = None
         self.tenant_id = tenant_id
         self.ordering_key = ordering_key[:64]
         self.clock = clock
-        self._pending: asyncio.Queue[tuple[str, int, str, dict[str, Any]] | None] = asyncio.Queue()
+        self._pending: asyncio.Queue[_Item | None] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
         #: Events written so far (type, call id, seq), in order (for logs and tests).
         self.written: list[tuple[str, str, int]] = []
@@ -147,7 +166,15 @@ class CallEvents:
         return leg
 
     def queue(self, call_id: str, seq: int, event_type: str, data: dict[str, Any]) -> None:
-        self._pending.put_nowait((call_id, seq, str(event_type), data))
+        self._put((call_id, seq, str(event_type), data))
+
+    def add_status_callback(self, callback: StatusCallback) -> None:
+        """Send the tree's events of ``callback.event_types`` to ``callback.url`` too, those
+        emitted so far included."""
+        self._put(callback)
+
+    def _put(self, item: _Item) -> None:
+        self._pending.put_nowait(item)
         if self._writer is None:
             self._writer = asyncio.create_task(self._write_loop())
 
@@ -168,18 +195,32 @@ class CallEvents:
             except DatabaseError as e:
                 logger.error("call events of %s not recorded: %s", self.ordering_key, e)
 
-    def _write(self, batch: list[tuple[str, int, str, dict[str, Any]]]) -> None:
+    def _write(self, batch: list[_Item]) -> None:
+        written: list[tuple[str, str, int]] = []
         with write_transaction(self.engine) as conn:
-            for call_id, seq, event_type, data in batch:
+            for item in batch:
+                if isinstance(item, StatusCallback):
+                    add_status_callback(
+                        conn,
+                        tenant_id=self.tenant_id,
+                        ordering_key=self.ordering_key,
+                        url=item.url,
+                        secret=item.secret,
+                        event_types=item.event_types,
+                    )
+                    continue
+                call_id, seq, event_type, data = item
                 enqueue_event(
                     conn,
                     tenant_id=self.tenant_id,
                     event_type=event_type,
                     data=data,
                     ordering_key=self.ordering_key,
+                    call_id=self.record_id,
                     dedupe_key=f"ctl:{call_id}:{seq}",
                 )
-        self.written.extend((event_type, call_id, seq) for call_id, seq, event_type, _ in batch)
+                written.append((event_type, call_id, seq))
+        self.written.extend(written)
 
     async def close(self) -> None:
         """Write everything emitted so far, then stop the writer."""

@@ -6,7 +6,8 @@ participant's proxy number (:func:`robot.control.masking.resolve_masked`); any o
 to a tenant's number runs the actions its routing gives (:class:`RoutingClient`). A call to
 an unknown number, or actions that cannot run, end in a hang-up; nothing a customer's server
 does makes this raise. Real numbers are never logged. Each leg's progress is queued as
-webhook events (:mod:`robot.control.events`).
+webhook events (:mod:`robot.control.events`), also sent to the routing answer's
+``status_callback`` (signed with the number's ``routing_secret``).
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ from sqlalchemy.engine import Engine
 
 from robot.carriers.base import Call, Carrier
 from robot.control.actions import Action, Dial, DialTarget
-from robot.control.events import CallEvents
+from robot.control.events import CallEvents, StatusCallback
 from robot.control.masking import MaskedRoute, resolve_masked
 from robot.control.numbers import number_for_inbound
 from robot.control.recorder import LiveRecordings
 from robot.control.redirect import NextActions
-from robot.control.routing import InboundCall, Routing, RoutingClient
+from robot.control.routing import STATUS_EVENTS, InboundCall, Routing, RoutingClient
 from robot.control.runner import ActionRunner, Leg, MediaLoader, RunResult
 from robot.errors import CallrobotError
 from robot.speaking import PromptSource
@@ -146,6 +147,14 @@ async def answer_inbound(
         else:
             routing = await router.route(number, inbound)
             actions = routing.actions
+            if routing.status_callback is not None:
+                events.add_status_callback(
+                    StatusCallback(
+                        routing.status_callback,
+                        str(owner.routing_secret),
+                        routing.events or tuple(sorted(STATUS_EVENTS)),
+                    )
+                )
         if answer is not None:
             if leg.ended.is_set():
                 return InboundOutcome("failed", routing=routing, error="the caller hung up")

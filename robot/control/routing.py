@@ -66,7 +66,14 @@ USER_AGENT = "callrobot-routing/1"
 RETRY_STATUSES = frozenset({429, 503})
 #: Call progress events a routing answer may ask for at its ``status_callback``.
 STATUS_EVENTS = frozenset(
-    {"call.ringing", "call.answered", "call.bridged", "call.completed", "gather.completed"}
+    {
+        "call.initiated",
+        "call.ringing",
+        "call.answered",
+        "call.bridged",
+        "call.completed",
+        "gather.completed",
+    }
 )
 #: SIP headers sent along: ``X-`` headers only, at most this many, each value cut at 256.
 MAX_SIP_HEADERS = 32

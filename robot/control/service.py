@@ -8,7 +8,8 @@ gets 100 Trying and 180 Ringing at once (the SIP carrier's), then
 then the answer and the actions; or a masking bridge). Other carrier URLs take no inbound
 calls from outside; on the simulated network :meth:`CallControl.ring_in` has a persona call
 one of the numbers (tests, the demo). Callbacks (:func:`~robot.control.callback.run_callback`)
-run as tasks of this object and end with it.
+and outbound calls that run actions (:func:`~robot.control.outbound.run_outbound`) run as
+tasks of this object and end with it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from robot.carriers.sim_network import dialled_number
 from robot.control.callback import run_callback
 from robot.control.events import new_call_id
 from robot.control.inbound import InboundOutcome, answer_inbound
+from robot.control.outbound import OutboundOrder, run_outbound
 from robot.control.recorder import LiveRecordings
 from robot.control.routing import InboundCall, RoutingClient
 from robot.errors import CallrobotError
@@ -204,6 +206,21 @@ class CallControl:
             )
         )
 
+    def start_outbound(self, order: OutboundOrder) -> asyncio.Task[Any]:
+        """Place a call that runs actions (``POST /v1/calls``) in the background."""
+        return self._spawn(
+            run_outbound(
+                self.engine,
+                order,
+                carrier=self.carrier,
+                voice=self.voice,
+                router=self._routing(),
+                call_engine=self.call_engine,
+                recording_dir=self.recording_dir,
+                live=self.recordings,
+            )
+        )
+
     def _spawn(self, work: Any) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
@@ -211,7 +228,7 @@ class CallControl:
         return task
 
     async def wait_idle(self) -> None:
-        """Wait until every inbound call and callback under way has ended."""
+        """Wait until every inbound call, callback and outbound call under way has ended."""
         mine = asyncio.current_task()
         while others := [t for t in self._tasks if t is not mine]:
             await asyncio.gather(*others, return_exceptions=True)

@@ -5,6 +5,7 @@
 - :mod:`robot.crm.delivery` — :class:`DeliveryWorker` sends them with retries and backoff.
 - :mod:`robot.crm.signing` — ``Callrobot-Signature`` and Standard Webhooks signing, verification.
 - :mod:`robot.crm.urls` — which webhook URLs may be called.
+- :mod:`robot.crm.status_callback` — a call's ``status_callback``: an endpoint for one call tree.
 """
 
 from __future__ import annotations

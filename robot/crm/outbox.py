@@ -17,7 +17,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import exists, func, insert, select
+from sqlalchemy import and_, exists, func, insert, or_, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -93,23 +93,18 @@ def enqueue_event(
         )
         .returning(OUTBOX.c.id)
     ).scalar_one()
+    # Every enabled endpoint of the tenant, and the status callbacks of this call tree.
     endpoints = conn.execute(
         select(ENDPOINT.c.id, ENDPOINT.c.event_types).where(
-            ENDPOINT.c.tenant_id == tenant_id, ENDPOINT.c.enabled.is_(True)
+            ENDPOINT.c.tenant_id == tenant_id,
+            or_(
+                and_(ENDPOINT.c.enabled.is_(True), ENDPOINT.c.scope.is_(None)),
+                ENDPOINT.c.scope == ordering_key,
+            ),
         )
     ).all()
     rows = [
-        {
-            "tenant_id": tenant_id,
-            "event_pk": event_pk,
-            "endpoint_id": endpoint.id,
-            "ordering_key": ordering_key,
-            "status": DeliveryStatus.PENDING.value,
-            "attempts": 0,
-            "next_attempt_at": now,
-            "retry_started_at": now,
-            "created_at": now,
-        }
+        delivery_row(tenant_id, event_pk, endpoint.id, ordering_key, now)
         for endpoint in endpoints
         if not endpoint.event_types or event_type in endpoint.event_types
     ]
@@ -117,6 +112,23 @@ def enqueue_event(
         conn.execute(insert(DELIVERY), rows)
     logger.debug("event %s (%s) queued for %d endpoint(s)", event_id, event_type, len(rows))
     return event_id
+
+
+def delivery_row(
+    tenant_id: int, event_pk: int, endpoint_id: int, ordering_key: str, now: datetime
+) -> dict[str, Any]:
+    """A new ``webhook_delivery`` row: pending, due ``now``."""
+    return {
+        "tenant_id": tenant_id,
+        "event_pk": event_pk,
+        "endpoint_id": endpoint_id,
+        "ordering_key": ordering_key,
+        "status": DeliveryStatus.PENDING.value,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "retry_started_at": now,
+        "created_at": now,
+    }
 
 
 def recording_url(call_id: int, public_base_url: str | None = None) -> str:
