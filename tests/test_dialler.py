@@ -32,6 +32,7 @@ from robot.dialler import (
     create_campaign,
     get_or_create_tenant,
 )
+from robot.dialler.campaigns import remove_from_dnc
 from robot.dialler.claims import LEAD, begin_attempt, extend_leases
 from robot.dialler.pacing import TokenBucket
 from robot.dialler.sweep import reschedule_closed_leads
@@ -171,6 +172,21 @@ def test_callback_time_is_kept_exactly_or_moved_into_the_window(fresh_db: FreshD
     assert leads[NY[1]["phone"]].next_attempt_at == datetime(2026, 6, 2, 13, 0, tzinfo=UTC)
     assert "moved to the next window opening" in (leads[NY[1]["phone"]].status_reason or "")
     assert leads[NY[0]["phone"]].callback_at == inside
+
+
+def test_numbers_taken_off_the_dnc_list_are_only_the_tenants_own(
+    fresh_db: FreshDatabase,
+) -> None:
+    engine = fresh_db.engine
+    acme, other = get_or_create_tenant(engine, "acme"), get_or_create_tenant(engine, "other")
+    for tenant_id in (acme, other):
+        add_to_dnc(engine, tenant_id, NY[0]["phone"])
+    add_to_dnc(engine, acme, NY[1]["phone"])
+    lifted = remove_from_dnc(engine, acme, [NY[0]["phone"], NY[2]["phone"]])
+    assert lifted == [NY[0]["phone"]]  # the one that was listed
+    with Session(engine) as session:
+        left = {(e.tenant_id, e.number) for e in session.exec(select(DncEntry)).all()}
+    assert left == {(acme, NY[1]["phone"]), (other, NY[0]["phone"])}
 
 
 def test_dnc_numbers_are_never_dialled_even_if_added_after_import(fresh_db: FreshDatabase) -> None:

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session
@@ -21,7 +21,7 @@ from models.tenant import Tenant
 from models.transactions import DatabaseError, session_scope, write_transaction
 from models.types import utc_now
 from robot.crm.outbox import record_campaign_finished
-from robot.dialler.claims import CALL, LEAD, add_dnc_number
+from robot.dialler.claims import CALL, DNC, LEAD, add_dnc_number
 from robot.dialler.retry import RetryPolicy
 from robot.errors import ValidationError
 from robot.quotas import check_running_campaigns
@@ -229,6 +229,15 @@ def add_to_dnc(engine: Engine, tenant_id: int, number: str, reason: str = "reque
     """Put an E.164 number on the tenant's do-not-call list at once (idempotent)."""
     with write_transaction(engine) as conn:
         add_dnc_number(conn, tenant_id, number, reason, utc_now())
+
+
+def remove_from_dnc(engine: Engine, tenant_id: int, numbers: list[str]) -> list[str]:
+    """Take ``numbers`` off the tenant's do-not-call list; the ones that were on it."""
+    with write_transaction(engine) as conn:
+        where = (DNC.c.tenant_id == tenant_id) & DNC.c.number.in_(numbers)
+        listed = sorted(r.number for r in conn.execute(select(DNC.c.number).where(where)))
+        conn.execute(delete(DNC).where(where))
+    return listed
 
 
 @dataclass(slots=True)
