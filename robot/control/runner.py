@@ -56,11 +56,11 @@ from robot.control.actions import (
     RobotScript,
     Say,
 )
+from robot.control.call_progress import caller_progress
 from robot.control.events import LegEvents, leg_outcome
 from robot.control.recorder import RecordingResult, bridge_recording, record_caller
 from robot.control.redirect import NextActions, RedirectError
 from robot.control.ringing import Ringing, refusal
-from robot.control.tones import ringback_cadence
 from robot.errors import CallrobotError
 from robot.speaking import PromptSource
 
@@ -480,7 +480,9 @@ class ActionRunner:
                 )
             legs.append(Leg(call, events))
         outcomes = ["cancelled"] * len(legs)
-        progress = asyncio.create_task(self._progress(legs))
+        # A caller that still rings (answer_on_bridge) hears its own network's ringing.
+        hears = caller_progress(self.leg, legs) if self.ringing is None else asyncio.Event().wait()
+        progress = asyncio.create_task(hears)
         takes = [
             asyncio.create_task(self._take(leg, target, dial.timeout_s))
             for leg, target in zip(legs, dial.targets, strict=True)
@@ -534,61 +536,6 @@ class ActionRunner:
                 ],
             )
         return result
-
-    async def _progress(self, legs: list[Leg]) -> None:
-        """What the caller hears while ``legs`` ring, until cancelled: ringback, or the early
-        media of a target, relayed as it comes until that target answers or fails (then
-        ringback again). Nothing while the caller's own leg still rings."""
-        if self.ringing is not None:
-            return
-        relayed: set[int] = set()
-        while True:
-            ringback = asyncio.create_task(self._ringback())
-            waits = {
-                asyncio.create_task(leg.early_media.wait()): index
-                for index, leg in enumerate(legs)
-                if index not in relayed and not leg.ended.is_set() and not leg.answered.is_set()
-            }
-            try:
-                if not waits:
-                    await ringback
-                    return
-                done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                ringback.cancel()
-                for task in waits:
-                    task.cancel()
-                await asyncio.gather(ringback, *waits, return_exceptions=True)
-            index = waits[next(iter(done))]
-            relayed.add(index)
-            await self._relay_early_media(legs[index])
-
-    async def _relay_early_media(self, leg: Leg) -> None:
-        """The caller hears ``leg``'s early media until it answers or ends."""
-        self.leg.call.stop_playback()
-        logger.info("call %s: relaying a target's early media", self.leg.call.call_id)
-        leg.forward_to = self.leg.call
-        waits = [
-            asyncio.create_task(leg.answered.wait()),
-            asyncio.create_task(leg.ended.wait()),
-            asyncio.create_task(self.leg.ended.wait()),
-        ]
-        try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            if leg.forward_to is self.leg.call:
-                leg.forward_to = None
-            for task in waits:
-                task.cancel()
-            await asyncio.gather(*waits, return_exceptions=True)
-
-    async def _ringback(self) -> None:
-        """Ringback to the caller until cancelled (when a target answered or all failed)."""
-        tone, pause = ringback_cadence()
-        while True:
-            for chunk in (tone, pause):
-                if not await self.leg.play(chunk):
-                    return
 
     async def _take(self, leg: Leg, target: DialTarget, timeout_s: float) -> str:
         """``answered`` once the party answered (heard its whisper, pressed its key)."""
