@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 
 from models.number import PhoneNumber
 from models.transactions import session_scope
@@ -154,7 +155,7 @@ async def test_a_media_id_the_tenant_has_not_uploaded_is_refused_before_anything
         {"play": {"media_id": wanted}},
     ]
     with session_scope(engine) as session:
-        number = session.query(PhoneNumber).one()
+        number = session.exec(select(PhoneNumber)).one()
         number.default_actions = actions
     carrier = SimCarrier([persona(ALICE)])
     outcome, leg = await run_inbound(engine, carrier, root)
