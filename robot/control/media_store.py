@@ -22,14 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from models.media import Media
 from models.transactions import write_transaction
 from models.types import utc_now
 from robot.audio import TELEPHONY_RATE_HZ, AudioChunk, mono_chunk, read_wav, write_wav
 from robot.audio_files import AudioFileError, read_audio_file
-from robot.control.actions import Play
+from robot.control.actions import Action, ActionError, Play
 from robot.errors import CallrobotError, NotFoundError
 from robot.input_limits import InputLimits, setting_name
 from robot.quotas import check_media
@@ -39,7 +39,15 @@ logger = logging.getLogger(__name__)
 
 MEDIA = Media.__table__  # type: ignore[attr-defined]
 
-__all__ = ["MEDIA", "StoredMedia", "UploadedMedia", "media_folder", "store_media"]
+__all__ = [
+    "MEDIA",
+    "StoredMedia",
+    "UploadedMedia",
+    "check_media_ids",
+    "media_folder",
+    "missing_media",
+    "store_media",
+]
 
 #: Folder of uploads inside the recordings folder.
 MEDIA_FOLDER = "media"
@@ -137,6 +145,36 @@ def delete_media_file(root: Path, stored: str) -> None:
         resolve_stored(root, stored).unlink(missing_ok=True)
 
 
+def known_media(conn: Connection, tenant_id: int, media_ids: Collection[str]) -> dict[str, str]:
+    """``media_id -> stored path`` of those of ``media_ids`` that ``tenant_id`` uploaded."""
+    query = select(MEDIA.c.media_id, MEDIA.c.path).where(
+        MEDIA.c.tenant_id == tenant_id, MEDIA.c.media_id.in_(sorted(media_ids))
+    )
+    return {str(m): str(p) for m, p in conn.execute(query)}
+
+
+def missing_media(
+    actions: list[Action], missing: Collection[str], field: str = "actions"
+) -> list[tuple[str, str]]:
+    """``(path, message)`` for each ``play`` of ``actions`` naming an id in ``missing``."""
+    return [
+        (f"{field}[{i}].play.media_id", f"no uploaded media {a.media_id!r}")
+        for i, a in enumerate(actions)
+        if isinstance(a, Play) and a.media_id is not None and a.media_id in missing
+    ]
+
+
+def check_media_ids(conn: Connection, tenant_id: int, actions: list[Action]) -> None:
+    """Refuse (:class:`ActionError` naming each index) a ``play`` of media the tenant has not
+    uploaded (unknown, deleted, another tenant's)."""
+    wanted = {a.media_id for a in actions if isinstance(a, Play) and a.media_id is not None}
+    if not wanted:
+        return
+    problems = missing_media(actions, wanted - set(known_media(conn, tenant_id, wanted)))
+    if problems:
+        raise ActionError(problems)
+
+
 class StoredMedia:
     """The uploads of one tenant, as a call's ``play`` loads them (each once per call)."""
 
@@ -148,11 +186,8 @@ class StoredMedia:
         self._chunks: dict[str, AudioChunk] = {}
 
     def _find(self, media_ids: Collection[str]) -> dict[str, str]:
-        query = select(MEDIA.c.media_id, MEDIA.c.path).where(
-            MEDIA.c.tenant_id == self.tenant_id, MEDIA.c.media_id.in_(sorted(media_ids))
-        )
         with self.engine.connect() as conn:
-            return {str(m): str(p) for m, p in conn.execute(query)}
+            return known_media(conn, self.tenant_id, media_ids)
 
     async def missing(self, media_ids: Collection[str]) -> set[str]:
         """The ids of ``media_ids`` this tenant has not uploaded (another tenant's included)."""

@@ -58,6 +58,7 @@ from robot.control.actions import (
 )
 from robot.control.call_progress import caller_progress
 from robot.control.events import LegEvents, leg_outcome
+from robot.control.media_store import missing_media
 from robot.control.recorder import RecordingResult, bridge_recording, record_caller
 from robot.control.redirect import NextActions, RedirectError
 from robot.control.ringing import Ringing, refusal
@@ -302,11 +303,7 @@ class ActionRunner:
             return
         assert self.media is not None  # _check refused the list otherwise
         missing = await self.media.missing({str(a.media_id) for _, a in plays})
-        problems = [
-            (f"actions[{i}].play.media_id", f"no uploaded media {a.media_id!r}")
-            for i, a in plays
-            if a.media_id in missing
-        ]
+        problems = missing_media(actions, missing)
         if problems:
             raise ActionError(problems)
 

@@ -1,7 +1,7 @@
 """Uploaded media for the ``play`` action (``/v1/media``).
 
-Revision ID: 0012_media
-Revises: 0011_recordings
+Revision ID: 0013_media
+Revises: 0012_status_callbacks
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from alembic import op
 
 import models.types
 
-revision = "0012_media"
-down_revision = "0011_recordings"
+revision = "0013_media"
+down_revision = "0012_status_callbacks"
 branch_labels = None
 depends_on = None
 
