@@ -104,7 +104,9 @@ def stored_media(conn: Connection, tenant_id: int) -> int:
 
 
 def check_media(conn: Connection, tenant_id: int, limit: int) -> None:
-    """Refuse one more upload while the tenant stores ``limit`` media files or more."""
+    """Refuse one more upload while the tenant stores ``limit`` media files or more; the
+    tenant row is locked so that uploads of one tenant take turns."""
+    conn.execute(select(TENANT.c.id).where(TENANT.c.id == tenant_id).with_for_update())
     stored = stored_media(conn, tenant_id)
     if stored >= limit:
         raise QuotaExceededError(

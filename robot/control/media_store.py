@@ -32,7 +32,7 @@ from robot.audio_files import AudioFileError, read_audio_file
 from robot.control.actions import Action, ActionError, Play
 from robot.errors import CallrobotError, NotFoundError
 from robot.input_limits import InputLimits, setting_name
-from robot.quotas import check_media
+from robot.quotas import check_media, stored_media
 from robot.recording_files import resolve_stored, stored_path, wav_facts
 
 logger = logging.getLogger(__name__)
@@ -103,7 +103,8 @@ def store_media(
     ``name`` and the limit, or :class:`~robot.errors.QuotaExceededError`."""
     _check_bytes(data, name, limits)
     with engine.connect() as conn:  # refuse early; checked again when the row is written
-        check_media(conn, tenant_id, max_stored)
+        if stored_media(conn, tenant_id) >= max_stored:
+            check_media(conn, tenant_id, max_stored)
     folder = media_folder(root, tenant_id)
     folder.mkdir(parents=True, exist_ok=True)
     media_id = new_media_id()
