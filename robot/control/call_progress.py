@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from robot.control.tones import ringback_cadence
@@ -23,11 +24,22 @@ logger = logging.getLogger(__name__)
 __all__ = ["caller_progress", "ringback"]
 
 
-async def caller_progress(caller: Leg, legs: list[Leg]) -> None:
-    """Ringback or a target's early media to ``caller`` while ``legs`` ring, until cancelled."""
+async def caller_progress(
+    caller: Leg,
+    legs: list[Leg],
+    *,
+    ringing: bool = False,
+    open_media: Callable[[], Awaitable[bool]] | None = None,
+) -> None:
+    """Ringback or a target's early media to ``caller`` while ``legs`` ring, until cancelled.
+
+    A ``caller`` that still ``ringing`` gets no ringback from us (its network plays the
+    ringing); a target's early media reaches it only once ``open_media`` opened its media
+    (a SIP 183 with our SDP), else it just rings."""
     relayed: set[int] = set()
+    opened = False
     while True:
-        tone = asyncio.create_task(ringback(caller))
+        tone = asyncio.create_task(asyncio.Event().wait() if ringing else ringback(caller))
         waits = {
             asyncio.create_task(leg.early_media.wait()): index
             for index, leg in enumerate(legs)
@@ -45,6 +57,10 @@ async def caller_progress(caller: Leg, legs: list[Leg]) -> None:
             await asyncio.gather(tone, *waits, return_exceptions=True)
         index = waits[next(iter(done))]
         relayed.add(index)
+        if ringing and not opened:
+            if open_media is None or not await open_media():
+                continue
+            opened = True
         await relay_early_media(caller, legs[index])
 
 

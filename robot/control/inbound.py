@@ -145,7 +145,9 @@ async def answer_inbound(
             media = StoredMedia(engine, recording_dir, int(owner.tenant_id))
         ringing = None
         if answer is not None:
-            ringing = Ringing(answer, getattr(call, "reject", None))
+            ringing = Ringing(
+                answer, getattr(call, "reject", None), getattr(call, "early_media", None)
+            )
         runner = ActionRunner(call, voice, carrier=carrier, media=media, leg=leg, ringing=ringing)
         if number is not None:
             _control(runner, engine, number, inbound, router, call_engine, recording_dir)

@@ -33,6 +33,9 @@ class Ringing:
     answer: Callable[[], Awaitable[None]]
     #: ``reject(status, reason)``; None when the carrier has no way to refuse (then a hang-up).
     reject: Callable[[int, str], Awaitable[None]] | None = None
+    #: Opens the caller's media before the answer (SIP: a 183 with our SDP); True when audio
+    #: played from then on reaches the caller. None: the carrier cannot (the caller just rings).
+    early_media: Callable[[], Awaitable[bool]] | None = None
 
 
 def refusal(outcomes: Sequence[str]) -> tuple[int, str]:

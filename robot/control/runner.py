@@ -477,8 +477,10 @@ class ActionRunner:
                 )
             legs.append(Leg(call, events))
         outcomes = ["cancelled"] * len(legs)
-        # A caller that still rings (answer_on_bridge) hears its own network's ringing.
-        hears = caller_progress(self.leg, legs) if self.ringing is None else asyncio.Event().wait()
+        # A caller that still rings (answer_on_bridge) hears its own network's ringing, or a
+        # target's early media when its carrier can open the media before the answer.
+        opens = None if self.ringing is None else self.ringing.early_media
+        hears = caller_progress(self.leg, legs, ringing=self.ringing is not None, open_media=opens)
         progress = asyncio.create_task(hears)
         takes = [
             asyncio.create_task(self._take(leg, target, dial.timeout_s))
