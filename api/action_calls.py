@@ -22,6 +22,7 @@ from models.number import PhoneNumber
 from robot.config import Settings
 from robot.control.actions import parse_actions
 from robot.control.events import StatusCallback, new_call_id
+from robot.control.media_store import check_media_ids
 from robot.control.outbound import OutboundOrder, check_runnable
 from robot.control.routing import STATUS_EVENTS
 from robot.crm.status_callback import check_status_callback
@@ -80,6 +81,7 @@ def prepare_action_call(
     caller = _caller_number(session, tenant_id, data.caller_id)
     callback = _status_callback(data, caller, settings)
     check_runnable(actions, redirects=caller is not None, engine=engine)
+    check_media_ids(session.connection(), tenant_id, actions)
     record_id = open_call_row(session, tenant_id, number, settings)
     detached: Any = None
     if caller is not None:

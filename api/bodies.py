@@ -42,7 +42,38 @@ async def read_upload(
     field: str = "file",
 ) -> Upload:
     """The uploaded text, from a raw body of an ``accepted`` type or the multipart ``field``."""
+    upload = await read_upload_bytes(
+        request,
+        accepted=accepted,
+        default_filename=default_filename,
+        max_bytes=max_bytes,
+        field=field,
+    )
+    where = field if media_type_of(request) == MULTIPART else "body"
+    return Upload(_decode(upload.data, where), upload.filename, upload.media_type)
+
+
+@dataclass(frozen=True, slots=True)
+class BinaryUpload:
+    data: bytes
+    filename: str
+    #: The media type the content was sent as (of the part, for multipart).
+    media_type: str
+
+
+async def read_upload_bytes(
+    request: Request,
+    *,
+    accepted: tuple[str, ...],
+    default_filename: str,
+    max_bytes: int,
+    field: str = "file",
+    limit_name: str | None = None,
+) -> BinaryUpload:
+    """The uploaded bytes, from a raw body of an ``accepted`` type or the multipart ``field``;
+    413 past ``max_bytes`` (naming the setting ``limit_name``), 415 for another content type."""
     media_type = media_type_of(request)
+    too_large = f"larger than {max_bytes} bytes" + (f" (limit {limit_name})" if limit_name else "")
     if media_type == MULTIPART:
         form = await request.form()
         part: Any = form.get(field)
@@ -50,9 +81,9 @@ async def read_upload(
             raise ValidationError(f"{field}: expected a file part named {field!r}")
         data = await part.read(max_bytes + 1)
         if len(data) > max_bytes:
-            raise PayloadTooLargeError(f"{field}: larger than {max_bytes} bytes")
+            raise PayloadTooLargeError(f"{field}: {too_large}")
         part_type = (part.content_type or "").split(";", 1)[0].strip().lower()
-        return Upload(_decode(data, field), part.filename or default_filename, part_type)
+        return BinaryUpload(data, part.filename or default_filename, part_type)
     if media_type not in accepted:
         expected = ", ".join((*accepted, MULTIPART))
         raise UnsupportedMediaTypeError(
@@ -62,8 +93,8 @@ async def read_upload(
     async for chunk in request.stream():
         received += chunk
         if len(received) > max_bytes:
-            raise PayloadTooLargeError(f"body: larger than {max_bytes} bytes")
-    return Upload(_decode(bytes(received), "body"), default_filename, media_type)
+            raise PayloadTooLargeError(f"body: {too_large}")
+    return BinaryUpload(bytes(received), default_filename, media_type)
 
 
 def upload_openapi(

@@ -27,7 +27,7 @@ async def call_control(app: FastAPI) -> CallControl:
                 state.settings.carrier_url,
                 RegistryVoice(),
                 call_engine=_call_engine(state.settings),
-                recording_dir=state.settings.data_dir / "recordings",
+                recording_dir=state.settings.recordings_root(),
             )
             await made.start()
             state.call_control = made

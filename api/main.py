@@ -37,6 +37,7 @@ from api.routes import (
     keys,
     leads,
     masking,
+    media,
     metrics,
     numbers,
     recordings,
@@ -185,6 +186,7 @@ def create_app(
         conferences,
         callbacks,
         recordings,
+        media,
     )
     for module in routers:
         app.include_router(module.router)

@@ -14,6 +14,7 @@ from models.campaign import Campaign
 from models.dnc import DncEntry
 from models.lead import Lead
 from models.masking import MaskingParticipant, MaskingSession
+from models.media import Media
 from models.number import PhoneNumber
 from models.recording import Recording
 from models.script import Script
@@ -30,6 +31,7 @@ __all__ = [
     "Lead",
     "MaskingParticipant",
     "MaskingSession",
+    "Media",
     "OutboxEvent",
     "PhoneNumber",
     "Recording",

@@ -110,9 +110,14 @@ def read_wav(path: str | Path, rate: int | None = None) -> AudioChunk:
     from robot.audio_files import read_audio_file
 
     data, file_rate = read_audio_file(path)
-    mono = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1).astype("<i2")
-    chunk = AudioChunk(mono.astype("<i2").tobytes(), int(file_rate))
+    chunk = mono_chunk(data, file_rate)
     return chunk.resampled(rate) if rate else chunk
+
+
+def mono_chunk(data: np.ndarray, rate: int) -> AudioChunk:
+    """int16 samples shaped (frames, channels) as one mono chunk (channels averaged)."""
+    mono = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1).astype("<i2")
+    return AudioChunk(mono.astype("<i2").tobytes(), int(rate))
 
 
 def write_wav(path: str | Path, chunk: AudioChunk) -> None:

@@ -125,6 +125,8 @@ class QuotaSettings(BaseModel):
     max_queued_calls: int = Field(default=100_000, ge=1)
     #: Call recordings a tenant stores; new calls are refused (409) once it is reached.
     max_stored_recordings: int = Field(default=100_000, ge=1)
+    #: Uploaded media files (``/v1/media``) a tenant stores; a further upload gets 409.
+    max_stored_media: int = Field(default=1_000, ge=1)
     #: Active (not revoked) API keys of one tenant; creating another gets 409.
     max_api_keys: int = Field(default=100, ge=1)
     #: Bad keys from one address answered at full speed; each later one waits longer.

@@ -46,6 +46,8 @@ class InputLimits(BaseModel):
     audio_max_channels: int = Field(2, ge=1)
     audio_min_rate_hz: int = Field(8000, ge=1)
     audio_max_rate_hz: int = Field(48000, ge=1)
+    #: Bytes in one uploaded media file (``/v1/media``), before any parsing.
+    media_max_bytes: int = Field(50_000_000, ge=1)
 
     #: Bytes in an answer from a customer's server (routing webhook, redirect, Rasa server).
     answer_max_bytes: int = Field(1_000_000, ge=1)

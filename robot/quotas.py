@@ -6,7 +6,8 @@
 - stored recordings: calls with a recording file plus call-control recordings (``recording``
   rows: bridges, conference mixes, messages); checked when calls are placed, a campaign
   starts or a call-control recording begins: new work is refused, nothing is deleted behind
-  the tenant's back.
+  the tenant's back;
+- stored media: files uploaded to ``/v1/media``; checked by each upload.
 
 Each check raises :class:`~robot.errors.QuotaExceededError` naming the setting.
 """
@@ -21,6 +22,7 @@ from sqlalchemy.engine import Connection
 from models.call import Call
 from models.campaign import Campaign, CampaignStatus
 from models.lead import Lead, LeadStatus
+from models.media import Media
 from models.recording import Recording
 from models.tenant import Tenant
 from robot.errors import QuotaExceededError
@@ -30,6 +32,7 @@ CAMPAIGN = Campaign.__table__  # type: ignore[attr-defined]
 LEAD = Lead.__table__  # type: ignore[attr-defined]
 TENANT = Tenant.__table__  # type: ignore[attr-defined]
 RECORDING = Recording.__table__  # type: ignore[attr-defined]
+MEDIA = Media.__table__  # type: ignore[attr-defined]
 
 
 def _count(conn: Connection, table: Any, *where: Any) -> int:
@@ -93,4 +96,20 @@ def check_recordings(conn: Connection, tenant_id: int, limit: int) -> None:
         raise QuotaExceededError(
             f"the tenant stores {stored} recordings (quotas.max_stored_recordings = "
             f"{limit}); no new calls until some are removed"
+        )
+
+
+def stored_media(conn: Connection, tenant_id: int) -> int:
+    return _count(conn, MEDIA, MEDIA.c.tenant_id == tenant_id)
+
+
+def check_media(conn: Connection, tenant_id: int, limit: int) -> None:
+    """Refuse one more upload while the tenant stores ``limit`` media files or more; the
+    tenant row is locked so that uploads of one tenant take turns."""
+    conn.execute(select(TENANT.c.id).where(TENANT.c.id == tenant_id).with_for_update())
+    stored = stored_media(conn, tenant_id)
+    if stored >= limit:
+        raise QuotaExceededError(
+            f"the tenant stores {stored} media files (quotas.max_stored_media = {limit}); "
+            "delete some first"
         )

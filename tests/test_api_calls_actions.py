@@ -71,7 +71,9 @@ def api(
     )
     override_settings(settings)
     for db in open_fresh_database(request.param, tmp_path):
-        control = CallControl(db.engine, carrier, ToneTts())
+        control = CallControl(
+            db.engine, carrier, ToneTts(), recording_dir=settings.recordings_root()
+        )
         for harness in open_api(db.engine, settings, call_control=control):
             for tenant, number in (("acme", SUPPORT), ("globex", OTHER)):
                 with session_scope(db.engine) as session:
@@ -264,3 +266,28 @@ def test_queued_calls_quota_holds_for_action_calls(api: ApiHarness) -> None:
     )
     assert other.status_code == 202, other.text
     assert wait_ended(api, other.json()["url"], "globex")["outcome"] == "busy"
+
+
+def test_play_media_id_must_name_the_tenants_own_upload(api: ApiHarness) -> None:
+    from tests.test_api_media import WAV, wav_bytes
+
+    mine = api.request("POST", "/v1/media", content=wav_bytes(), headers=WAV).json()["id"]
+    theirs = api.request(
+        "POST", "/v1/media", tenant="globex", content=wav_bytes(), headers=WAV
+    ).json()["id"]
+    for wanted in (theirs, "med_" + "0" * 24):
+        actions = [{"play": {"media_id": mine}}, {"play": {"media_id": wanted}}]
+        answer = api.request("POST", "/v1/calls", json={"number": ALICE, "actions": actions})
+        assert answer.status_code == 422, answer.text
+        detail = answer.json()["detail"]
+        assert f"actions[1].play.media_id: no uploaded media '{wanted}'" in detail
+        assert "actions[0]" not in detail
+    assert carrier_of(api).dials == []
+    actions = [{"play": {"media_id": mine}}, {"hangup": {}}]
+    accepted = api.request("POST", "/v1/calls", json={"number": ALICE, "actions": actions})
+    assert accepted.status_code == 202, accepted.text
+    detail = wait_ended(api, accepted.json()["url"])
+    assert detail["outcome"] == "completed" and detail["error"] is None
+    (alice,) = carrier_of(api).calls  # the one call placed
+    heard = alice.heard_robot_audio.to_array()
+    assert (abs(heard) > 1000).sum() >= 8000 * 0.4  # the 0.5 s upload reached the callee

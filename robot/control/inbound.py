@@ -26,9 +26,11 @@ from robot.carriers.base import Call, Carrier
 from robot.control.actions import Action, Dial, DialTarget
 from robot.control.events import CallEvents, StatusCallback
 from robot.control.masking import MaskedRoute, resolve_masked
+from robot.control.media_store import StoredMedia
 from robot.control.numbers import number_for_inbound
 from robot.control.recorder import LiveRecordings
 from robot.control.redirect import NextActions
+from robot.control.ringing import Ringing
 from robot.control.routing import STATUS_EVENTS, InboundCall, Routing, RoutingClient
 from robot.control.runner import ActionRunner, Leg, MediaLoader, RunResult
 from robot.errors import CallrobotError
@@ -109,8 +111,12 @@ async def answer_inbound(
     """Run an inbound call to its end and say what it did.
 
     ``answer`` picks up a call that still rings: it is called once the call's actions are
-    known (after the routing request), so the caller hears ringing, never silence, meanwhile.
-    Without it the call is already answered. ``live`` makes the call findable for recordings
+    known (after the routing request) and checked, just before the first action that needs
+    an answered call, so the caller hears ringing, never silence, meanwhile; a ``dial`` with
+    ``answer_on_bridge`` keeps it ringing until a target is bridged, and a list that ends while
+    it rings refuses it (the call's ``reject``: 486, 480...). Without it the call is already
+    answered. ``play`` of a ``media_id`` plays the number's tenant's uploads (kept under
+    ``recording_dir``) unless ``media`` is given. ``live`` makes the call findable for recordings
     started through the API while it lasts. Its events (``call.initiated``, ``ringing``,
     ``answered``...; :mod:`robot.control.events`) go to the number's tenant. With
     ``call_engine`` the routed actions may hold ``robot`` and a ``gather`` with ``speech``
@@ -135,7 +141,14 @@ async def answer_inbound(
         leg = Leg(call, events.leg(inbound.call_id, **info))
         if live is not None:
             live.register(leg)
-        runner = ActionRunner(call, voice, carrier=carrier, media=media, leg=leg)
+        if media is None and recording_dir is not None:
+            media = StoredMedia(engine, recording_dir, int(owner.tenant_id))
+        ringing = None
+        if answer is not None:
+            ringing = Ringing(
+                answer, getattr(call, "reject", None), getattr(call, "early_media", None)
+            )
+        runner = ActionRunner(call, voice, carrier=carrier, media=media, leg=leg, ringing=ringing)
         if number is not None:
             _control(runner, engine, number, inbound, router, call_engine, recording_dir)
         if masked is not None:
@@ -155,10 +168,8 @@ async def answer_inbound(
                         routing.events or tuple(sorted(STATUS_EVENTS)),
                     )
                 )
-        if answer is not None:
-            if leg.ended.is_set():
-                return InboundOutcome("failed", routing=routing, error="the caller hung up")
-            await answer()
+        if answer is not None and leg.ended.is_set():
+            return InboundOutcome("failed", routing=routing, error="the caller hung up")
         result = await runner.run(actions)
         if masked is not None:
             logger.info("call %s: masking session %s", inbound.call_id, masked.session_id)

@@ -30,6 +30,7 @@ from models.types import utc_now
 from robot.carriers.base import Carrier, Signalling
 from robot.control.actions import Action, Conference
 from robot.control.events import CallEvents, StatusCallback, leg_outcome
+from robot.control.media_store import StoredMedia
 from robot.control.recorder import LiveRecordings
 from robot.control.redirect import NextActions
 from robot.control.routing import InboundCall, RoutingClient
@@ -77,7 +78,7 @@ def check_runnable(actions: list[Action], *, redirects: bool, engine: bool) -> N
     """Refuse (ValidationError naming the action's index) what an outbound call cannot run:
     ``redirect``/``action_url`` without a caller id among the tenant's numbers, ``robot`` and
     speech without the call engine, ``conference``."""
-    available = {"next_actions": redirects, "speech": engine, "robots": engine}
+    available = {"next_actions": redirects, "speech": engine, "robots": engine, "media": True}
     for index, action in enumerate(actions):
         if isinstance(action, Conference):
             raise ValidationError(
@@ -115,7 +116,10 @@ def _runner(
     call_engine: CallEngine | None,
     recording_dir: Path | None,
 ) -> ActionRunner:
-    runner = ActionRunner(leg.call, voice, carrier=carrier, leg=leg, tenant_id=order.tenant_id)
+    media = None if recording_dir is None else StoredMedia(engine, recording_dir, order.tenant_id)
+    runner = ActionRunner(
+        leg.call, voice, carrier=carrier, leg=leg, tenant_id=order.tenant_id, media=media
+    )
     number = order.caller_number
     if number is not None and router is not None:
         call = InboundCall(order.call_id, str(order.caller_id), order.number)

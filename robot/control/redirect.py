@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -71,7 +71,7 @@ class NextActions:
         gathers: list[GatherResult],
         *,
         index: int,
-        check: Callable[[list[Action]], None] | None = None,
+        check: Callable[[list[Action]], Awaitable[None]] | None = None,
     ) -> list[Action]:
         """The actions ``url`` answers for action ``index``; ``check`` refuses actions that
         cannot run. On failure: the ``redirect.failed`` event, then :class:`RedirectError`."""
@@ -83,7 +83,7 @@ class NextActions:
                 )
             actions = await self._ask(url, method, gathers)
             if check is not None:
-                check(actions)
+                await check(actions)
         except (RoutingFailure, CallrobotError) as e:
             reason = str(e)
             self.followed.append((url, reason))

@@ -7,8 +7,15 @@ stops the action under way at once, and audio never piles up unread. ``dial`` ri
 target through the carrier; the first to answer (hearing its ``whisper`` and pressing its
 ``confirm`` key when asked) is bridged: each leg's audio is played into the other until one
 side hangs up or ``time_limit_s`` passes. While the targets ring the caller hears ringback
-(:mod:`robot.control.tones`), never silence. The caller's leg then goes on with the next
-action; the end of the list hangs up. With ``events`` (:class:`~robot.control.events.LegEvents`)
+(:mod:`robot.control.tones`), never silence, unless a target sends early media (a 183 with
+audio: an announcement, its own ringback): the caller then hears that instead. The caller's
+leg then goes on with the next action; the end of the list hangs up. An inbound caller's leg
+handed in still ringing (:class:`~robot.control.ringing.Ringing`) is answered just before the
+first action that needs it; a ``dial`` with ``answer_on_bridge`` keeps it ringing until a
+target is bridged, and a list that ends while it still rings refuses it with a SIP final
+response (486, 480...) instead of answering it. ``play`` of a ``media_id`` loads the tenant's
+upload through the runner's :class:`MediaLoader`; an id the tenant has not uploaded refuses
+the whole list before anything plays. With ``events`` (:class:`~robot.control.events.LegEvents`)
 every leg reports its progress (initiated, ringing, answered, DTMF, bridged, completed) and
 each ``dial`` its ``dial.completed``. ``conference`` (given the process's
 :class:`~robot.control.conference_rooms.ConferenceRooms` and the call's tenant) puts the call in
@@ -27,15 +34,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from models.webhook import EventType
 from robot.audio import TELEPHONY_RATE_HZ, AudioChunk
 from robot.carriers.base import Call, CallEvent, CallState, Carrier
 from robot.control.actions import (
     Action,
+    ActionError,
     Conference,
     Dial,
     DialTarget,
@@ -48,10 +56,12 @@ from robot.control.actions import (
     RobotScript,
     Say,
 )
+from robot.control.call_progress import caller_progress
 from robot.control.events import LegEvents, leg_outcome
+from robot.control.media_store import missing_media
 from robot.control.recorder import RecordingResult, bridge_recording, record_caller
 from robot.control.redirect import NextActions, RedirectError
-from robot.control.tones import ringback_cadence
+from robot.control.ringing import Ringing, refusal
 from robot.errors import CallrobotError
 from robot.speaking import PromptSource
 
@@ -79,7 +89,17 @@ RING_GUARD_S = 5.0
 #: Seconds a leg's event reader has, once the call ended, to read its final event at close.
 CLOSE_GUARD_S = 2.0
 
-MediaLoader = Callable[[Play], Awaitable[AudioChunk]]
+
+class MediaLoader(Protocol):
+    """Where ``play`` finds its audio (:class:`robot.control.media_store.StoredMedia`)."""
+
+    async def missing(self, media_ids: Collection[str]) -> set[str]:
+        """The ids of ``media_ids`` that cannot be played (unknown, another tenant's)."""
+        ...
+
+    async def load(self, play: Play) -> AudioChunk | None:
+        """The audio ``play`` names; None when there is none to play (it is skipped)."""
+        ...
 
 
 class UnsupportedActionError(CallrobotError):
@@ -131,6 +151,8 @@ class Leg:
         self.events = events
         self.digits: asyncio.Queue[str] = asyncio.Queue()
         self.answered = asyncio.Event()
+        #: Set once the call sends early media (audio before its answer).
+        self.early_media = asyncio.Event()
         self.ended = asyncio.Event()
         #: Where this leg's audio goes (the other leg of a bridge), or None (dropped).
         self.forward_to: Call | None = None
@@ -152,6 +174,8 @@ class Leg:
                     self.on_event(event)
                 elif event.kind == "answered":
                     self.answered.set()
+                elif event.kind == "early_media":
+                    self.early_media.set()
                 elif event.kind == "dtmf" and event.digit:
                     self.digits.put_nowait(event.digit)
         finally:
@@ -214,7 +238,14 @@ def _needs(action: Action) -> tuple[str, str] | None:
         return "speech", "gather with speech needs a speech recogniser"
     if isinstance(action, RobotScript):
         return "robots", "robot needs the call engine and the tenant's scripts"
+    if isinstance(action, Play) and action.media_id is not None:
+        return "media", "play with media_id needs the tenant's uploaded media"
     return None
+
+
+def _keeps_ringing(action: Action) -> bool:
+    """Whether a caller who still rings may go on ringing through ``action``."""
+    return isinstance(action, Hangup) or (isinstance(action, Dial) and action.answer_on_bridge)
 
 
 def _silence(ms: int) -> AudioChunk:
@@ -238,10 +269,12 @@ class ActionRunner:
         next_actions: NextActions | None = None,
         robots: RobotScripts | None = None,
         speech: SpeechGatherer | None = None,
+        ringing: Ringing | None = None,
     ) -> None:
         """``leg``: the call's :class:`Leg` when its caller already reads it (else a new one
         reporting to ``events``). ``next_actions`` serves ``redirect`` and ``action_url``,
-        ``robots`` the ``robot`` action, ``speech`` a gather with ``speech``."""
+        ``robots`` the ``robot`` action, ``speech`` a gather with ``speech``. ``ringing``: the
+        call still rings (an inbound call) and is answered when its actions need it."""
         self.leg = leg if leg is not None else Leg(call, events)
         self.voice = voice
         self.carrier = carrier
@@ -251,14 +284,28 @@ class ActionRunner:
         self.next_actions = next_actions
         self.robots = robots
         self.speech = speech
+        self.ringing = ringing
 
     async def run(self, actions: list[Action]) -> RunResult:
         """Run ``actions`` in order until a hang-up (either side) or the end of the list."""
         try:
-            self._check(actions)
+            await self.check(actions)
             return await self._run(actions)
         finally:
             await self.leg.close()
+
+    async def check(self, actions: list[Action]) -> None:
+        """Refuse ``actions`` when one cannot run (the error names its index): an action this
+        runner lacks the means for, or a ``play`` of media the tenant has not uploaded."""
+        self._check(actions)
+        plays = [(i, a) for i, a in enumerate(actions) if isinstance(a, Play) and a.media_id]
+        if not plays:
+            return
+        assert self.media is not None  # _check refused the list otherwise
+        missing = await self.media.missing({str(a.media_id) for _, a in plays})
+        problems = missing_media(actions, missing)
+        if problems:
+            raise ActionError(problems)
 
     async def say(self, text: str) -> bool:
         """Say ``text`` on the call; False when the call ended first."""
@@ -295,8 +342,12 @@ class ActionRunner:
                 result.ended_by = "remote"
                 break
             result.last_index = index
+            needs_answer = self.ringing is not None and not _keeps_ringing(action)
+            if needs_answer and not await self._pick_up():
+                result.ended_by = "remote"
+                break
             if isinstance(action, Hangup):
-                await self.leg.hangup()
+                await self._end(result)
                 result.ended_by = "hangup"
                 break
             try:
@@ -314,15 +365,39 @@ class ActionRunner:
         else:
             if self.leg.ended.is_set():
                 result.ended_by = "remote"
-        await self.leg.hangup()
+        await self._end(result)
         return result
+
+    async def _pick_up(self) -> bool:
+        """Answer the caller who still rings; False when the caller is gone."""
+        ringing, self.ringing = self.ringing, None
+        if ringing is None:
+            return True
+        if self.leg.ended.is_set():
+            return False
+        try:
+            await ringing.answer()
+        except CallrobotError as e:
+            logger.info("call %s: could not answer: %s", self.leg.call.call_id, e)
+            return False
+        return True
+
+    async def _end(self, result: RunResult) -> None:
+        """Hang up; a caller who still rings is refused with what the last dial met."""
+        ringing, self.ringing = self.ringing, None
+        if ringing is None or ringing.reject is None or self.leg.ended.is_set():
+            await self.leg.hangup()
+            return
+        status, reason = refusal(result.dials[-1].outcomes if result.dials else ())
+        with contextlib.suppress(CallrobotError):
+            await ringing.reject(status, reason)
 
     async def _run_one(self, action: Action, result: RunResult, index: int) -> list[Action] | None:
         """Run one action; a list of actions when they replace the rest (a redirect)."""
         if isinstance(action, Redirect):
             assert self.next_actions is not None
             return await self.next_actions.fetch(
-                action.url, action.method, result.gathers, index=index, check=self._check
+                action.url, action.method, result.gathers, index=index, check=self.check
             )
         if isinstance(action, RobotScript):
             assert self.robots is not None
@@ -333,7 +408,7 @@ class ActionRunner:
                 return None
             assert self.next_actions is not None
             return await self.next_actions.fetch(
-                action.action_url, "POST", result.gathers, index=index, check=self._check
+                action.action_url, "POST", result.gathers, index=index, check=self.check
             )
         elif isinstance(action, Say):
             await self._say(self.leg, action.text)
@@ -356,10 +431,10 @@ class ActionRunner:
         return await leg.play(chunk)
 
     async def _play(self, action: Play) -> None:
-        if self.media is None:
-            logger.warning("call %s: play skipped (no media loader)", self.leg.call.call_id)
+        chunk = None if self.media is None else await self.media.load(action)
+        if chunk is None:
+            logger.warning("call %s: play skipped (nothing to play)", self.leg.call.call_id)
             return
-        chunk = await self.media(action)
         for _ in range(action.loop):
             if not await self.leg.play(chunk):
                 return
@@ -402,7 +477,11 @@ class ActionRunner:
                 )
             legs.append(Leg(call, events))
         outcomes = ["cancelled"] * len(legs)
-        ringback = asyncio.create_task(self._ringback())
+        # A caller that still rings (answer_on_bridge) hears its own network's ringing, or a
+        # target's early media when its carrier can open the media before the answer.
+        opens = None if self.ringing is None else self.ringing.early_media
+        hears = caller_progress(self.leg, legs, ringing=self.ringing is not None, open_media=opens)
+        progress = asyncio.create_task(hears)
         takes = [
             asyncio.create_task(self._take(leg, target, dial.timeout_s))
             for leg, target in zip(legs, dial.targets, strict=True)
@@ -424,20 +503,23 @@ class ActionRunner:
                     if outcomes[index] == "answered" and winner is None:
                         winner = index
             caller_gone.cancel()
-            ringback.cancel()
+            progress.cancel()
             for task in takes:
                 task.cancel()
-            await asyncio.gather(*takes, caller_gone, ringback, return_exceptions=True)
+            await asyncio.gather(*takes, caller_gone, progress, return_exceptions=True)
             self.leg.call.stop_playback()
             for index, leg in enumerate(legs):
                 if index != winner:
                     await leg.hangup()
+            if winner is not None and not await self._pick_up():  # answer_on_bridge
+                outcomes[winner] = "cancelled"
+                winner = None
             if winner is not None:
                 outcomes[winner] = "bridged"
                 async with bridge_recording(self.leg, legs[winner], dial.record):
                     await self._bridge(legs[winner], dial.time_limit_s)
         finally:
-            ringback.cancel()
+            progress.cancel()
             for leg in legs:
                 await leg.hangup()
                 await leg.close()
@@ -453,14 +535,6 @@ class ActionRunner:
                 ],
             )
         return result
-
-    async def _ringback(self) -> None:
-        """Ringback to the caller until cancelled (when a target answered or all failed)."""
-        tone, pause = ringback_cadence()
-        while True:
-            for chunk in (tone, pause):
-                if not await self.leg.play(chunk):
-                    return
 
     async def _take(self, leg: Leg, target: DialTarget, timeout_s: float) -> str:
         """``answered`` once the party answered (heard its whisper, pressed its key)."""

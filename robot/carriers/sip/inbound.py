@@ -38,6 +38,7 @@ class InboundSipCall(SipCall):
         super().__init__(ua, endpoint, dialog)
         self._inbound_invite = (invite, source)
         self._offer: MediaDescription | None = None
+        self._early_media_sent = False
 
     @property
     def called_uri(self) -> str:
@@ -106,6 +107,31 @@ class InboundSipCall(SipCall):
             await self._finish("failed", by=None)
             raise CarrierError("the caller never acknowledged our answer")
         self._event("answered")
+
+    async def early_media(self) -> bool:
+        """Send 183 Session Progress with our SDP answer while the call still rings: audio
+        played from now reaches the caller before the answer (a dialled party's early media).
+        False when the caller offered no usable codec (the call then just rings)."""
+        if self._inbound_invite is None or self._state is not CallState.RINGING:
+            return False
+        if self._offer is None or self._offer.audio_codec() is None:
+            return False
+        if not self._early_media_sent:
+            invite, source = self._inbound_invite
+            self.rtp.set_remote(self._offer)
+            body = self._sdp((self.rtp.payload_type,))
+            headers = [("contact", self._contact())]
+            await self._ua.respond(
+                invite,
+                source,
+                183,
+                "Session Progress",
+                to_tag=self._dialog.local_tag,
+                headers=headers,
+                body=body,
+            )
+            self._early_media_sent = True
+        return True
 
     async def reject(self, status: int = 486, reason: str = "Busy Here") -> None:
         if self._inbound_invite is None or self._state in (CallState.ANSWERED, CallState.ENDED):
