@@ -29,12 +29,13 @@ from models.transactions import DatabaseError, write_transaction
 from models.types import utc_now
 from robot.carriers.base import Carrier, Signalling
 from robot.control.actions import Action, Conference
+from robot.control.dialling import RING_GUARD_S
 from robot.control.events import CallEvents, StatusCallback, leg_outcome
 from robot.control.media_store import StoredMedia
 from robot.control.recorder import LiveRecordings
 from robot.control.redirect import NextActions
 from robot.control.routing import InboundCall, RoutingClient
-from robot.control.runner import RING_GUARD_S, ActionRunner, Leg, _needs
+from robot.control.runner import ActionRunner, Leg, _needs
 from robot.crm.outbox import CALL
 from robot.dialler.jobs import CallResult
 from robot.dialler.outcomes import call_end_values

@@ -34,19 +34,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from models.webhook import EventType
 from robot.audio import TELEPHONY_RATE_HZ, AudioChunk
-from robot.carriers.base import Call, CallEvent, CallState, Carrier
+from robot.carriers.base import Call, Carrier
 from robot.control.actions import (
     Action,
     ActionError,
     Conference,
     Dial,
-    DialTarget,
     Gather,
     Hangup,
     Pause,
@@ -56,10 +54,11 @@ from robot.control.actions import (
     RobotScript,
     Say,
 )
-from robot.control.call_progress import caller_progress
-from robot.control.events import LegEvents, leg_outcome
+from robot.control.dialling import DialResult, run_dial
+from robot.control.events import LegEvents
+from robot.control.leg import Leg
 from robot.control.media_store import missing_media
-from robot.control.recorder import RecordingResult, bridge_recording, record_caller
+from robot.control.recorder import RecordingResult, record_caller
 from robot.control.redirect import NextActions, RedirectError
 from robot.control.ringing import Ringing, refusal
 from robot.errors import CallrobotError
@@ -82,12 +81,6 @@ __all__ = [
 ]
 
 RUNNABLE = (Say, Play, Pause, Gather, Hangup, Dial, Conference, Record, Redirect, RobotScript)
-#: Seconds a called party has to press its ``confirm`` key after the whisper.
-CONFIRM_TIMEOUT_S = 10.0
-#: Seconds past a dial's ``timeout_s`` before a target that never ends its ringing is dropped.
-RING_GUARD_S = 5.0
-#: Seconds a leg's event reader has, once the call ended, to read its final event at close.
-CLOSE_GUARD_S = 2.0
 
 
 class MediaLoader(Protocol):
@@ -116,15 +109,6 @@ class GatherResult:
     confidence: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class DialResult:
-    #: Index in ``targets`` of the party bridged, or None.
-    bridged_target: int | None
-    #: Per target: ``bridged``, ``not_confirmed``, ``cancelled``, or why it was not answered
-    #: (``no_answer``, ``busy``, ``rejected``, ``failed``...: the network's word).
-    outcomes: tuple[str, ...]
-
-
 @dataclass
 class RunResult:
     #: ``hangup`` (an action), ``remote`` (the caller hung up), ``end_of_list``,
@@ -141,93 +125,6 @@ class RunResult:
     robots: list[RobotResult] = field(default_factory=list)
     #: Per ``record`` action: the message stored, or None (nothing recorded).
     recordings: list[RecordingResult | None] = field(default_factory=list)
-
-
-class Leg:
-    """One call's events and audio, read in the background from creation."""
-
-    def __init__(self, call: Call, events: LegEvents | None = None) -> None:
-        self.call = call
-        self.events = events
-        self.digits: asyncio.Queue[str] = asyncio.Queue()
-        self.answered = asyncio.Event()
-        #: Set once the call sends early media (audio before its answer).
-        self.early_media = asyncio.Event()
-        self.ended = asyncio.Event()
-        #: Where this leg's audio goes (the other leg of a bridge), or None (dropped).
-        self.forward_to: Call | None = None
-        #: Also given every frame (a conference member's input), or None.
-        self.listener: Callable[[AudioChunk], None] | None = None
-        #: Given every control event instead of ``digits`` (a script running on the leg).
-        self.on_event: Callable[[CallEvent], None] | None = None
-        self._tasks = [
-            asyncio.create_task(self._read_events()),
-            asyncio.create_task(self._read_audio()),
-        ]
-
-    async def _read_events(self) -> None:
-        try:
-            async for event in self.call.events():
-                if self.events is not None:
-                    self.events.carrier_event(event, self.call.signalling)
-                if self.on_event is not None:
-                    self.on_event(event)
-                elif event.kind == "answered":
-                    self.answered.set()
-                elif event.kind == "early_media":
-                    self.early_media.set()
-                elif event.kind == "dtmf" and event.digit:
-                    self.digits.put_nowait(event.digit)
-        finally:
-            self.ended.set()
-            if self.events is not None:
-                self.events.complete(self.call.signalling)
-
-    async def _read_audio(self) -> None:
-        async for frame in self.call.audio():
-            listener = self.listener
-            if listener is not None:
-                listener(frame)
-            target = self.forward_to
-            if target is not None:
-                with contextlib.suppress(CallrobotError):
-                    await target.play(frame)
-
-    async def until_ended(self, awaitable: Awaitable[Any]) -> tuple[bool, Any]:
-        """``(True, result)`` of ``awaitable``, or ``(False, None)`` (and it is cancelled)
-        when the call ends first."""
-        work = asyncio.ensure_future(awaitable)
-        ended = asyncio.create_task(self.ended.wait())
-        try:
-            await asyncio.wait({work, ended}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (work, ended):
-                task.cancel()
-            await asyncio.gather(work, ended, return_exceptions=True)
-        if work.cancelled() or not work.done():
-            return False, None
-        return True, work.result()
-
-    async def play(self, chunk: AudioChunk) -> bool:
-        """Play ``chunk`` and wait until it was sent; False when the call ended first."""
-        if self.ended.is_set():
-            return False
-        await self.call.play(chunk)
-        done, _ = await self.until_ended(self.call.playback_done())
-        return done
-
-    async def hangup(self) -> None:
-        if not self.ended.is_set():
-            with contextlib.suppress(CallrobotError):
-                await self.call.hangup()
-
-    async def close(self) -> None:
-        """Stop reading; a call that has ended first gets its final event read."""
-        if self.call.state == CallState.ENDED:
-            await asyncio.wait({self._tasks[0]}, timeout=CLOSE_GUARD_S)
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
 def _needs(action: Action) -> tuple[str, str] | None:
@@ -315,7 +212,7 @@ class ActionRunner:
         """Run one ``dial`` (ring, ringback, whisper, bridge) on the call; the call stays up."""
         if self.carrier is None:
             raise UnsupportedActionError("dial needs a carrier")
-        return await self._dial(dial)
+        return await run_dial(self, dial)
 
     def _check(self, actions: list[Action]) -> None:
         for index, action in enumerate(actions):
@@ -419,7 +316,7 @@ class ActionRunner:
         elif isinstance(action, Gather):
             result.gathers.append(await self._gather(self.leg, action))
         elif isinstance(action, Dial):
-            result.dials.append(await self._dial(action))
+            result.dials.append(await run_dial(self, action))
         elif isinstance(action, Conference):
             result.conferences.append(await self._conference(action))
         elif isinstance(action, Record):
@@ -461,126 +358,6 @@ class ActionRunner:
                 return GatherResult(digits, "finish_key")
             digits += key
         return GatherResult(digits, "max_digits")
-
-    async def _dial(self, dial: Dial) -> DialResult:
-        assert self.carrier is not None
-        legs: list[Leg] = []
-        caller_events = self.leg.events
-        for target in dial.targets:
-            call = await self.carrier.dial(
-                target.to, caller_id=dial.caller_id, ring_timeout_s=dial.timeout_s
-            )
-            events = None
-            if caller_events is not None:
-                events = caller_events.child(
-                    direction="outbound", to=target.to, **{"from": dial.caller_id}
-                )
-            legs.append(Leg(call, events))
-        outcomes = ["cancelled"] * len(legs)
-        # A caller that still rings (answer_on_bridge) hears its own network's ringing, or a
-        # target's early media when its carrier can open the media before the answer.
-        opens = None if self.ringing is None else self.ringing.early_media
-        hears = caller_progress(self.leg, legs, ringing=self.ringing is not None, open_media=opens)
-        progress = asyncio.create_task(hears)
-        takes = [
-            asyncio.create_task(self._take(leg, target, dial.timeout_s))
-            for leg, target in zip(legs, dial.targets, strict=True)
-        ]
-        winner: int | None = None
-        try:
-            pending: set[asyncio.Task[Any]] = set(takes)
-            caller_gone: asyncio.Task[Any] = asyncio.create_task(self.leg.ended.wait())
-            while pending and winner is None:
-                done, pending = await asyncio.wait(
-                    pending | {caller_gone}, return_when=asyncio.FIRST_COMPLETED
-                )
-                pending.discard(caller_gone)
-                if caller_gone in done:
-                    break
-                for task in done:
-                    index = takes.index(task)
-                    outcomes[index] = str(task.result())
-                    if outcomes[index] == "answered" and winner is None:
-                        winner = index
-            caller_gone.cancel()
-            progress.cancel()
-            for task in takes:
-                task.cancel()
-            await asyncio.gather(*takes, caller_gone, progress, return_exceptions=True)
-            self.leg.call.stop_playback()
-            for index, leg in enumerate(legs):
-                if index != winner:
-                    await leg.hangup()
-            if winner is not None and not await self._pick_up():  # answer_on_bridge
-                outcomes[winner] = "cancelled"
-                winner = None
-            if winner is not None:
-                outcomes[winner] = "bridged"
-                async with bridge_recording(self.leg, legs[winner], dial.record):
-                    await self._bridge(legs[winner], dial.time_limit_s)
-        finally:
-            progress.cancel()
-            for leg in legs:
-                await leg.hangup()
-                await leg.close()
-        result = DialResult(winner, tuple(outcomes))
-        if caller_events is not None:
-            called = [leg.events.call_id if leg.events else None for leg in legs]
-            caller_events.emit(
-                EventType.DIAL_COMPLETED,
-                bridged_target=winner,
-                targets=[
-                    {"to": t.to, "call_id": c, "outcome": o}
-                    for t, c, o in zip(dial.targets, called, outcomes, strict=True)
-                ],
-            )
-        return result
-
-    async def _take(self, leg: Leg, target: DialTarget, timeout_s: float) -> str:
-        """``answered`` once the party answered (heard its whisper, pressed its key)."""
-        try:
-            async with asyncio.timeout(timeout_s + RING_GUARD_S):
-                answered, _ = await leg.until_ended(leg.answered.wait())
-        except TimeoutError:
-            answered = False
-        if not answered:
-            if not leg.ended.is_set():  # it rang past the dial's timeout: we give up on it
-                await leg.hangup()
-                return "no_answer"
-            return leg_outcome(leg.call.signalling, answered=False)
-        if target.whisper is not None and not await self._say(leg, target.whisper):
-            return "no_answer"
-        if target.confirm is not None:
-            pressed = await self._gather(
-                leg, Gather(max_digits=1, timeout_s=CONFIRM_TIMEOUT_S, finish_on_key=None)
-            )
-            if pressed.digits != target.confirm:
-                await leg.hangup()
-                return "not_confirmed"
-        return "answered"
-
-    async def _bridge(self, other: Leg, time_limit_s: int | None) -> None:
-        """Each leg hears the other until one hangs up or the time limit passes."""
-        caller = self.leg
-        caller.forward_to, other.forward_to = other.call, caller.call
-        for leg, peer in ((caller, other), (other, caller)):
-            if leg.events is not None:
-                with_id = peer.events.call_id if peer.events is not None else None
-                leg.events.emit(EventType.CALL_BRIDGED, with_call_id=with_id)
-        waits: list[asyncio.Task[Any]] = [
-            asyncio.create_task(caller.ended.wait()),
-            asyncio.create_task(other.ended.wait()),
-        ]
-        if time_limit_s is not None:
-            waits.append(asyncio.create_task(asyncio.sleep(time_limit_s)))
-        try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            caller.forward_to = other.forward_to = None
-            for task in waits:
-                task.cancel()
-            await asyncio.gather(*waits, return_exceptions=True)
-        logger.info("call %s: bridge ended", caller.call.call_id)
 
     async def _conference(self, action: Conference) -> str:
         """Stay in the named room until leaving it; the reason it was left."""
