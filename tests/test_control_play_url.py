@@ -127,3 +127,22 @@ async def test_a_url_that_cannot_be_played_is_skipped_and_the_list_goes_on(
     assert TOKEN not in caplog.text  # the query (a token) is never logged
     if path == "/private.wav":
         assert server.requests == []  # refused before any request
+
+
+async def test_the_cache_keeps_the_most_recently_played_files_within_its_bound() -> None:
+    one_file = 2 * 8000 * 3 // 10  # 300 ms at 8 kHz, 16-bit: what a file takes in the cache
+    urls = media_url.UrlMedia(
+        allow_private=True, limits=InputLimits(), cache_max_bytes=2 * one_file
+    )
+    files = {f"/{name}.wav": tone_wav(1000.0, 0.3) for name in "abc"}
+    server = MediaServer(files)
+    with serve_media(server) as base:
+        for name in "abab" + "c" + "ba":  # c pushes out a, the least recently played
+            chunk = await urls.load(f"{base}/{name}.wav")
+            assert chunk is not None and len(chunk.pcm) == one_file
+    assert server.requests == ["/a.wav", "/b.wav", "/c.wav", "/a.wav"]
+
+
+def test_logged_urls_keep_host_and_path_only() -> None:
+    shown = media_url.safe_url("https://user:pw@media.example.com:8443/p/hold.wav?sig=abc#x")
+    assert shown == "https://media.example.com:8443/p/hold.wav"

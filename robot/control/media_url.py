@@ -35,7 +35,7 @@ from robot.input_limits import InputLimits, setting_name
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CACHE_MAX_BYTES", "UrlMedia", "safe_url", "shared_url_media"]
+__all__ = ["CACHE_MAX_BYTES", "MediaFetchError", "UrlMedia", "safe_url", "shared_url_media"]
 
 #: Bytes of converted audio kept by the cache of one process (about 30 minutes at 8 kHz).
 CACHE_MAX_BYTES = 32_000_000
