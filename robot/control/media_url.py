@@ -140,6 +140,9 @@ class UrlMedia:
         size = len(chunk.pcm)
         if size > self.cache_max_bytes:
             return
+        old = self._cache.pop(url, None)  # two calls fetched it at once: keep one copy
+        if old is not None:
+            self._cached_bytes -= len(old.pcm)
         self._cache[url] = chunk
         self._cached_bytes += size
         while self._cached_bytes > self.cache_max_bytes:
