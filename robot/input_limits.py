@@ -46,8 +46,11 @@ class InputLimits(BaseModel):
     audio_max_channels: int = Field(2, ge=1)
     audio_min_rate_hz: int = Field(8000, ge=1)
     audio_max_rate_hz: int = Field(48000, ge=1)
-    #: Bytes in one uploaded media file (``/v1/media``), before any parsing.
+    #: Bytes in one uploaded media file (``/v1/media``), or one fetched by ``play`` of a
+    #: ``url``, before any parsing.
     media_max_bytes: int = Field(50_000_000, ge=1)
+    #: Seconds to fetch the file of ``play`` of a ``url``, connect to last byte.
+    media_fetch_timeout_s: float = Field(10.0, gt=0)
 
     #: Bytes in an answer from a customer's server (routing webhook, redirect, Rasa server).
     answer_max_bytes: int = Field(1_000_000, ge=1)

@@ -43,7 +43,9 @@ __all__ = [
     "MEDIA",
     "StoredMedia",
     "UploadedMedia",
+    "check_media_bytes",
     "check_media_ids",
+    "convert_media",
     "media_folder",
     "missing_media",
     "store_media",
@@ -67,7 +69,8 @@ def media_folder(root: Path, tenant_id: int) -> Path:
     return root / MEDIA_FOLDER / str(tenant_id)
 
 
-def _check_bytes(data: bytes, name: str, limits: InputLimits) -> None:
+def check_media_bytes(data: bytes, name: str, limits: InputLimits) -> None:
+    """Refuse (:class:`AudioFileError` naming ``name``) a file past the size cap or not a WAV."""
     if len(data) > limits.media_max_bytes:
         raise AudioFileError(
             f"{name}: {len(data)} bytes, more than {limits.media_max_bytes} "
@@ -77,7 +80,7 @@ def _check_bytes(data: bytes, name: str, limits: InputLimits) -> None:
         raise AudioFileError(f"{name}: not a WAV file (no RIFF/WAVE header)")
 
 
-def _convert(upload: Path, name: str, limits: InputLimits) -> tuple[AudioChunk, int, int]:
+def convert_media(upload: Path, name: str, limits: InputLimits) -> tuple[AudioChunk, int, int]:
     """The upload as played (8 kHz mono), its own rate and channels; errors name ``name``."""
     try:
         samples, rate = read_audio_file(upload, limits)
@@ -101,7 +104,7 @@ def store_media(
 ) -> UploadedMedia:
     """Check, convert and store one upload; its row. Raises :class:`AudioFileError` naming
     ``name`` and the limit, or :class:`~robot.errors.QuotaExceededError`."""
-    _check_bytes(data, name, limits)
+    check_media_bytes(data, name, limits)
     with engine.connect() as conn:  # refuse early; checked again when the row is written
         if stored_media(conn, tenant_id) >= max_stored:
             check_media(conn, tenant_id, max_stored)
@@ -112,7 +115,7 @@ def store_media(
     final = folder / f"{media_id}.wav"
     try:
         upload.write_bytes(data)
-        chunk, rate, channels = _convert(upload, name, limits)
+        chunk, rate, channels = convert_media(upload, name, limits)
         write_wav(final, chunk)
         facts = wav_facts(final)
         row = {

@@ -14,10 +14,12 @@ handed in still ringing (:class:`~robot.control.ringing.Ringing`) is answered ju
 first action that needs it; a ``dial`` with ``answer_on_bridge`` keeps it ringing until a
 target is bridged, and a list that ends while it still rings refuses it with a SIP final
 response (486, 480...) instead of answering it. ``play`` of a ``media_id`` loads the tenant's
-upload through the runner's :class:`MediaLoader`; an id the tenant has not uploaded refuses
-the whole list before anything plays. With ``events`` (:class:`~robot.control.events.LegEvents`)
-every leg reports its progress (initiated, ringing, answered, DTMF, bridged, completed) and
-each ``dial`` its ``dial.completed``. ``conference`` (given the process's
+upload through the runner's :class:`MediaLoader` (an id the tenant has not uploaded refuses
+the whole list before anything plays); of a ``url`` it fetches the file
+(:mod:`robot.control.media_url`), skipped, the list going on, when that fails. With
+``events`` (:class:`~robot.control.events.LegEvents`) every leg reports its progress
+(initiated, ringing, answered, DTMF, bridged, completed) and each ``dial`` its
+``dial.completed``. ``conference`` (given the process's
 :class:`~robot.control.conference_rooms.ConferenceRooms` and the call's tenant) puts the call in
 the named room until it leaves it (the room ends, a kick, a hang-up), then goes on.
 ``redirect`` and a gather's ``action_url`` replace the rest of the list with the actions a URL
@@ -58,6 +60,7 @@ from robot.control.dialling import DialResult, run_dial
 from robot.control.events import LegEvents
 from robot.control.leg import Leg
 from robot.control.media_store import missing_media
+from robot.control.media_url import UrlMedia, shared_url_media
 from robot.control.recorder import RecordingResult, record_caller
 from robot.control.redirect import NextActions, RedirectError
 from robot.control.ringing import Ringing, refusal
@@ -167,11 +170,13 @@ class ActionRunner:
         robots: RobotScripts | None = None,
         speech: SpeechGatherer | None = None,
         ringing: Ringing | None = None,
+        urls: UrlMedia | None = None,
     ) -> None:
         """``leg``: the call's :class:`Leg` when its caller already reads it (else a new one
         reporting to ``events``). ``next_actions`` serves ``redirect`` and ``action_url``,
         ``robots`` the ``robot`` action, ``speech`` a gather with ``speech``. ``ringing``: the
-        call still rings (an inbound call) and is answered when its actions need it."""
+        call still rings (an inbound call) and is answered when its actions need it. ``urls``
+        fetches ``play`` of a ``url`` (the process's shared cache when not given)."""
         self.leg = leg if leg is not None else Leg(call, events)
         self.voice = voice
         self.carrier = carrier
@@ -182,6 +187,7 @@ class ActionRunner:
         self.robots = robots
         self.speech = speech
         self.ringing = ringing
+        self.urls = urls
 
     async def run(self, actions: list[Action]) -> RunResult:
         """Run ``actions`` in order until a hang-up (either side) or the end of the list."""
@@ -328,7 +334,14 @@ class ActionRunner:
         return await leg.play(chunk)
 
     async def _play(self, action: Play) -> None:
-        chunk = None if self.media is None else await self.media.load(action)
+        """A ``url`` that cannot be fetched or played is skipped (:mod:`.media_url` logs why)."""
+        if action.url is not None:
+            urls = self.urls or shared_url_media()
+            chunk = await urls.load(str(action.url), self.leg.call.call_id)
+            if chunk is None:
+                return
+        else:
+            chunk = None if self.media is None else await self.media.load(action)
         if chunk is None:
             logger.warning("call %s: play skipped (nothing to play)", self.leg.call.call_id)
             return
