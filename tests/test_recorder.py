@@ -27,8 +27,8 @@ from robot.audio import AudioChunk
 from robot.config import Settings, override_settings
 from robot.control.actions import parse_actions
 from robot.control.events import CallEvents
-from robot.control.recorder import TrackWriter
 from robot.control.runner import ActionRunner, Leg
+from robot.control.track_writer import TrackWriter
 from robot.dialler.campaigns import get_or_create_tenant
 from robot.errors import NotFoundError
 from robot.recording_files import resolve_stored, stored_path

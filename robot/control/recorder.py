@@ -7,9 +7,9 @@
 - :class:`LegRecording` is the recording of one or two legs that either of them, or the API
   (:class:`LiveRecordings`), starts and stops.
 
-Each leg's received audio reaches its :class:`TrackWriter` through a tap on the leg's
-``listener`` (:func:`add_tap`: several recordings may tap one leg, beside a listener already
-there, and each is removed alone). The two tracks are placed on one timeline by
+Each leg's received audio reaches its :class:`~robot.control.track_writer.TrackWriter`
+through a tap on the leg's ``listener`` (:func:`add_tap`: several recordings may tap one leg,
+beside a listener already there, and each is removed alone). The two tracks are placed on one timeline by
 arrival time: a track that fell silent (no packets) is filled with silence, so the channels
 stay aligned, and the file is written as it goes (memory stays small however long the call).
 A finished file becomes a ``recording`` row and a ``recording.completed`` event of the
@@ -21,14 +21,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import wave
 import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 from sqlalchemy.engine import Engine
 
 from models.transactions import write_transaction
@@ -37,6 +35,7 @@ from robot.audio import TELEPHONY_RATE_HZ, AudioChunk
 from robot.config import get_settings
 from robot.control.mixer import beep_frames, frame_dbfs
 from robot.control.recording_store import completed_data, insert_recording
+from robot.control.track_writer import TrackWriter
 from robot.errors import CallrobotError, QuotaExceededError
 from robot.recording_files import WavFacts, new_recording_file, wav_facts
 
@@ -55,12 +54,9 @@ __all__ = [
     "record_caller",
 ]
 
-#: A track this far behind the timeline (no packets) is filled with silence, in samples.
-SLACK_SAMPLES = TELEPHONY_RATE_HZ // 5
 #: Frames quieter than this count as silence for ``record``'s ``silence_timeout_s``.
 SILENCE_DBFS = -45.0
 
-Clock = Callable[[], float]
 #: A leg in a bridge -> the leg it is bridged to (a 2-channel recording started by the API
 #: takes the other party as its right channel).
 _BRIDGED: weakref.WeakKeyDictionary[Leg, Leg] = weakref.WeakKeyDictionary()
@@ -94,88 +90,6 @@ def remove_tap(leg: Leg, tap: Tap) -> None:
         taps.taps.remove(tap)
         if not taps.taps:
             leg.listener = taps.before
-
-
-class TrackWriter:
-    """Tracks (one per leg) written to one WAV file as they arrive.
-
-    With 2 tracks and ``channels=2`` each track is its channel; with ``channels=1`` the tracks
-    are summed (clipped once). ``clock`` gives seconds (the event loop's time by default).
-    """
-
-    def __init__(
-        self, path: Path, tracks: int, channels: int, *, clock: Clock | None = None
-    ) -> None:
-        if channels not in (1, tracks):
-            raise ValueError("channels must be 1 (mixed) or one per track")
-        self.path = path
-        self.channels = channels
-        self._clock = clock or asyncio.get_running_loop().time
-        self._start = self._clock()
-        self._pending = [np.zeros(0, dtype=np.int16) for _ in range(tracks)]
-        self._written = 0
-        self._wav: wave.Wave_write | None = wave.open(str(path), "wb")  # noqa: SIM115
-        self._wav.setnchannels(channels)
-        self._wav.setsampwidth(2)
-        self._wav.setframerate(TELEPHONY_RATE_HZ)
-
-    @property
-    def written_samples(self) -> int:
-        return self._written
-
-    def _now(self) -> int:
-        return round((self._clock() - self._start) * TELEPHONY_RATE_HZ)
-
-    def _fill(self, track: int, upto: int) -> None:
-        have = self._written + len(self._pending[track])
-        if upto > have:
-            self._pending[track] = np.concatenate(
-                [self._pending[track], np.zeros(upto - have, dtype=np.int16)]
-            )
-
-    def push(self, track: int, chunk: AudioChunk) -> None:
-        """Audio received on ``track``'s leg just now."""
-        if self._wav is None:
-            return
-        samples = chunk.resampled(TELEPHONY_RATE_HZ).to_array().astype(np.int16)
-        now = self._now()
-        # The chunk ended now. A track more than the slack behind that (packets that never
-        # came) gets silence up to where the chunk began; less is jitter, taken as it is.
-        start = now - len(samples)
-        if self._written + len(self._pending[track]) < start - SLACK_SAMPLES:
-            self._fill(track, start)
-        self._pending[track] = np.concatenate([self._pending[track], samples])
-        # A track that sends nothing is silence, written a little later (it may be jitter).
-        for other in range(len(self._pending)):
-            if other != track:
-                self._fill(other, now - 2 * SLACK_SAMPLES)
-        self._flush()
-
-    def _flush(self) -> None:
-        assert self._wav is not None
-        count = min(len(p) for p in self._pending)
-        if count == 0:
-            return
-        parts = [p[:count] for p in self._pending]
-        self._pending = [p[count:] for p in self._pending]
-        if self.channels == 1:
-            mixed = np.sum(np.stack(parts).astype(np.int32), axis=0)
-            out = np.clip(mixed, -32768, 32767).astype("<i2")
-        else:
-            out = np.stack(parts, axis=1).astype("<i2")
-        self._wav.writeframes(out.tobytes())
-        self._written += count
-
-    def close(self) -> None:
-        """Fill every track up to now and finish the file."""
-        if self._wav is None:
-            return
-        end = max(self._now(), *(self._written + len(p) for p in self._pending))
-        for track in range(len(self._pending)):
-            self._fill(track, end)
-        self._flush()
-        self._wav.close()
-        self._wav = None
 
 
 @dataclass(frozen=True, slots=True)
