@@ -9,9 +9,8 @@
 
 Each leg's received audio reaches its :class:`~robot.control.track_writer.TrackWriter`
 through a tap on the leg's ``listener`` (:func:`add_tap`: several recordings may tap one leg,
-beside a listener already there, and each is removed alone). The two tracks are placed on one timeline by
-arrival time: a track that fell silent (no packets) is filled with silence, so the channels
-stay aligned, and the file is written as it goes (memory stays small however long the call).
+beside a listener already there, and each is removed alone); the writer keeps the tracks on
+one timeline and writes the file as it goes.
 A finished file becomes a ``recording`` row and a ``recording.completed`` event of the
 recorded leg (its ``seq``; :mod:`robot.control.events`), when the leg reports events.
 """
