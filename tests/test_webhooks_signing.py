@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -172,6 +173,37 @@ def test_crm_sink_command_prints_verified_events_once(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_a_request_cut_off_mid_body_is_incomplete_not_a_bad_signature() -> None:
+    """A sender killed while sending leaves a short body: not an event, not a forgery."""
+    sink = EventSink(SECRET)
+    server = SinkServer(("127.0.0.1", 0), sink)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    body = b'{"id": "evt_cut", "type": "call.completed"}'
+    head = (
+        f"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\ncallrobot-signature: {sign(SECRET, body)}\r\n\r\n"
+    ).encode()
+    try:
+        with socket.create_connection(server.server_address[:2], timeout=10) as peer:
+            peer.sendall(head + body[:10])
+            peer.shutdown(socket.SHUT_WR)
+            assert peer.recv(1024) == b""  # no answer: the request never completed
+        deadline = time.monotonic() + 30
+        while sink.incomplete == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert (sink.incomplete, sink.rejected, sink.seen) == (1, 0, set())
+        # The whole request still gets through afterwards.
+        whole = httpx.post(
+            f"http://127.0.0.1:{server.server_address[1]}/",
+            content=body,
+            headers={"callrobot-signature": sign(SECRET, body)},
+        )
+        assert whole.status_code == 200 and sink.seen == {"evt_cut"}
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_event_sink_rejects_mismatched_event_id_header() -> None:

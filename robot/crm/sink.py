@@ -38,6 +38,8 @@ class EventSink:
     seen: set[str] = field(default_factory=set)
     duplicates: int = 0
     rejected: int = 0
+    #: Requests whose body ended before its Content-Length (the sender died while sending).
+    incomplete: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def accept(self, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
@@ -82,6 +84,13 @@ class SinkRequestHandler(BaseHTTPRequestHandler):
             self.respond(413, "body too large")
             return
         body = self.rfile.read(length)
+        if len(body) < length:
+            # The sender went away mid-request (a process killed while sending): nothing was
+            # delivered, and it is no forgery either; the sender retries the event.
+            with self.server.sink._lock:
+                self.server.sink.incomplete += 1
+            self.close_connection = True
+            return
         headers = {k.lower(): v for k, v in self.headers.items()}
         status, message = self.server.sink.accept(body, headers)
         self.respond(status, message)
