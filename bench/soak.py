@@ -174,15 +174,20 @@ class Soak:
         self.campaigns: list[int] = []
 
     def pending_leads(self) -> int:
+        """Leads waiting to be called now."""
         from sqlalchemy import func, select
 
         from models.lead import Lead
+        from models.types import utc_now
 
+        # Due now: a callback the call_me_later persona asked for tomorrow is pending too, and
+        # counting those would stop the top-ups after a few dozen rounds (nothing left to call).
+        due = (Lead.next_attempt_at == None) | (Lead.next_attempt_at <= utc_now())  # type: ignore[operator]  # noqa: E711
         with self.db.connect() as conn:
             query = (
                 select(func.count())
                 .select_from(Lead)
-                .where(Lead.tenant_id == self.tenant_id, Lead.status == "pending")  # type: ignore[arg-type]
+                .where(Lead.tenant_id == self.tenant_id, Lead.status == "pending", due)  # type: ignore[arg-type]
             )
             return int(conn.execute(query).scalar_one())
 
