@@ -13,6 +13,9 @@ Every minute it prints one JSON line:
 
 * ``rss_mb``: resident memory of each process of the worker (this one, ``main``, and the
   worker processes it started, by pid), and ``rss_growth_mb`` of each since minute 1;
+* ``py_objects``: objects the garbage collector tracks in this process (dicts, lists, class
+  instances..., cyclic garbage not yet collected included): level while RSS grows means no
+  Python object is kept per call (the growth is the C allocator's), rising means a leak;
 * ``loop_lag_p99_ms``: how late the event loop, which moves every call's 20 ms frames, woke
   for a probe asking every 20 ms (99th percentile over the minute);
 * ``outbox_pending`` / ``outbox_dead``: webhook deliveries waiting / given up;
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import importlib.util
 import json
 import multiprocessing
@@ -248,6 +252,7 @@ class Soak:
             "minute": minute,
             "rss_mb": rss,
             "rss_growth_mb": {k: round(v - base[k], 1) for k, v in rss.items() if k in base},
+            "py_objects": len(gc.get_objects()),
             "loop_lag_p99_ms": round(1000 * (percentile(lateness, 99) or 0.0), 1),
             "outbox_pending": depth.get("pending", 0),
             "outbox_dead": depth.get("dead", 0),

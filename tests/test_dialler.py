@@ -124,6 +124,28 @@ def test_worker_calls_every_due_lead_once_and_finishes(fresh_db: FreshDatabase) 
     assert stats.calls_by_disposition == {"qualified": 5}
 
 
+def test_worker_forgets_finished_campaigns(fresh_db: FreshDatabase) -> None:
+    """A long-lived worker goes through campaign after campaign: what it notes per campaign
+    (last sweep, calls up) is dropped once the campaign stops running, or it grows forever."""
+    engine = fresh_db.engine
+    dialler = Dialler(engine, ScriptedRunner(qualified), limits=FAST, clock=Clock())
+
+    async def campaigns_one_after_another() -> list[int]:
+        seen = []
+        for _ in range(3):
+            campaign_id = make_campaign(engine, NY[:2])
+            await dialler.run(until_idle=True)
+            assert campaign_stats(engine, campaign_id).status == "finished"
+            seen.append(campaign_id)
+        await dialler.fill_slots()  # a round after the last campaign finished
+        return seen
+
+    finished = asyncio.run(asyncio.wait_for(campaigns_one_after_another(), timeout=60))
+    assert len(set(finished)) == 3
+    assert dialler.active_calls == 0 and dialler.active_by_campaign() == {}
+    assert not set(finished) & (set(dialler._swept_at) | set(dialler._by_campaign))
+
+
 def test_retries_wait_per_outcome_until_max_attempts(fresh_db: FreshDatabase) -> None:
     engine = fresh_db.engine
     policy = {"max_attempts": 3, "delays_s": {"busy": 600, "no_answer": 1800}}

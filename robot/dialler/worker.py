@@ -148,6 +148,7 @@ class Dialler:
             p.id: p
             for p in await asyncio.to_thread(load_running_campaigns, self.engine, self.campaign_ids)
         }
+        self._forget_stopped(plans)
         for plan in plans.values():
             await self._sweep(plan)
         dry: set[int] = set()
@@ -187,6 +188,15 @@ class Dialler:
             if not self._by_campaign[campaign_id]:
                 await asyncio.to_thread(finish_if_done, self.engine, campaign_id, self.clock())
         return taken
+
+    def _forget_stopped(self, running: dict[int, CampaignPlan]) -> None:
+        """Drop what this worker noted about campaigns no longer running and with none of its
+        calls up: a long-lived worker goes through campaign after campaign."""
+        for campaign_id in [c for c in self._swept_at if c not in running]:
+            del self._swept_at[campaign_id]
+        for campaign_id in [c for c, n in self._by_campaign.items() if not n]:
+            if campaign_id not in running:
+                del self._by_campaign[campaign_id]
 
     async def _sweep(self, plan: CampaignPlan) -> None:
         last = self._swept_at.get(plan.id)
