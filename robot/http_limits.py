@@ -93,6 +93,7 @@ async def read_answer(
     *,
     limits: InputLimits | None = None,
     timeout_s: float | None = None,
+    deadline: float | None = None,
     connect_timeout_s: float | None = None,
     max_bytes: int | None = None,
     truncate: bool = False,
@@ -100,7 +101,9 @@ async def read_answer(
 ) -> BoundedAnswer:
     """Send one request and read its answer within ``timeout_s`` total and ``max_bytes``.
 
-    ``timeout_s`` and ``max_bytes`` default to the ``answer_*`` input limits. With
+    ``timeout_s`` and ``max_bytes`` default to the ``answer_*`` input limits. A caller that
+    spent part of its time budget already passes ``deadline`` (event-loop time) too: the
+    request ends there, and errors still state the whole ``timeout_s``. With
     ``connect_timeout_s`` a connection not made within it fails sooner, as unreachable. With
     ``truncate=True`` a longer body is cut at ``max_bytes`` instead of refused (an answer
     whose body does not matter, like a webhook's). Raises :class:`AnswerTimeoutError`,
@@ -109,17 +112,20 @@ async def read_answer(
     limits = limits or _current_limits()
     total_s = timeout_s if timeout_s is not None else limits.answer_timeout_s
     cap = max_bytes if max_bytes is not None else limits.answer_max_bytes
-    connect_s = min(connect_timeout_s, total_s) if connect_timeout_s is not None else total_s
-    timeout = httpx.Timeout(total_s, connect=connect_s)
+    loop = asyncio.get_running_loop()
+    end = deadline if deadline is not None else loop.time() + total_s
+    left_s = max(end - loop.time(), 0.001)
+    connect_s = min(connect_timeout_s, left_s) if connect_timeout_s is not None else left_s
+    timeout = httpx.Timeout(left_s, connect=connect_s)
     try:
-        async with asyncio.timeout(total_s):
+        async with asyncio.timeout_at(end):
             async with client.stream(method, url, timeout=timeout, **request) as response:
                 body, cut = await _read_capped(response, url, cap, truncate)
                 return BoundedAnswer(url, response.status_code, response.headers, body, cut, limits)
     except TimeoutError as e:  # asyncio's deadline, whatever the request was doing
         raise AnswerTimeoutError(url, f"no complete answer within {total_s:g} s") from e
     except httpx.ConnectTimeout as e:
-        if connect_s >= total_s:
+        if connect_s >= left_s:
             raise AnswerTimeoutError(url, f"no complete answer within {total_s:g} s") from e
         raise AnswerUnreachableError(url, f"no connection within {connect_s:g} s") from e
     except httpx.TimeoutException as e:

@@ -121,7 +121,8 @@ class UrlMedia:
                     url,
                     headers={"User-Agent": USER_AGENT},
                     limits=limits,
-                    timeout_s=max(deadline - loop.time(), 0.001),
+                    timeout_s=total_s,
+                    deadline=deadline,
                     max_bytes=cap,
                 )
             except AnswerTooLargeError as e:

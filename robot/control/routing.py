@@ -346,7 +346,8 @@ async def ask_for_actions(
                 target,
                 headers=headers,
                 limits=router.limits,
-                timeout_s=remaining,
+                timeout_s=budget.total_s,
+                deadline=deadline,
                 connect_timeout_s=budget.connect_s,
                 **request,
             )

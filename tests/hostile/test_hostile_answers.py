@@ -41,6 +41,17 @@ async def test_trickling_server_is_cut_at_the_total_deadline(mode: str) -> None:
         await _read(url, timeout_s=1.0)
 
 
+async def test_a_partly_spent_budget_ends_early_but_is_stated_whole() -> None:
+    """A caller that spent time before the request (a first try, a DNS check) passes its
+    deadline; the error names the whole budget, never what happened to be left of it."""
+    loop = asyncio.get_running_loop()
+    with (
+        hostile_server("trickle_body") as url,
+        pytest.raises(AnswerTimeoutError, match=r"no complete answer within 1\.5 s$"),
+    ):
+        await _read(url, timeout_s=1.5, deadline=loop.time() + 0.7)
+
+
 async def test_flooding_server_is_cut_at_the_size_cap() -> None:
     with (
         hostile_server("flood") as url,
