@@ -11,6 +11,19 @@ from fastapi.responses import Response, StreamingResponse
 from robot.errors import NotFoundError
 
 CHUNK_BYTES = 64 * 1024
+
+
+def wav_responses(whole: str, missing: str) -> dict[int | str, dict[str, object]]:
+    """The OpenAPI ``responses`` of a route serving a WAV with :func:`recording_response`:
+    ``whole`` describes the file, ``missing`` when there is none."""
+    return {
+        200: {"content": {"audio/wav": {}}, "description": whole},
+        206: {"content": {"audio/wav": {}}, "description": "The requested byte range."},
+        404: {"description": missing},
+        416: {"description": "The range cannot be satisfied."},
+    }
+
+
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
 
 

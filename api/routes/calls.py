@@ -25,7 +25,7 @@ from api.deps import (
     tenant_id_of,
 )
 from api.placement import PlaceCall, call_number, open_call_row, run_placed_call
-from api.recording import recording_response
+from api.recording import recording_response, wav_responses
 from api.routes.scripts import get_owned_script
 from models.call import Call
 from models.tenancy import get_owned
@@ -293,12 +293,7 @@ def get_call(
 @router.get(
     "/{call_id}/recording",
     response_class=StreamingResponse,
-    responses={
-        200: {"content": {"audio/wav": {}}, "description": "The stereo WAV recording."},
-        206: {"content": {"audio/wav": {}}, "description": "The requested byte range."},
-        404: {"description": "No such call, or no recording."},
-        416: {"description": "The range cannot be satisfied."},
-    },
+    responses=wav_responses("The stereo WAV recording.", "No such call, or no recording."),
 )
 def get_recording(
     call_id: IdPath, request: Request, session: SessionDep, settings: SettingsDep, tenant: TenantDep

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from api.deps import IdPath, TenantDep, tenant_id_of
 from api.errors import ConflictError
-from api.recording import recording_response
+from api.recording import recording_response, wav_responses
 from robot.control.conference import ConferenceEndedError, Member, MemberOptions
 from robot.control.conference_rooms import (
     ConferenceConflictError,
@@ -188,12 +188,9 @@ async def end(conference_id: IdPath, rooms: RoomsDep, tenant: TenantDep) -> Resp
 @router.get(
     "/{conference_id}/recording",
     response_class=StreamingResponse,
-    responses={
-        200: {"content": {"audio/wav": {}}, "description": "The mix, 8 kHz mono WAV."},
-        206: {"content": {"audio/wav": {}}, "description": "The requested byte range."},
-        404: {"description": "No such conference, or no finished recording."},
-        416: {"description": "The range cannot be satisfied."},
-    },
+    responses=wav_responses(
+        "The mix, 8 kHz mono WAV.", "No such conference, or no finished recording."
+    ),
 )
 async def recording(
     conference_id: IdPath, request: Request, rooms: RoomsDep, tenant: TenantDep

@@ -30,7 +30,7 @@ from api.deps import (
     WriteSessionDep,
     tenant_id_of,
 )
-from api.recording import recording_response
+from api.recording import recording_response, wav_responses
 from models.recording import Recording, RecordingSource
 from models.tenancy import get_owned
 from robot.control.recorder import LiveRecordings
@@ -128,12 +128,7 @@ def get_recording(recording_id: IdPath, session: SessionDep, tenant: TenantDep) 
 @router.get(
     "/{recording_id}/media",
     response_class=StreamingResponse,
-    responses={
-        200: {"content": {"audio/wav": {}}, "description": "The WAV file."},
-        206: {"content": {"audio/wav": {}}, "description": "The requested byte range."},
-        404: {"description": "No such recording, or its file is missing."},
-        416: {"description": "The range cannot be satisfied."},
-    },
+    responses=wav_responses("The WAV file.", "No such recording, or its file is missing."),
 )
 def get_media(
     recording_id: IdPath,

@@ -28,7 +28,7 @@ from models.webhook import EventType
 from robot.carriers.base import Carrier
 from robot.control.actions import Dial, DialTarget
 from robot.control.events import COMPLETED, CallEvents, LegEvents, leg_outcome
-from robot.control.outbound import wait_answer
+from robot.control.outbound import place_leg, wait_answer
 from robot.control.recorder import LiveRecordings
 from robot.control.runner import ActionRunner, Leg
 from robot.errors import CallrobotError
@@ -105,12 +105,10 @@ async def run_callback(
     row.update(status=CallbackStatus.CALLING_A.value, call_id_a=a_events.call_id)
     leg: Leg | None = None
     try:
-        call = await carrier.dial(
-            order.a, caller_id=order.caller_id_a, ring_timeout_s=order.ring_timeout_s
+        leg = await place_leg(
+            carrier, order.a, order.caller_id_a, order.ring_timeout_s, a_events, live
         )
-        leg = Leg(call, a_events)
-        if live is not None:
-            live.register(leg)
+        call = leg.call
         unanswered = await wait_answer(leg, order.ring_timeout_s)
         if unanswered is not None:
             a_events.context.update(outcome_b=NOT_CALLED)

@@ -30,7 +30,7 @@ from models.types import utc_now
 from robot.carriers.base import Carrier, Signalling
 from robot.control.actions import Action, Conference
 from robot.control.dialling import RING_GUARD_S
-from robot.control.events import CallEvents, StatusCallback, leg_outcome
+from robot.control.events import CallEvents, LegEvents, StatusCallback, leg_outcome
 from robot.control.media_store import StoredMedia
 from robot.control.recorder import LiveRecordings
 from robot.control.redirect import NextActions
@@ -88,6 +88,23 @@ def check_runnable(actions: list[Action], *, redirects: bool, engine: bool) -> N
         needs = _needs(action)
         if needs is not None and not available[needs[0]]:
             raise ValidationError(f"actions[{index}]: {needs[1]}")
+
+
+async def place_leg(
+    carrier: Carrier,
+    number: str,
+    caller_id: str | None,
+    ring_timeout_s: float,
+    events: LegEvents,
+    live: LiveRecordings | None,
+) -> Leg:
+    """Dial ``number`` and make its leg, findable through ``live`` for recordings started by
+    the API; :func:`wait_answer` then waits for it to answer."""
+    call = await carrier.dial(number, caller_id=caller_id, ring_timeout_s=ring_timeout_s)
+    leg = Leg(call, events)
+    if live is not None:
+        live.register(leg)
+    return leg
 
 
 async def wait_answer(leg: Leg, ring_timeout_s: float) -> str | None:
@@ -166,12 +183,9 @@ async def run_outbound(
     answered_at: datetime | None = None
     leg: Leg | None = None
     try:
-        call = await carrier.dial(
-            order.number, caller_id=order.caller_id, ring_timeout_s=order.ring_timeout_s
+        leg = await place_leg(
+            carrier, order.number, order.caller_id, order.ring_timeout_s, leg_events, live
         )
-        leg = Leg(call, leg_events)
-        if live is not None:
-            live.register(leg)
         unanswered = await wait_answer(leg, order.ring_timeout_s)
         if unanswered is not None:
             result.outcome = unanswered
