@@ -46,6 +46,8 @@ class EventType(StrEnum):
     DTMF_RECEIVED = "dtmf.received"
     #: A ``redirect`` (or a gather's ``action_url``) gave no usable actions; the call hangs up.
     REDIRECT_FAILED = "redirect.failed"
+    #: A ``play`` of a ``url`` could not be fetched or decoded; the next action runs.
+    PLAY_FAILED = "play.failed"
     #: A ``robot`` action's dialogue script ended on a call leg (outcome, disposition, answers).
     ROBOT_COMPLETED = "robot.completed"
 

@@ -27,6 +27,7 @@ from tests.test_control_media import (
     run_inbound,
     tone_wav,
 )
+from tests.test_control_redirect import events
 
 from fixtures.database import open_fresh_database
 from fixtures.media_server import MediaServer, serve_media
@@ -71,6 +72,7 @@ async def test_a_played_url_is_heard_and_fetched_once(
     assert all(f is None or abs(f - 1000.0) <= 15 for f in tones)
     assert server.requests == [f"/hello.wav?token={TOKEN}"]  # the loop and replay: cached
     assert "skipped" not in caplog.text
+    assert events(engine, "play.failed") == []
 
 
 @pytest.mark.parametrize(
@@ -125,6 +127,10 @@ async def test_a_url_that_cannot_be_played_is_skipped_and_the_list_goes_on(
     message = record.getMessage()
     assert f"play of {base}{path} skipped" in message and reason in message
     assert TOKEN not in caplog.text  # the query (a token) is never logged
+    # The customer hears of it too: one play.failed event, the URL without its query.
+    (failed,) = events(engine, "play.failed")
+    assert failed["url"] == f"{base}{path}" and failed["action_index"] == 0
+    assert reason.removeprefix("skipped: ") in failed["error"] and TOKEN not in str(failed)
     if path == "/private.wav":
         assert server.requests == []  # refused before any request
 

@@ -21,6 +21,7 @@ import asyncio
 import logging
 import tempfile
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -74,8 +75,11 @@ class UrlMedia:
         self._cache: OrderedDict[str, AudioChunk] = OrderedDict()
         self._cached_bytes = 0
 
-    async def load(self, url: str, call_id: str = "") -> AudioChunk | None:
-        """The audio at ``url`` as calls play it; None (and a WARNING) when it cannot be had."""
+    async def load(
+        self, url: str, call_id: str = "", on_skip: Callable[[str, str], None] | None = None
+    ) -> AudioChunk | None:
+        """The audio at ``url`` as calls play it; None (and a WARNING) when it cannot be had,
+        after telling ``on_skip`` the URL as logged (:func:`safe_url`) and why."""
         if url in self._cache:
             self._cache.move_to_end(url)
             return self._cache[url]
@@ -85,6 +89,8 @@ class UrlMedia:
             shown = safe_url(url)
             reason = str(e).replace(url, shown).removeprefix(f"{shown}: ")
             logger.warning("call %s: play of %s skipped: %s", call_id, shown, reason)
+            if on_skip is not None:
+                on_skip(shown, reason)
             return None
         self._keep(url, chunk)
         return chunk

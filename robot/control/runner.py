@@ -38,8 +38,10 @@ import contextlib
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
+from models.webhook import EventType
 from robot.audio import TELEPHONY_RATE_HZ, AudioChunk
 from robot.carriers.base import Call, Carrier
 from robot.control.actions import (
@@ -316,7 +318,7 @@ class ActionRunner:
         elif isinstance(action, Say):
             await self._say(self.leg, action.text)
         elif isinstance(action, Play):
-            await self._play(action)
+            await self._play(action, index)
         elif isinstance(action, Pause):
             await self.leg.play(_silence(action.ms))
         elif isinstance(action, Gather):
@@ -333,11 +335,14 @@ class ActionRunner:
         chunk = await asyncio.to_thread(self.voice.synthesize, text)
         return await leg.play(chunk)
 
-    async def _play(self, action: Play) -> None:
-        """A ``url`` that cannot be fetched or played is skipped (:mod:`.media_url` logs why)."""
+    async def _play(self, action: Play, index: int) -> None:
+        """A ``url`` that cannot be fetched or played is skipped (:mod:`.media_url` logs why)
+        with a ``play.failed`` event."""
         if action.url is not None:
             urls = self.urls or shared_url_media()
-            chunk = await urls.load(str(action.url), self.leg.call.call_id)
+            chunk = await urls.load(
+                str(action.url), self.leg.call.call_id, partial(self._play_failed, index)
+            )
             if chunk is None:
                 return
         else:
@@ -348,6 +353,12 @@ class ActionRunner:
         for _ in range(action.loop):
             if not await self.leg.play(chunk):
                 return
+
+    def _play_failed(self, index: int, url: str, reason: str) -> None:
+        if self.leg.events is not None:
+            self.leg.events.emit(
+                EventType.PLAY_FAILED, url=url, action_index=index, error=reason[:500]
+            )
 
     async def _gather(self, leg: Leg, action: Gather) -> GatherResult:
         digits = ""
