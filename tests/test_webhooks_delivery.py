@@ -22,7 +22,13 @@ from robot.crm.delivery import LEASE_MARGIN_S, DeliveryWorker
 from robot.crm.outbox import enqueue_event
 
 from fixtures.database import BACKENDS, FreshDatabase, open_fresh_database
-from fixtures.webhook_receiver import FAST, FlakyReceiver, add_endpoint, serve_receiver
+from fixtures.webhook_receiver import (
+    FAST,
+    STALL_TIMEOUT_S,
+    FlakyReceiver,
+    add_endpoint,
+    serve_receiver,
+)
 
 
 @pytest.fixture
@@ -87,7 +93,8 @@ async def test_every_event_arrives_once_in_order_despite_failures_and_timeouts(
     flaky.plan = flaky_plan
     tenant_id, _ = add_endpoint(db.engine, url)
     queued = queue_lead_events(db.engine, tenant_id, leads=12, per_lead=4)
-    worker = DeliveryWorker(db.engine, FAST, allow_private=True)
+    stalls = FAST.model_copy(update={"timeout_s": STALL_TIMEOUT_S})
+    worker = DeliveryWorker(db.engine, stalls, allow_private=True)
     await asyncio.wait_for(worker.run(until_idle=True), 120)
     assert sorted(flaky.accepted) == sorted(queued)
     assert len(flaky.accepted) == len(set(flaky.accepted))
